@@ -1,0 +1,412 @@
+"""The dataset file: HDF5 with Basset's keys, stored compactly, read in chunks.
+
+Layout (Basset-compatible names)::
+
+    target_labels        (T,)        str
+    {split}_in           (N, 4, L)   uint8 one-hot; an all-zero column is an unknown base
+    {split}_out          (N, T)      int8 for 0/1 targets, float32 for continuous ones
+    {split}_headers      (N,)        str
+
+for split in train / valid / test (empty splits are left out, as Basset does). Basset's own
+files, ``(N, 4, 1, L)`` float16 or bool with N as 0.25, read the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from motiflens.data.splits import SPLITS
+from motiflens.errors import InputError
+from motiflens.runs import atomic_path
+from motiflens.sequence.onehot import codes_to_onehot
+
+FORMAT_VERSION = 1
+_STR = h5py.string_dtype(encoding="utf-8")
+
+
+class DatasetWriter:
+    """Write a dataset file split by split, chunk by chunk, and atomically.
+
+    Parameters
+    ----------
+    path
+        Destination ``.h5``. Nothing appears there until :meth:`close` succeeds.
+    target_labels
+        One name per target.
+    length
+        Sequence length L.
+    split_sizes
+        Number of sequences per split; splits of size 0 are not written.
+    continuous
+        Store targets as float32 (regression) instead of int8 (0/1).
+    attrs
+        Extra file attributes (provenance: command, source files, parameters).
+    compression
+        h5py compression filter for the sequences (``"gzip"``, ``"lzf"`` or ``None``).
+
+    Notes
+    -----
+    Use as a context manager; an exception inside the block discards the partial file.
+    The open file is available as :attr:`h5` for extra groups (e.g. simulation ground
+    truth).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        target_labels: Sequence[str],
+        length: int,
+        split_sizes: Mapping[str, int],
+        *,
+        continuous: bool = False,
+        attrs: Mapping[str, Any] | None = None,
+        compression: str | None = "gzip",
+    ) -> None:
+        unknown = set(split_sizes) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"unknown splits {sorted(unknown)}; use {SPLITS}")
+        self.path = Path(path)
+        self.length = int(length)
+        self.n_targets = len(target_labels)
+        self.sizes = {s: int(n) for s, n in split_sizes.items() if n > 0}
+        self._cursor = dict.fromkeys(self.sizes, 0)
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self.h5 = h5py.File(tmp, "w")
+        self.h5.attrs["motiflens_format"] = FORMAT_VERSION
+        self.h5.attrs["unknown_base"] = "all-zero column in *_in, read as 0.25 per channel"
+        for key, value in (attrs or {}).items():
+            self.h5.attrs[key] = value
+        self.h5.create_dataset("target_labels", data=np.asarray(list(target_labels), dtype=_STR))
+        out_dtype = np.float32 if continuous else np.int8
+        opts = {"compression": compression}
+        if compression == "gzip":
+            opts["compression_opts"] = 1
+        for split, n in self.sizes.items():
+            rows = max(1, min(n, 256))
+            self.h5.create_dataset(
+                f"{split}_in",
+                shape=(n, 4, self.length),
+                dtype=np.uint8,
+                chunks=(rows, 4, self.length),
+                **opts,
+            )
+            self.h5.create_dataset(
+                f"{split}_out",
+                shape=(n, self.n_targets),
+                dtype=out_dtype,
+                chunks=(max(1, min(n, 4096)), max(1, self.n_targets)),
+            )
+            self.h5.create_dataset(f"{split}_headers", shape=(n,), dtype=_STR)
+
+    def write(
+        self,
+        split: str,
+        codes: np.ndarray,
+        targets: np.ndarray,
+        headers: Sequence[str],
+    ) -> None:
+        """Append sequences to a split.
+
+        Parameters
+        ----------
+        split
+            ``"train"``, ``"valid"`` or ``"test"``.
+        codes
+            ``(n, L)`` uint8 base codes (see :mod:`motiflens.sequence.onehot`).
+        targets
+            ``(n, T)`` target values.
+        headers
+            ``n`` sequence names.
+        """
+        codes = np.asarray(codes)
+        n = codes.shape[0]
+        if n == 0:
+            return
+        if codes.shape[1] != self.length:
+            raise ValueError(f"codes have length {codes.shape[1]}, dataset has {self.length}")
+        start = self._cursor[split]
+        end = start + n
+        if end > self.sizes[split]:
+            raise ValueError(f"{split}: writing past the declared size {self.sizes[split]}")
+        targets = np.asarray(targets).reshape(n, self.n_targets)
+        self.h5[f"{split}_in"][start:end] = codes_to_onehot(codes, np.uint8)
+        self.h5[f"{split}_out"][start:end] = targets
+        self.h5[f"{split}_headers"][start:end] = np.asarray(list(headers), dtype=object)
+        self._cursor[split] = end
+
+    def close(self) -> Path:
+        """Check every split is complete, close the file and move it into place."""
+        missing = {s: (self._cursor[s], n) for s, n in self.sizes.items() if self._cursor[s] != n}
+        if missing:
+            self.abort()
+            raise ValueError(f"splits not completely written (written, declared): {missing}")
+        self.h5.close()
+        self._atomic.__exit__(None, None, None)
+        return self.path
+
+    def abort(self) -> None:
+        """Discard the partial file."""
+        if self.h5.id.valid:
+            self.h5.close()
+        try:
+            self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        except RuntimeError:
+            pass
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_dataset(
+    path: str | Path,
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray, Sequence[str]]],
+    target_labels: Sequence[str],
+    *,
+    continuous: bool = False,
+    attrs: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write in-memory splits to a dataset file.
+
+    Parameters
+    ----------
+    path
+        Destination ``.h5``.
+    splits
+        ``{split: (codes (n, L) uint8, targets (n, T), headers)}``.
+    target_labels
+        One name per target.
+    continuous
+        Targets are continuous (float32) rather than 0/1.
+    attrs
+        Extra file attributes.
+    """
+    lengths = {codes.shape[1] for codes, _, _ in splits.values() if len(codes)}
+    if len(lengths) != 1:
+        raise ValueError(f"all splits must share one sequence length, got {sorted(lengths)}")
+    sizes = {s: len(codes) for s, (codes, _, _) in splits.items()}
+    with DatasetWriter(
+        path, target_labels, lengths.pop(), sizes, continuous=continuous, attrs=attrs
+    ) as writer:
+        for split, (codes, targets, headers) in splits.items():
+            writer.write(split, codes, targets, headers)
+    return Path(path)
+
+
+def to_float_onehot(raw: np.ndarray) -> np.ndarray:
+    """Stored sequences -> float32 one-hot ``(n, 4, L)`` with 0.25 for unknown bases.
+
+    Accepts Basset's ``(n, 4, 1, L)`` layout and float16 / bool / uint8 storage.
+    """
+    x = np.asarray(raw)
+    if x.ndim == 4:
+        x = x[:, :, 0, :]
+    if np.issubdtype(x.dtype, np.floating):
+        return x.astype(np.float32, copy=False)
+    x = x.astype(np.float32)
+    unknown = x.sum(axis=1, keepdims=True) == 0
+    return np.where(unknown, np.float32(0.25), x)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError("dataset file not found", path=path)
+    if not h5py.is_hdf5(path):
+        raise InputError(
+            "not an HDF5 file",
+            path=path,
+            hint="build one with `motiflens dataset peaks|sequences` or `motiflens simulate`",
+        )
+
+
+def _decode(values: np.ndarray) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def read_split(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Load one whole split into memory: ``(x float32 (n,4,L), y float32 (n,T), headers)``."""
+    path = Path(path)
+    _check_file(path)
+    with h5py.File(path, "r") as h5:
+        if f"{split}_in" not in h5:
+            raise InputError(f"the file has no {split!r} split", path=path)
+        x = to_float_onehot(h5[f"{split}_in"][:])
+        y = h5[f"{split}_out"][:].astype(np.float32)
+        key = f"{split}_headers"
+        headers = _decode(h5[key][:]) if key in h5 else [f"{split}_{i}" for i in range(len(x))]
+    return x, y, headers
+
+
+def target_labels(path: str | Path) -> list[str]:
+    """Target names stored in a dataset file."""
+    with h5py.File(path, "r") as h5:
+        return _decode(h5["target_labels"][:])
+
+
+class SequenceDataset(Dataset):
+    """A torch Dataset over one split of a dataset file, read lazily from disk.
+
+    Parameters
+    ----------
+    path
+        Dataset file.
+    split
+        ``"train"``, ``"valid"`` or ``"test"``.
+    in_memory
+        Load the whole split at once (fast random access when it fits in memory).
+
+    Notes
+    -----
+    Items are ``(x, y)``: float32 ``(4, L)`` one-hot and float32 ``(T,)`` targets. The file
+    is opened on first access in each process, so the dataset works with DataLoader
+    workers. Batched fetches (``__getitems__``) read one sorted slice per batch; pair it
+    with :class:`ChunkedShuffleSampler` so a batch touches few HDF5 chunks.
+    """
+
+    def __init__(self, path: str | Path, split: str = "train", *, in_memory: bool = False) -> None:
+        self.path = Path(path)
+        self.split = split
+        _check_file(self.path)
+        with h5py.File(self.path, "r") as h5:
+            if f"{split}_in" not in h5:
+                present = [s for s in SPLITS if f"{s}_in" in h5]
+                raise InputError(
+                    f"the file has no {split!r} split (it has {present})", path=self.path
+                )
+            shape = h5[f"{split}_in"].shape
+            self.n_targets = h5[f"{split}_out"].shape[1]
+            self.chunk_rows = (h5[f"{split}_in"].chunks or (1024,))[0]
+        self.length = shape[-1]
+        self._n = shape[0]
+        self._h5: h5py.File | None = None
+        self._pid: int | None = None
+        self._memory: tuple[np.ndarray, np.ndarray] | None = None
+        if in_memory:
+            x, y, _ = read_split(self.path, split)
+            self._memory = (x, y)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _file(self) -> h5py.File:
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5 = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._h5
+
+    def _read(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._memory is not None:
+            return self._memory[0][idx], self._memory[1][idx]
+        h5 = self._file()
+        order = np.argsort(idx, kind="stable")
+        sorted_idx = idx[order]
+        lo, hi = int(sorted_idx[0]), int(sorted_idx[-1]) + 1
+        if hi - lo <= 4 * len(idx):
+            # one contiguous read is far cheaper than h5py's point selection
+            x = h5[f"{self.split}_in"][lo:hi][sorted_idx - lo]
+            y = h5[f"{self.split}_out"][lo:hi][sorted_idx - lo]
+        else:
+            uniq, inverse = np.unique(sorted_idx, return_inverse=True)
+            x = h5[f"{self.split}_in"][uniq][inverse]
+            y = h5[f"{self.split}_out"][uniq][inverse]
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return to_float_onehot(x)[back], y.astype(np.float32)[back]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        x, y = self._read(np.asarray([i]))
+        return torch.from_numpy(x[0]), torch.from_numpy(y[0])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        x, y = self._read(np.asarray(indices, dtype=np.int64))
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        return list(zip(xt, yt, strict=True))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_h5"] = None  # h5py handles do not pickle; reopened in the worker
+        return state
+
+
+class ChunkedShuffleSampler(Sampler[int]):
+    """Shuffle at two levels so a batch reads few HDF5 chunks: block order, then inside.
+
+    Blocks of ``block`` consecutive rows are visited in random order, and rows are shuffled
+    within a window of ``window`` blocks. Different each epoch (call :meth:`set_epoch`).
+    """
+
+    def __init__(self, n: int, block: int = 256, window: int = 8, seed: int = 0) -> None:
+        self.n, self.block, self.window, self.seed = n, block, window, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the shuffle for a new epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng((self.seed, self.epoch))
+        starts = np.arange(0, self.n, self.block)
+        rng.shuffle(starts)
+        for w in range(0, len(starts), self.window):
+            idx = np.concatenate(
+                [np.arange(s, min(s + self.block, self.n)) for s in starts[w : w + self.window]]
+            )
+            rng.shuffle(idx)
+            yield from idx.tolist()
+
+
+def dataset_info(path: str | Path) -> dict[str, Any]:
+    """Summarise a dataset file: splits, shapes, targets and positive rates.
+
+    Returns
+    -------
+    dict
+        ``{"path", "targets", "length", "layout", "splits": {split: {"n", "shape",
+        "positive_rate" or "mean"}}, "attrs"}``. Rates are computed chunk by chunk.
+    """
+    path = Path(path)
+    _check_file(path)
+    info: dict[str, Any] = {"path": str(path), "splits": {}}
+    with h5py.File(path, "r") as h5:
+        info["targets"] = _decode(h5["target_labels"][:]) if "target_labels" in h5 else []
+        info["attrs"] = {k: (v.item() if hasattr(v, "item") else v) for k, v in h5.attrs.items()}
+        for split in SPLITS:
+            if f"{split}_in" not in h5:
+                continue
+            xin, yout = h5[f"{split}_in"], h5[f"{split}_out"]
+            info["length"] = xin.shape[-1]
+            info["layout"] = "(N, 4, 1, L)" if xin.ndim == 4 else "(N, 4, L)"
+            total = np.zeros(yout.shape[1], dtype=np.float64)
+            step = 65536
+            for i in range(0, yout.shape[0], step):
+                total += yout[i : i + step].astype(np.float64).sum(axis=0)
+            n = yout.shape[0]
+            entry: dict[str, Any] = {"n": n, "shape": tuple(xin.shape), "dtype": str(xin.dtype)}
+            rate = (total / max(n, 1)).tolist()
+            if np.issubdtype(yout.dtype, np.integer) or yout.dtype == bool:
+                entry["positive_rate"] = rate
+            else:
+                entry["mean"] = rate
+            info["splits"][split] = entry
+    return info

@@ -1,0 +1,105 @@
+"""BED / narrowPeak intervals with validation that names the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from motiflens.errors import InputError
+from motiflens.sequence.textio import numbered_lines
+
+BED_COLUMNS = ["chrom", "start", "end", "strand"]
+
+
+def read_bed(path: str | Path, chrom_sizes: dict[str, int] | None = None) -> pd.DataFrame:
+    """Read a BED, BED6+ or narrowPeak file (plain or gzip).
+
+    Parameters
+    ----------
+    path
+        The file. ``track``, ``browser`` and ``#`` lines are skipped.
+    chrom_sizes
+        If given, every interval must lie on a known chromosome and inside it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``chrom, start, end, strand`` (strand ``+`` unless column 6 is ``-``) and
+        ``line`` (the 1-based line number, for later messages).
+
+    Raises
+    ------
+    InputError
+        On fewer than three columns, non-integer coordinates, ``start > end``, negative
+        starts, an empty file, or (with ``chrom_sizes``) an unknown chromosome or an
+        interval past the chromosome end.
+    """
+    chroms: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    strands: list[str] = []
+    lines: list[int] = []
+    for number, line in numbered_lines(path):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3:
+            fields = line.split()
+        if len(fields) < 3:
+            raise InputError(
+                f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}",
+                path=path,
+                line=number,
+            )
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise InputError(
+                f"start and end must be integers, got {fields[1]!r} and {fields[2]!r}",
+                path=path,
+                line=number,
+            ) from None
+        if start < 0:
+            raise InputError(f"negative start {start}", path=path, line=number)
+        if start > end:
+            raise InputError(
+                f"start {start} is greater than end {end}",
+                path=path,
+                line=number,
+                hint="BED intervals are 0-based, half-open: start <= end",
+            )
+        chrom = fields[0]
+        if chrom_sizes is not None:
+            size = chrom_sizes.get(chrom)
+            if size is None:
+                raise InputError(
+                    f"chromosome {chrom!r} is not in the genome FASTA",
+                    path=path,
+                    line=number,
+                    hint="check the genome build and chromosome naming ('chr1' vs '1')",
+                )
+            if end > size:
+                raise InputError(
+                    f"interval {chrom}:{start}-{end} runs past the chromosome end ({size})",
+                    path=path,
+                    line=number,
+                    hint="is the BED from another genome build than the FASTA?",
+                )
+        chroms.append(chrom)
+        starts.append(start)
+        ends.append(end)
+        strands.append("-" if len(fields) > 5 and fields[5] == "-" else "+")
+        lines.append(number)
+    if not chroms:
+        raise InputError("no intervals found (only headers or comments)", path=path)
+    return pd.DataFrame(
+        {
+            "chrom": chroms,
+            "start": np.asarray(starts, dtype=np.int64),
+            "end": np.asarray(ends, dtype=np.int64),
+            "strand": strands,
+            "line": np.asarray(lines, dtype=np.int64),
+        }
+    )
