@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,11 @@ from motiflens.sequence.textio import numbered_lines
 BED_COLUMNS = ["chrom", "start", "end", "strand"]
 
 
-def read_bed(path: str | Path, chrom_sizes: dict[str, int] | None = None) -> pd.DataFrame:
+def read_bed(
+    path: str | Path,
+    chrom_sizes: dict[str, int] | None = None,
+    keep: Callable[[str], bool] | None = None,
+) -> pd.DataFrame:
     """Read a BED, BED6+ or narrowPeak file (plain or gzip).
 
     Parameters
@@ -22,6 +27,9 @@ def read_bed(path: str | Path, chrom_sizes: dict[str, int] | None = None) -> pd.
         The file. ``track``, ``browser`` and ``#`` lines are skipped.
     chrom_sizes
         If given, every interval must lie on a known chromosome and inside it.
+    keep
+        Predicate on the chromosome name; intervals on other chromosomes are skipped
+        before any check against ``chrom_sizes`` (e.g. drop chrY or unplaced contigs).
 
     Returns
     -------
@@ -71,6 +79,8 @@ def read_bed(path: str | Path, chrom_sizes: dict[str, int] | None = None) -> pd.
                 hint="BED intervals are 0-based, half-open: start <= end",
             )
         chrom = fields[0]
+        if keep is not None and not keep(chrom):
+            continue
         if chrom_sizes is not None:
             size = chrom_sizes.get(chrom)
             if size is None:
@@ -92,7 +102,7 @@ def read_bed(path: str | Path, chrom_sizes: dict[str, int] | None = None) -> pd.
         ends.append(end)
         strands.append("-" if len(fields) > 5 and fields[5] == "-" else "+")
         lines.append(number)
-    if not chroms:
+    if not chroms and keep is None:
         raise InputError("no intervals found (only headers or comments)", path=path)
     return pd.DataFrame(
         {
