@@ -136,7 +136,7 @@ def test_random_split_counts_and_seed(genome_dir):
     tmp, _ = genome_dir
     kw = dict(size=100, merge_overlap=40, split="random", valid=2, test=3, progress=False)
     r1 = preprocess_peaks(tmp / "targets.txt", tmp / "genome.fa", tmp / "a.h5", seed=5, **kw)
-    r2 = preprocess_peaks(tmp / "targets.txt", tmp / "genome.fa", tmp / "b.h5", seed=5, **kw)
+    preprocess_peaks(tmp / "targets.txt", tmp / "genome.fa", tmp / "b.h5", seed=5, **kw)
     assert r1.split_sizes == {"train": 4, "valid": 2, "test": 3}
     _, _, h1 = read_split(tmp / "a.h5", "test")
     _, _, h2 = read_split(tmp / "b.h5", "test")

@@ -131,9 +131,7 @@ def chromosome_filter(
     return keep
 
 
-def _windows(
-    mid: np.ndarray, size: int, chrom_len: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _windows(mid: np.ndarray, size: int, chrom_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Basset's ``Peak.extend``: window of ``size`` around ``mid``, shifted at the ends."""
     start = np.maximum(0, mid - size // 2)
     end = start + size

@@ -10,7 +10,7 @@ import numpy as np
 import pyfaidx
 
 from motiflens.errors import InputError
-from motiflens.sequence.onehot import INVALID, UNKNOWN, code_table, encode_codes
+from motiflens.sequence.onehot import INVALID, code_table, encode_codes
 from motiflens.sequence.textio import numbered_lines
 
 
@@ -44,9 +44,7 @@ def read_fasta(path: str | Path, *, validate: bool = True) -> Iterator[tuple[str
     def finish() -> tuple[str, str, int]:
         seq = "".join(chunks)
         if not seq:
-            raise InputError(
-                "record has no sequence", path=path, line=header_line, record=header
-            )
+            raise InputError("record has no sequence", path=path, line=header_line, record=header)
         return header, seq, header_line  # type: ignore[return-value]
 
     for number, line in numbered_lines(path):
@@ -102,18 +100,14 @@ class Genome:
                 hint="plain FASTA or bgzip-compressed FASTA (not plain gzip) with equal line "
                 "lengths within each record",
             ) from exc
-        self.sizes: dict[str, int] = {
-            name: len(rec) for name, rec in self._fasta.records.items()
-        }
+        self.sizes: dict[str, int] = {name: len(rec) for name, rec in self._fasta.records.items()}
         self._mmap: mmap.mmap | None = None
         if not self._fasta.faidx._bgzf:
             with open(self.path, "rb") as fh:
                 if self.path.stat().st_size > 0:
                     self._mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         index = self._fasta.faidx.index
-        self._geometry = {
-            name: (rec.offset, rec.lenc, rec.lenb) for name, rec in index.items()
-        }
+        self._geometry = {name: (rec.offset, rec.lenc, rec.lenb) for name, rec in index.items()}
 
     def close(self) -> None:
         """Release the file handles."""

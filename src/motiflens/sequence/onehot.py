@@ -27,9 +27,7 @@ for _b in IUPAC_AMBIGUOUS:
     _CODE[ord(_b.lower())] = UNKNOWN
 _CODE.setflags(write=False)
 
-_COMPLEMENT = str.maketrans(
-    "ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb"
-)
+_COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
 
 
 def code_table() -> np.ndarray:

@@ -9,6 +9,8 @@ the other exits freely and walk.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -31,7 +33,7 @@ def dinucleotide_shuffle(seq: str, rng: np.random.Generator | int | None = None)
     if len(seq) < 3:
         return seq
     edges: dict[str, list[str]] = {}
-    for a, b in zip(seq[:-1], seq[1:], strict=True):
+    for a, b in itertools.pairwise(seq):
         edges.setdefault(a, []).append(b)
     last = seq[-1]
 
