@@ -6,7 +6,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -42,19 +42,19 @@ def _friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class SplitMode(str, Enum):
+class SplitMode(StrEnum):
     chrom = "chrom"
     random = "random"
 
 
-class SeqFormat(str, Enum):
+class SeqFormat(StrEnum):
     auto = "auto"
     fasta = "fasta"
     table = "table"
     deepbind = "deepbind"
 
 
-class Negatives(str, Enum):
+class Negatives(StrEnum):
     none = "none"
     shuffle = "shuffle"
 
