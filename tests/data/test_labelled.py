@@ -1,0 +1,527 @@
+"""Labelled sequences -> dataset file: the three readers, resizing, shuffled negatives, errors.
+
+Expected values are worked out by hand from the small files written in each test.
+"""
+
+from __future__ import annotations
+
+import gzip
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from motiflens.data.hdf5 import read_split
+from motiflens.data.labelled import (
+    BuildReport,
+    LabelledSequences,
+    add_shuffled_negatives,
+    build_sequence_dataset,
+    concat_labelled,
+    default_target_label,
+    detect_format,
+    read_deepbind,
+    read_labelled_fasta,
+    read_sequences,
+    read_table,
+)
+from motiflens.errors import InputError
+from motiflens.sequence.onehot import decode
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DEEPBIND_HEADER = "FoldID\tEventID\tseq\tBound\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def dinucleotides(seq: str) -> Counter[str]:
+    return Counter(seq[i : i + 2] for i in range(len(seq) - 1))
+
+
+def stored(path: Path, split: str) -> tuple[list[str], np.ndarray, list[str]]:
+    x, y, headers = read_split(path, split)
+    return decode(x), y, headers
+
+
+# --------------------------------------------------------------------------- FASTA
+
+
+def test_fasta_labels_in_header_lower_case_and_multiline(tmp_path: Path) -> None:
+    path = write(tmp_path / "GATA1.fa", ">1\nACGT\nac\n>0\nggnn\n>1\nTTRA\n")
+    data = read_labelled_fasta(path)
+    assert data.names == ["record_1", "record_2", "record_3"]
+    assert data.seqs == ["ACGTAC", "GGNN", "TTRA"]
+    assert data.labels.dtype == np.float32
+    assert data.labels.tolist() == [[1.0], [0.0], [1.0]]
+    assert data.target_labels == ["GATA1"]
+    assert data.lines == [1, 4, 6]
+    assert data.source == str(path)
+
+
+def test_fasta_names_and_several_labels(tmp_path: Path) -> None:
+    path = write(tmp_path / "multi.fa.gz", ">peakA 1,0,1\nACGT\n>peakB extra words 0,0,1\nCCGG\n")
+    data = read_labelled_fasta(path, target_labels=["K562", "HepG2", "GM12878"])
+    assert data.names == ["peakA", "peakB"]
+    assert data.labels.tolist() == [[1, 0, 1], [0, 0, 1]]
+    assert data.target_labels == ["K562", "HepG2", "GM12878"]
+    default = read_labelled_fasta(path)
+    assert default.target_labels == ["multi_0", "multi_1", "multi_2"]
+
+
+def test_fasta_continuous(tmp_path: Path) -> None:
+    path = write(tmp_path / "expr.fasta", ">s1 0.5\nACGT\n>s2 -1.25e1\nAAAA\n>s3 3\nCCCC\n")
+    data = read_labelled_fasta(path, continuous=True)
+    assert data.labels[:, 0].tolist() == [0.5, -12.5, 3.0]
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def test_tsv_with_name_and_two_label_columns(tmp_path: Path) -> None:
+    text = (
+        "id\tchr\tsequence\tK562\tHepG2\n"
+        "r1\tchr1\tacgt\t1\t0\n"
+        "r2\tchr2\tGGCC\t0\t1\n"
+        "\n"
+        "r3\tchr3\tNNAT\t1.0\t1\n"
+    )
+    path = write(tmp_path / "cells.tsv.gz", text)
+    data = read_table(path, label_columns=["HepG2", "K562"], name_column="id")
+    assert data.names == ["r1", "r2", "r3"]
+    assert data.seqs == ["ACGT", "GGCC", "NNAT"]
+    assert data.labels.tolist() == [[0, 1], [1, 0], [1, 1]]
+    assert data.target_labels == ["HepG2", "K562"]
+    assert data.lines == [2, 3, 5]  # the blank line 4 is skipped but counted
+
+
+def test_csv_default_label_columns_and_sniffed_separator(tmp_path: Path) -> None:
+    csv = write(tmp_path / "a.csv", "sequence,t1,t2\nACGT,1,0\nTTTT,0,0\n")
+    data = read_table(csv)
+    assert data.target_labels == ["t1", "t2"]
+    assert data.labels.tolist() == [[1, 0], [0, 0]]
+    assert data.names == ["record_1", "record_2"]
+    # .txt: the separator comes from the header line
+    txt = write(tmp_path / "b.txt", "name,sequence,score\nx,AC,0.25\ny,GT,-2\n")
+    data = read_table(txt, name_column="name", continuous=True)
+    assert data.labels[:, 0].tolist() == [0.25, -2.0]
+    assert data.seqs == ["AC", "GT"]
+
+
+def test_deepbind_format(tmp_path: Path) -> None:
+    text = DEEPBIND_HEADER + "A\tseq_00001_peak\tACGTacgt\t1\nA\tseq_00001_shuf\tAGTCACGT\t0\n"
+    path = write(tmp_path / "deepbind_encode_FOO_K562" / "test_B.seq.gz", text)
+    data = read_deepbind(path)
+    assert data.names == ["seq_00001_peak", "seq_00001_shuf"]
+    assert data.seqs == ["ACGTACGT", "AGTCACGT"]
+    assert data.labels.tolist() == [[1], [0]]
+    assert data.target_labels == ["FOO_K562"]
+    assert data.lines == [2, 3]
+
+
+def test_auto_detection(tmp_path: Path) -> None:
+    fa = write(tmp_path / "x.dat", "\n>1\nACGT\n")
+    db = write(tmp_path / "y.dat", DEEPBIND_HEADER + "A\te1\tACGT\t1\n")
+    tab = write(tmp_path / "z.dat", "sequence\tlabel\nACGT\t1\n")
+    assert [detect_format(p) for p in (fa, db, tab)] == ["fasta", "deepbind", "table"]
+    assert read_sequences(fa).labels.tolist() == [[1]]
+    assert read_sequences(db).names == ["e1"]
+    assert read_sequences(tab).target_labels == ["label"]
+    with pytest.raises(InputError, match="apply to tables"):
+        read_sequences(fa, label_columns=["label"])
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("GABPA.fa.gz", "GABPA"),
+        ("deepbind_encode_SRF_H1-hESC/train_AC.seq.gz", "SRF_H1-hESC"),
+        ("ZBTB7A_HepG2_ZBTB7A_HudsonAlpha_B.seq.gz", "ZBTB7A_HepG2_ZBTB7A_HudsonAlpha"),
+        ("CTCF_K562/train.fa", "CTCF_K562"),
+        ("GATA_A.fa", "GATA_A"),
+    ],
+)
+def test_default_target_label(tmp_path: Path, path: str, expected: str) -> None:
+    assert default_target_label(tmp_path / path) == expected
+
+
+# --------------------------------------------------------------------------- building
+
+
+def test_build_centre_pads_and_trims(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "mixed.fa",
+        ">a 1\nACGTAC\n>b 0\nACGT\n>c 1\nAACCGGTTA\n>d 0\nacgta\n>e 1\nTTTTTT\n>f 0\nGGGGGG\n",
+    )
+    data = read_labelled_fasta(path)
+    out = tmp_path / "out" / "mixed.h5"
+    report = build_sequence_dataset(out, data, valid=0, test_fraction=0)
+    assert isinstance(report, BuildReport)
+    assert (report.length, report.n_padded, report.n_trimmed) == (6, 2, 1)
+    assert report.counts == {"train": 6}
+    seqs, y, headers = stored(out, "train")
+    assert headers == ["a", "b", "c", "d", "e", "f"]
+    # 4 -> 6: one N each side; 9 -> 6: drop 1 left, 2 right; 5 -> 6: the extra N goes right
+    assert seqs == ["ACGTAC", "NACGTN", "ACCGGT", "ACGTAN", "TTTTTT", "GGGGGG"]
+    assert y[:, 0].tolist() == [1, 0, 1, 0, 1, 0]
+    with h5py.File(out, "r") as h5:
+        assert h5["train_out"].dtype == np.int8
+        assert h5.attrs["n_padded"] == 2
+        assert h5.attrs["source_train"] == str(path)
+    text = str(report)
+    assert str(out) in text and "6 sequences of 6 bp" in text
+    assert "2 centre-padded" in text and "1 centre-trimmed" in text
+    assert report.positive_rates == {"train": [0.5]}
+
+    report = build_sequence_dataset(out, data, length=4, valid=0, test_fraction=0)
+    assert (report.n_padded, report.n_trimmed) == (0, 5)
+    seqs, _, _ = stored(out, "train")
+    # 5 -> 4: the odd base is trimmed from the right
+    assert seqs == ["CGTA", "ACGT", "CCGG", "ACGT", "TTTT", "GGGG"]
+
+
+def test_build_splits_with_given_test_and_continuous_targets(tmp_path: Path) -> None:
+    rows = "".join(f"s{i}\t{'ACGT' * 3}\t{i / 4}\n" for i in range(20))
+    train = read_table(
+        write(tmp_path / "train.tsv", "name\tsequence\tsignal\n" + rows),
+        name_column="name",
+        continuous=True,
+    )
+    test = read_table(
+        write(tmp_path / "test.tsv", "name\tsequence\tsignal\nt1\tAAAAAAAAAAAA\t-0.5\n"),
+        name_column="name",
+        continuous=True,
+    )
+    out = tmp_path / "expr.h5"
+    report = build_sequence_dataset(out, train, test=test, valid=5, continuous=True)
+    assert report.counts == {"train": 15, "valid": 5, "test": 1}
+    _, y_test, h_test = stored(out, "test")
+    assert h_test == ["t1"] and y_test.tolist() == [[-0.5]]
+    values = {}
+    for split in ("train", "valid"):
+        _, y, headers = stored(out, split)
+        values.update(zip(headers, y[:, 0].tolist(), strict=True))
+    assert values == {f"s{i}": i / 4 for i in range(20)}
+    with h5py.File(out, "r") as h5:
+        assert h5["train_out"].dtype == np.float32
+    with pytest.raises(InputError, match="not all 0 or 1"):
+        build_sequence_dataset(tmp_path / "bad.h5", train)
+
+
+def test_build_rejects_invalid_sequence_atomically(tmp_path: Path) -> None:
+    data = LabelledSequences(
+        names=["ok", "broken"],
+        seqs=["ACGT", "AC#T"],
+        labels=np.array([[1], [0]]),
+        target_labels=["t"],
+        source="made_by_hand.tsv",
+        lines=[2, 3],
+    )
+    out = tmp_path / "never.h5"
+    with pytest.raises(InputError) as info:
+        build_sequence_dataset(out, data, valid=0, test_fraction=0)
+    message = str(info.value)
+    assert "made_by_hand.tsv:3" in message and "'broken'" in message and "'#'" in message
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file left behind
+
+
+# --------------------------------------------------------------------------- negatives
+
+
+def test_shuffled_negatives_preserve_dinucleotides() -> None:
+    rng = np.random.default_rng(0)
+    long_seq = "".join(rng.choice(list("ACGT"), size=300))
+    data = LabelledSequences(
+        names=["p1", "n1", "p2"],
+        seqs=[long_seq, "CCCCCCCC", "ACGTTGCAAC"],
+        labels=np.array([[1], [0], [1]]),
+        target_labels=["t"],
+        source="x.fa",
+        lines=[1, 3, 5],
+    )
+    out = add_shuffled_negatives(data, seed=1)
+    assert out.names == ["p1", "n1", "p2", "p1_shuf", "p2_shuf"]
+    assert out.labels[:, 0].tolist() == [1, 0, 1, 0, 0]
+    assert out.lines == [1, 3, 5, 1, 5]
+    for original, shuffled in ((long_seq, out.seqs[3]), ("ACGTTGCAAC", out.seqs[4])):
+        assert len(shuffled) == len(original)
+        assert dinucleotides(shuffled) == dinucleotides(original)
+        assert (shuffled[0], shuffled[-1]) == (original[0], original[-1])
+    assert out.seqs[3] != long_seq
+    again = add_shuffled_negatives(data, seed=1)
+    other = add_shuffled_negatives(data, seed=2)
+    assert again.seqs[3] == out.seqs[3]
+    assert other.seqs[3] != out.seqs[3]
+    assert dinucleotides(other.seqs[3]) == dinucleotides(long_seq)
+
+    multi = LabelledSequences(["a"], ["ACGT"], np.array([[1, 0]]), ["x", "y"], "m.fa", [1])
+    with pytest.raises(InputError, match="single target"):
+        add_shuffled_negatives(multi, seed=1)
+
+
+def test_build_with_shuffle_keeps_pairs_in_one_split(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    records = "".join(f">p{i} 1\n{''.join(rng.choice(list('ACGT'), size=30))}\n" for i in range(40))
+    train = read_labelled_fasta(write(tmp_path / "pos.fa", records))
+    test = read_labelled_fasta(write(tmp_path / "test.fa", ">q1 1\nACGTACGTTTGACCA\n"))
+    out = tmp_path / "pairs.h5"
+    report = build_sequence_dataset(
+        out, train, test=test, negatives="shuffle", valid=0.25, length=30
+    )
+    # test.fa has only positives, so it gets its shuffle too; it is padded from 15 to 30
+    assert report.counts == {"train": 60, "valid": 20, "test": 2}
+    assert report.n_negatives == 41
+    assert report.n_padded == 1
+    assert report.positive_rates == {"train": [0.5], "valid": [0.5], "test": [0.5]}
+    originals = dict(zip(train.names, train.seqs, strict=True))
+    for split in ("train", "valid"):
+        seqs, y, headers = stored(out, split)
+        by_name = dict(zip(headers, seqs, strict=True))
+        for name, seq in by_name.items():
+            if name.endswith("_shuf"):
+                positive = name.removesuffix("_shuf")
+                assert positive in by_name  # same split as its positive
+                assert dinucleotides(seq) == dinucleotides(originals[positive])
+        assert y[:, 0].tolist() == [0.0 if h.endswith("_shuf") else 1.0 for h in headers]
+    seqs, _, headers = stored(out, "test")
+    assert headers == ["q1", "q1_shuf"]
+    assert seqs[0] == "N" * 7 + "ACGTACGTTTGACCA" + "N" * 8
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def error_of(func, *args, **kwargs) -> str:
+    with pytest.raises(InputError) as info:
+        func(*args, **kwargs)
+    return str(info.value)
+
+
+def test_invalid_characters_are_located(tmp_path: Path) -> None:
+    fa = write(tmp_path / "bad.fa", ">a 1\nACGT\n>b 0\nACGT\nAC!T\n")
+    message = error_of(read_labelled_fasta, fa)
+    assert "bad.fa:5" in message and "'b 0'" in message and "'!'" in message
+    tsv = write(tmp_path / "bad.tsv", "name\tsequence\ty\nr1\tACGT\t1\nr2\tACZT\t0\n")
+    message = error_of(read_table, tsv, name_column="name")
+    assert "bad.tsv:3" in message and "'r2'" in message and "'Z'" in message
+    db = write(tmp_path / "bad.seq.gz", DEEPBIND_HEADER + "A\te1\tACGT\t1\nA\te2\tAC-T\t1\n")
+    message = error_of(read_deepbind, db)
+    assert "bad.seq.gz:3" in message and "'e2'" in message and "'-'" in message
+
+
+def test_empty_files(tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty.fa", "")
+    assert "empty.fa" in error_of(read_labelled_fasta, empty)
+    assert "empty" in error_of(read_table, write(tmp_path / "empty.tsv", ""))
+    assert "empty" in error_of(read_deepbind, write(tmp_path / "empty.seq.gz", ""))
+    assert "empty" in error_of(read_sequences, write(tmp_path / "blank.txt", "\n\n"))
+    message = error_of(read_table, write(tmp_path / "header.tsv", "sequence\ty\n"))
+    assert "header.tsv" in message and "no rows" in message
+    message = error_of(read_deepbind, write(tmp_path / "h.seq.gz", DEEPBIND_HEADER))
+    assert "h.seq.gz" in message and "no records" in message
+
+
+@pytest.mark.parametrize("label", ["2", "x", "", "0.5"])
+def test_binary_labels_must_be_0_or_1(tmp_path: Path, label: str) -> None:
+    tsv = write(tmp_path / "lab.tsv", f"sequence\ty\nACGT\t1\nACGT\t{label}\n")
+    message = error_of(read_table, tsv)
+    assert "lab.tsv:3" in message and "not 0 or 1" in message and "'y'" in message
+    db = write(tmp_path / "lab.seq.gz", DEEPBIND_HEADER + f"A\te1\tACGT\t{label}\n")
+    message = error_of(read_deepbind, db)
+    assert "lab.seq.gz:2" in message and "not 0 or 1" in message
+    if label:
+        fa = write(tmp_path / "lab.fa", f">a 1\nACGT\n>b {label}\nACGT\n")
+        message = error_of(read_labelled_fasta, fa)
+        assert "lab.fa:3" in message and "not 0 or 1" in message and "'b'" in message
+
+
+def test_fasta_header_errors(tmp_path: Path) -> None:
+    message = error_of(read_labelled_fasta, write(tmp_path / "nolab.fa", ">seq1\nACGT\n"))
+    assert "nolab.fa:1" in message and "'seq1'" in message and "'>name 1'" in message
+    message = error_of(read_labelled_fasta, write(tmp_path / "n.fa", ">a 1,0\nAC\n>b 1\nAC\n"))
+    assert "n.fa:3" in message and "1 label(s)" in message
+
+
+def test_continuous_labels_must_be_numbers(tmp_path: Path) -> None:
+    fa = write(tmp_path / "c.fa", ">a 0.5\nACGT\n>b high\nACGT\n")
+    message = error_of(read_labelled_fasta, fa, continuous=True)
+    assert "c.fa:3" in message and "'high'" in message and "not a finite number" in message
+    tsv = write(tmp_path / "c.csv", "sequence,signal\nACGT,1.5\nACGT,nan\n")
+    message = error_of(read_table, tsv, continuous=True)
+    assert "c.csv:3" in message and "'nan'" in message
+
+
+def test_duplicate_names(tmp_path: Path) -> None:
+    fa = write(tmp_path / "dup.fa", ">a 1\nACGT\n>b 0\nACGT\n>a 0\nACGT\n")
+    message = error_of(read_labelled_fasta, fa)
+    assert "dup.fa:5" in message and "'a'" in message and "line 1" in message
+    tsv = write(tmp_path / "dup.tsv", "id\tsequence\ty\nx\tAC\t1\ny\tAC\t1\nx\tAC\t0\n")
+    message = error_of(read_table, tsv, name_column="id")
+    assert "dup.tsv:4" in message and "line 2" in message
+    db = write(tmp_path / "dup.seq.gz", DEEPBIND_HEADER + "A\te\tAC\t1\nA\te\tAC\t1\n")
+    assert "dup.seq.gz:3" in error_of(read_deepbind, db)
+    # unnamed records cannot clash
+    assert len(read_labelled_fasta(write(tmp_path / "anon.fa", ">1\nAC\n>1\nAC\n"))) == 2
+
+
+def test_deepbind_wrong_header(tmp_path: Path) -> None:
+    db = write(tmp_path / "hdr.seq.gz", "FoldID\tEventID\tsequence\tBound\nA\te\tAC\t1\n")
+    message = error_of(read_deepbind, db)
+    assert "hdr.seq.gz:1" in message and "FoldID EventID seq Bound" in message
+    db = write(tmp_path / "cols.seq.gz", DEEPBIND_HEADER + "A\te\tAC\n")
+    assert "cols.seq.gz:2" in error_of(read_deepbind, db)
+
+
+def test_table_column_errors(tmp_path: Path) -> None:
+    tsv = write(tmp_path / "cols.tsv", "seq\tchr\tK562\nACGT\tchr1\t1\n")
+    message = error_of(read_table, tsv)
+    assert "cols.tsv:1" in message and "'sequence'" in message
+    assert "seq, chr, K562" in message
+    message = error_of(read_table, tsv, sequence_column="seq", label_columns=["HepG2"])
+    assert "'HepG2'" in message and "seq, chr, K562" in message
+    message = error_of(read_table, tsv, sequence_column="seq")
+    assert "['chr']" in message and "not numeric" in message
+    ragged = write(tmp_path / "ragged.tsv", "sequence\ty\nACGT\t1\nACGT\t1\textra\n")
+    message = error_of(read_table, ragged)
+    assert "ragged.tsv:3" in message and "3 fields" in message
+
+
+# --------------------------------------------------------------------------- round trips
+
+names_st = st.text(alphabet="abcdefXYZ0123456789_.:-", min_size=1, max_size=12)
+seq_st = st.text(alphabet="ACGTNacgtnRYKM", min_size=1, max_size=40)
+
+
+@st.composite
+def labelled(draw: st.DrawFn, continuous: bool) -> tuple[list[str], list[str], np.ndarray]:
+    n = draw(st.integers(1, 12))
+    t = draw(st.integers(1, 3))
+    names = draw(st.lists(names_st, min_size=n, max_size=n, unique=True))
+    seqs = draw(st.lists(seq_st, min_size=n, max_size=n))
+    if continuous:
+        values = st.floats(-1e6, 1e6, allow_nan=False, width=32)
+    else:
+        values = st.sampled_from([0.0, 1.0])
+    labels = np.array(draw(st.lists(values, min_size=n * t, max_size=n * t)), np.float32)
+    return names, seqs, labels.reshape(n, t)
+
+
+def fmt(value: np.float32) -> str:
+    return repr(float(value))
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=st.booleans().flatmap(lambda c: st.tuples(st.just(c), labelled(c))))
+def test_round_trip_fasta_and_table(records: tuple[bool, tuple]) -> None:
+    continuous, (names, seqs, labels) = records
+    with tempfile.TemporaryDirectory() as tmp:
+        fa = Path(tmp) / "rt.fa"
+        fa.write_text(
+            "".join(
+                f">{n} {','.join(fmt(v) for v in row)}\n{s[:15]}\n{s[15:]}\n"
+                for n, s, row in zip(names, seqs, labels, strict=True)
+            )
+        )
+        tsv = Path(tmp) / "rt.tsv"
+        columns = [f"target{j}" for j in range(labels.shape[1])]
+        tsv.write_text(
+            "\t".join(["name", "sequence", *columns])
+            + "\n"
+            + "".join(
+                "\t".join([n, s, *(fmt(v) for v in row)]) + "\n"
+                for n, s, row in zip(names, seqs, labels, strict=True)
+            )
+        )
+        from_fasta = read_labelled_fasta(fa, continuous=continuous)
+        from_table = read_table(tsv, name_column="name", continuous=continuous)
+    for data in (from_fasta, from_table):
+        assert data.names == names
+        assert data.seqs == [s.upper() for s in seqs]
+        np.testing.assert_array_equal(data.labels, labels)
+    assert from_table.target_labels == columns
+
+
+# --------------------------------------------------------------------------- shared data
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder not present")
+@pytest.mark.parametrize(
+    ("experiment", "positives"),
+    [("GABPA_GM12878", 6066), ("SRF_H1-hESC", 4605), ("ZBTB7A_HepG2", 8689)],
+)
+def test_deepbind_encode_sets(tmp_path: Path, experiment: str, positives: int) -> None:
+    folder = SHARED / f"deepbind_encode_{experiment}"
+    train = read_sequences(folder / "train_AC.seq.gz")
+    test = read_sequences(folder / "test_B.seq.gz")
+    assert len(train) == positives and (train.labels == 1).all()
+    assert len(test) == 1000 and int(test.labels.sum()) == 500
+    out = tmp_path / f"{experiment}.h5"
+    report = build_sequence_dataset(out, train, test=test, negatives="shuffle")
+    assert report.target_labels == [experiment]
+    assert report.length == 101 and (report.n_padded, report.n_trimmed) == (0, 0)
+    assert report.counts["train"] + report.counts["valid"] == 2 * positives
+    assert report.counts["test"] == 1000
+    assert report.positive_rates["test"] == [0.5]
+    assert report.n_negatives == positives
+    seqs: dict[str, str] = {}
+    for split in ("train", "valid"):
+        decoded, y, headers = stored(out, split)
+        assert y.mean() == 0.5
+        seqs.update(zip(headers, decoded, strict=True))
+    original = dict(zip(train.names, train.seqs, strict=True))
+    for name in train.names[:200]:
+        assert dinucleotides(seqs[f"{name}_shuf"]) == dinucleotides(original[name])
+        assert seqs[name] == original[name]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder not present")
+def test_dhs_table_two_label_columns(tmp_path: Path) -> None:
+    folder = SHARED / "dhs_k562_hepg2_celltype_specific"
+    cells = ["K562_ENCLB843GMH", "HepG2_ENCLB029COU"]
+    parts = [
+        read_sequences(
+            folder / f"{cell}.train_val.tsv.gz", label_columns=cells, name_column="dhs_id"
+        )
+        for cell in cells
+    ]
+    assert [len(p) for p in parts] == [10647, 11010]
+    assert parts[0].labels.sum(axis=0).tolist() == [10647, 0]
+    assert parts[1].labels.sum(axis=0).tolist() == [0, 11010]
+    report = build_sequence_dataset(tmp_path / "dhs.h5", concat_labelled(parts))
+    assert report.length == 200 and report.target_labels == cells
+    assert sum(report.counts.values()) == 21657
+    assert report.counts["valid"] == report.counts["test"] == round(0.1 * 21657)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seq=st.text(alphabet="ACGTN", min_size=1, max_size=60), seed=st.integers(0, 2**32 - 1))
+def test_shuffle_property_any_sequence(seq: str, seed: int) -> None:
+    data = LabelledSequences(["p"], [seq], np.array([[1]]), ["t"], "p.fa", [1])
+    shuffled = add_shuffled_negatives(data, seed=seed).seqs[1]
+    assert sorted(shuffled) == sorted(seq)
+    assert dinucleotides(shuffled) == dinucleotides(seq)
+    assert shuffled[0] == seq[0] and shuffled[-1] == seq[-1]
+
+
+def test_concat_checks_targets_and_names(tmp_path: Path) -> None:
+    a = read_table(write(tmp_path / "a.tsv", "id\tsequence\ty\nr1\tAC\t1\n"), name_column="id")
+    b = read_table(write(tmp_path / "b.tsv", "id\tsequence\ty\nr2\tGT\t0\n"), name_column="id")
+    joined = concat_labelled([a, b])
+    assert joined.names == ["r1", "r2"] and joined.labels.tolist() == [[1], [0]]
+    again = read_table(write(tmp_path / "c.tsv", "id\tsequence\ty\nr1\tGG\t0\n"), name_column="id")
+    message = error_of(concat_labelled, [a, again])
+    assert "c.tsv:2" in message and "'r1'" in message and "a.tsv" in message
+    other = read_table(write(tmp_path / "d.tsv", "sequence\tz\nAC\t1\n"))
+    assert "differ" in error_of(concat_labelled, [a, other])
