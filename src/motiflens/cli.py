@@ -144,8 +144,11 @@ def dataset_peaks(
 @dataset_app.command("sequences")
 @_friendly
 def dataset_sequences(
-    source: Annotated[Path, typer.Argument(help="Labelled FASTA, TSV/CSV or DeepBind file.")],
-    out: Annotated[Path, typer.Argument(help="Dataset file to write (.h5).")],
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="Labelled FASTA, TSV/CSV or DeepBind file(s); several are joined."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset file to write (.h5).")],
     fmt: Annotated[SeqFormat, typer.Option("--format", help="Input format.")] = SeqFormat.auto,
     test_file: Annotated[
         Path | None, typer.Option("--test-file", help="Separate test set (same format).")
@@ -167,19 +170,23 @@ def dataset_sequences(
     seed: Annotated[int, typer.Option(help="Seed for shuffles and splits.")] = 1,
 ) -> None:
     """Labelled sequences (DeMo FASTA, TSV/CSV, DeepBind ENCODE) -> dataset."""
-    from motiflens.data.labelled import build_sequence_dataset, read_sequences
+    from motiflens.data.labelled import build_sequence_dataset, concat_labelled, read_sequences
 
-    kw: dict[str, Any] = {"continuous": continuous}
-    if fmt in (SeqFormat.table, SeqFormat.auto):
-        kw.update(
-            sequence_column=sequence_column, label_columns=label_column, name_column=name_column
+    def read(path: Path):
+        return read_sequences(
+            path,
+            fmt.value,
+            continuous=continuous,
+            sequence_column=sequence_column,
+            label_columns=label_column,
+            name_column=name_column,
         )
-    train = read_sequences(source, format=fmt.value, **kw)
-    held_out = read_sequences(test_file, format=fmt.value, **kw) if test_file else None
+
+    train = concat_labelled([read(p) for p in sources])
     report = build_sequence_dataset(
         out,
         train,
-        test=held_out,
+        test=read(test_file) if test_file else None,
         length=length,
         negatives=None if negatives is Negatives.none else negatives.value,
         valid=valid,

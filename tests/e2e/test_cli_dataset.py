@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from motiflens.cli import app
-from motiflens.data.hdf5 import SequenceDataset
+from motiflens.data.hdf5 import SequenceDataset, read_split
 
 runner = CliRunner()
 
@@ -66,3 +66,19 @@ def test_info_on_a_non_hdf5_file(tmp_path):
     result = runner.invoke(app, ["dataset", "info", str(tmp_path / "x.h5")])
     assert result.exit_code == 2
     assert "not an HDF5 file" in result.output
+
+
+def test_dataset_sequences_from_fasta(tmp_path):
+    (tmp_path / "s.fa").write_text(">1\nACGTAC\n>0\nacg\n>1\nTTTTTTTT\n")
+    result = runner.invoke(
+        app, ["dataset", "sequences", str(tmp_path / "s.fa"), "-o", str(tmp_path / "s.h5"),
+              "--length", "6", "--valid", "0", "--test", "0"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 centre-padded with N, 1 centre-trimmed" in result.output
+    x, y, _ = read_split(tmp_path / "s.h5", "train")
+    assert sorted(y[:, 0].tolist()) == [0.0, 1.0, 1.0]
+    # 'acg' padded to 6: one N on the left, two on the right -> columns of 0.25
+    padded = x[y[:, 0] == 0][0]
+    assert np.allclose(padded[:, 0], 0.25) and np.allclose(padded[:, 4:], 0.25)
+    assert padded[:, 1:4].argmax(axis=0).tolist() == [0, 1, 2]
