@@ -76,11 +76,28 @@ class DatasetWriter:
         self.path = Path(path)
         self.length = int(length)
         self.n_targets = len(target_labels)
+        self.continuous = continuous
         self.sizes = {s: int(n) for s, n in split_sizes.items() if n > 0}
         self._cursor = dict.fromkeys(self.sizes, 0)
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
-        self.h5 = h5py.File(tmp, "w")
+        try:
+            self.h5 = h5py.File(tmp, "w")
+            self._layout(target_labels, continuous, attrs, compression)
+        except BaseException:
+            # The constructor never returned, so no `with` block will discard the temporary
+            # file; without this it would linger until the generator is garbage-collected.
+            self.abort()
+            raise
+
+    def _layout(
+        self,
+        target_labels: Sequence[str],
+        continuous: bool,
+        attrs: Mapping[str, Any] | None,
+        compression: str | None,
+    ) -> None:
+        """Create the file attributes and the empty datasets of every split."""
         self.h5.attrs["motiflens_format"] = FORMAT_VERSION
         self.h5.attrs["unknown_base"] = "all-zero column in *_in, read as 0.25 per channel"
         for key, value in (attrs or {}).items():
@@ -131,16 +148,32 @@ class DatasetWriter:
         n = codes.shape[0]
         if n == 0:
             return
-        if codes.shape[1] != self.length:
-            raise ValueError(f"codes have length {codes.shape[1]}, dataset has {self.length}")
+        if codes.ndim != 2 or codes.shape[1] != self.length:
+            raise ValueError(f"codes have shape {codes.shape}, expected (n, {self.length})")
         start = self._cursor[split]
         end = start + n
         if end > self.sizes[split]:
             raise ValueError(f"{split}: writing past the declared size {self.sizes[split]}")
-        targets = np.asarray(targets).reshape(n, self.n_targets)
+        targets = np.asarray(targets)
+        if targets.ndim == 1 and targets.size == n * self.n_targets and 1 in (n, self.n_targets):
+            targets = targets.reshape(n, self.n_targets)
+        if targets.shape != (n, self.n_targets):
+            # a general reshape would silently scramble a transposed (T, n) array
+            raise ValueError(
+                f"{split}: targets have shape {targets.shape}, expected ({n}, {self.n_targets})"
+            )
+        if not self.continuous and not np.isin(targets, (0, 1)).all():
+            # int8 storage would silently truncate 0.7 to 0 and turn NaN into 0
+            raise ValueError(
+                f"{split}: binary targets must be 0 or 1; use continuous=True for real values"
+            )
+        headers = list(headers)
+        if len(headers) != n:
+            # h5py would broadcast a single header over all n rows
+            raise ValueError(f"{split}: {len(headers)} headers for {n} sequences")
         self.h5[f"{split}_in"][start:end] = codes_to_onehot(codes, np.uint8)
         self.h5[f"{split}_out"][start:end] = targets
-        self.h5[f"{split}_headers"][start:end] = np.asarray(list(headers), dtype=object)
+        self.h5[f"{split}_headers"][start:end] = np.asarray(headers, dtype=object)
         self._cursor[split] = end
 
     def close(self) -> Path:
@@ -155,8 +188,9 @@ class DatasetWriter:
 
     def abort(self) -> None:
         """Discard the partial file."""
-        if self.h5.id.valid:
-            self.h5.close()
+        h5 = getattr(self, "h5", None)  # absent if opening the file failed
+        if h5 is not None and h5.id.valid:
+            h5.close()
         try:
             self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
         except RuntimeError:
@@ -231,6 +265,20 @@ def _check_file(path: Path) -> None:
             path=path,
             hint="build one with `motiflens dataset peaks|sequences` or `motiflens simulate`",
         )
+
+
+def _plain(value: Any) -> Any:
+    """An HDF5 attribute as plain Python: scalars unwrapped, arrays as lists, bytes as str."""
+    # `.item()` alone fails on array attributes (a list of chromosomes, say)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):  # before np.generic: np.bytes_ is both
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _decode(values: np.ndarray) -> list[str]:
@@ -336,7 +384,16 @@ class SequenceDataset(Dataset):
         return torch.from_numpy(x[0]), torch.from_numpy(y[0])
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        x, y = self._read(np.asarray(indices, dtype=np.int64))
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        # negative indices count from the end, as in __getitem__; the sorted-slice read
+        # below needs them in range (a slice from -1 would silently read nothing)
+        idx = np.where(idx < 0, idx + self._n, idx)
+        if idx.size == 0:
+            return []
+        if idx.min() < 0 or idx.max() >= self._n:
+            bad = indices[int(np.flatnonzero((idx < 0) | (idx >= self._n))[0])]
+            raise IndexError(f"index {bad} is out of range for {self._n} items")
+        x, y = self._read(idx)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         return list(zip(xt, yt, strict=True))
 
@@ -390,7 +447,7 @@ def dataset_info(path: str | Path) -> dict[str, Any]:
     info: dict[str, Any] = {"path": str(path), "splits": {}}
     with h5py.File(path, "r") as h5:
         info["targets"] = _decode(h5["target_labels"][:]) if "target_labels" in h5 else []
-        info["attrs"] = {k: (v.item() if hasattr(v, "item") else v) for k, v in h5.attrs.items()}
+        info["attrs"] = {k: _plain(v) for k, v in h5.attrs.items()}
         for split in SPLITS:
             if f"{split}_in" not in h5:
                 continue

@@ -67,6 +67,10 @@ def split_random(n: int, valid: float = 0.1, test: float = 0.1, seed: int = 1) -
     """
     n_valid = _as_count(valid, n, "valid")
     n_test = _as_count(test, n, "test")
+    if valid < 1 and test < 1 and valid + test <= 1 + 1e-9 and n_valid + n_test > n:
+        # Fractions that fit can overshoot only by rounding each one up (n=3 with 0.5 + 0.5
+        # gives 2 + 2); take the excess off the test share rather than refuse.
+        n_test = n - n_valid
     if n_valid + n_test > n:
         raise ValueError(f"valid ({n_valid}) + test ({n_test}) exceed the {n} regions")
     order = np.random.default_rng(seed).permutation(n)

@@ -49,9 +49,11 @@ def read_bed(
     ends: list[int] = []
     strands: list[str] = []
     lines: list[int] = []
+    parsed = 0  # interval lines seen, kept or not
     for number, line in numbered_lines(path):
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
+        parsed += 1
         fields = line.split("\t")
         if len(fields) < 3:
             fields = line.split()
@@ -102,7 +104,9 @@ def read_bed(
         ends.append(end)
         strands.append("-" if len(fields) > 5 and fields[5] == "-" else "+")
         lines.append(number)
-    if not chroms and keep is None:
+    # A file of headers and comments alone is an error even with `keep`; intervals that
+    # were all filtered out give an empty table for the caller to judge.
+    if not parsed:
         raise InputError("no intervals found (only headers or comments)", path=path)
     return pd.DataFrame(
         {

@@ -10,7 +10,7 @@ import numpy as np
 import pyfaidx
 
 from motiflens.errors import InputError
-from motiflens.sequence.onehot import INVALID, code_table, encode_codes
+from motiflens.sequence.onehot import INVALID, code_table
 from motiflens.sequence.textio import numbered_lines
 
 
@@ -64,9 +64,21 @@ def read_fasta(path: str | Path, *, validate: bool = True) -> Iterator[tuple[str
                 line=number,
                 hint="is this a FASTA file? every record must start with a '>name' line",
             )
+        text = text.replace(" ", "")
         if validate:
-            encode_codes(text.replace(" ", ""), path=str(path), line=number, record=header)
-        chunks.append(text.replace(" ", ""))
+            bad = np.flatnonzero(code_table()[np.frombuffer(text.encode(), np.uint8)] == INVALID)
+            if bad.size:
+                col = int(bad[0])
+                done = sum(len(c) for c in chunks)
+                raise InputError(
+                    f"invalid character {text[col]!r} at base {done + col + 1} of the record "
+                    f"(column {col + 1} of this line)",
+                    path=path,
+                    line=number,
+                    record=header,
+                    hint="sequences may hold only A, C, G, T, N and IUPAC codes (any case)",
+                )
+        chunks.append(text)
     if header is not None:
         yield finish()
     if not seen:
@@ -132,6 +144,15 @@ class Genome:
         Windows must lie inside the chromosome; the caller checks bounds once for all.
         """
         starts = np.asarray(starts, dtype=np.int64)
+        size = self.sizes.get(chrom)
+        if size is None:
+            raise InputError(f"chromosome {chrom!r} is not in the genome", path=self.path)
+        if len(starts) and (starts.min() < 0 or starts.max() + length > size):
+            bad = int(starts[(starts < 0) | (starts + length > size)][0])
+            raise InputError(
+                f"window {chrom}:{bad}-{bad + length} is outside the chromosome (length {size})",
+                path=self.path,
+            )
         if self._mmap is None:
             table = code_table()
             rows = [

@@ -8,6 +8,7 @@ models see.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
@@ -116,16 +117,20 @@ def one_hot(
     """
     single = isinstance(seqs, str)
     batch = [seqs] if single else list(seqs)
+    # Encode before resizing, so that an error gives the position in the sequence as
+    # passed and a bad character is not silently trimmed away.
+    rows = [encode_codes(s, record=str(i)) for i, s in enumerate(batch)]
     if length is not None:
-        batch = [resize(s, length) for s in batch]
-    lengths = {len(s) for s in batch}
+        rows = [resize(r, length) for r in rows]
+    lengths = {len(r) for r in rows}
     if len(lengths) > 1:
         raise InputError(
             f"sequences have different lengths ({sorted(lengths)[:5]}...)",
             hint="pass length= to centre-pad or centre-trim them to one length",
         )
-    codes = np.stack([encode_codes(s, record=str(i)) for i, s in enumerate(batch)])
-    out = codes_to_onehot(codes, dtype)
+    if not rows:
+        return np.zeros((0, 4, length or 0), dtype=dtype)
+    out = codes_to_onehot(np.stack(rows), dtype)
     return out[0] if single else out
 
 
@@ -156,11 +161,16 @@ def reverse_complement_onehot(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x)[..., ::-1, ::-1])
 
 
-def resize(seq: str, length: int) -> str:
+@overload
+def resize(seq: str, length: int) -> str: ...
+@overload
+def resize(seq: np.ndarray, length: int) -> np.ndarray: ...
+def resize(seq: str | np.ndarray, length: int) -> str | np.ndarray:
     """Centre-trim or centre-pad (with N) a sequence to ``length``.
 
     With an odd difference the extra base is trimmed from (or padded at) the right end,
-    so the centre stays put as in Basset's ``dna_one_hot``.
+    so the centre stays put as in Basset's ``dna_one_hot``. A string is padded with
+    ``"N"``, an array of codes with the unknown code.
     """
     n = len(seq)
     if n == length:
@@ -169,4 +179,6 @@ def resize(seq: str, length: int) -> str:
         start = (n - length) // 2
         return seq[start : start + length]
     left = (length - n) // 2
-    return "N" * left + seq + "N" * (length - n - left)
+    if isinstance(seq, str):
+        return "N" * left + seq + "N" * (length - n - left)
+    return np.pad(seq, (left, length - n - left), constant_values=UNKNOWN)

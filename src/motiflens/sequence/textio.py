@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -28,7 +29,20 @@ def numbered_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` pairs (1-based, newline stripped); error on empty file."""
     empty = True
     with open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
+        lines = enumerate(fh, start=1)
+        number = 0
+        while True:
+            try:
+                number, line = next(lines)
+            except StopIteration:
+                break
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                # a truncated or corrupt .gz otherwise surfaces as a bare EOFError, no file named
+                raise InputError(
+                    f"cannot decompress the file ({number} lines read): {exc}",
+                    path=path,
+                    hint="the file may be truncated or corrupt; check it with `gzip -t`",
+                ) from exc
             empty = False
             yield number, line.rstrip("\r\n")
     if empty:

@@ -1,0 +1,523 @@
+"""Typed configs and their YAML form.
+
+Every config is a frozen dataclass deriving from :class:`ConfigBase`, which gives it
+``to_dict`` / ``from_dict`` / ``load_yaml`` / ``save_yaml``. ``from_dict`` is strict: an
+unknown key, a value of the wrong type or a missing required key is an
+:class:`~motiflens.errors.InputError` that names the key (``model.arch.filtres``) and, for
+unknown keys, lists the allowed ones. A new config (say ``TrainingConfig``) only has to be
+a ``@dataclass(frozen=True)`` subclass of :class:`ConfigBase` with typed fields, and a
+field of :class:`RunConfig`, to read and write the same way.
+
+The run directory's ``config.yaml`` is a :class:`RunConfig`::
+
+    model:
+      name: basset          # basset | cnn | rnn | cnn-rnn
+      n_targets: 164        # null: taken from the dataset
+      length: 600           # null: taken from the dataset
+      task: binary          # binary (BCE) | regression (MSE) | poisson (log-rate output)
+      arch:                 # optional; per-architecture fields, paper defaults
+        filters: [300, 200, 200]
+        sizes: [19, 11, 7]
+        pools: [3, 4, 4]
+        padding: valid
+
+Per-layer dropout fields accept one number for every layer or a list with one per layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import yaml
+
+from motiflens.errors import InputError
+from motiflens.runs import write_text_atomic
+
+C = TypeVar("C", bound="ConfigBase")
+
+MODEL_NAMES: tuple[str, ...] = ("basset", "cnn", "rnn", "cnn-rnn")
+TASKS: tuple[str, ...] = ("binary", "regression", "poisson")
+PADDINGS: tuple[str, ...] = ("valid", "same")
+
+
+# --------------------------------------------------------------------------- base
+
+
+class ConfigBase:
+    """Dict/YAML conversion shared by every config dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain ``dict`` of lists, numbers, strings and ``None`` (YAML/JSON safe)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> C:
+        """Build from a mapping, checking keys and value types.
+
+        Parameters
+        ----------
+        data
+            Mapping of field name to value; ``None`` means all defaults.
+        where
+            Dotted key prefix used in error messages (``"model"``).
+
+        Raises
+        ------
+        InputError
+            Unknown key (the allowed ones are listed), missing required key, wrong type,
+            or a value the config itself rejects.
+        """
+        kwargs = _check_keys(cls, data, where)
+        hints = typing.get_type_hints(cls)
+        values = {
+            name: _coerce(value, hints[name], _join(where, name)) for name, value in kwargs.items()
+        }
+        return _construct(cls, values, where)
+
+    def save_yaml(self, path: str | Path) -> Path:
+        """Write the config as YAML, atomically; return the path."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+        return write_text_atomic(path, text)
+
+    @classmethod
+    def load_yaml(cls: type[C], path: str | Path) -> C:
+        """Read a YAML file written by :meth:`save_yaml` (or by hand).
+
+        Raises
+        ------
+        InputError
+            The file is missing, is not YAML, or fails :meth:`from_dict`; the message
+            names the file.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError("config file not found", path=path) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            line = None if mark is None else mark.line + 1
+            raise InputError(f"not valid YAML: {err}", path=path, line=line) from None
+        try:
+            return cls.from_dict(data)
+        except InputError as err:
+            raise InputError(err.message, path=path, hint=err.hint) from None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, ConfigBase):
+        return value.to_dict()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check_keys(cls: type, data: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise InputError(
+            f"{where or 'config'}: expected a mapping of keys to values, "
+            f"got {type(data).__name__} {data!r}"
+        )
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise InputError(
+                f"{_join(where, str(key))}: unknown key {key!r}",
+                hint=f"allowed keys{' under ' + where if where else ''}: {', '.join(names)}",
+            )
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in data:
+            raise InputError(f"{_join(where, f.name)}: required key is missing")
+    return dict(data)
+
+
+def _construct(cls: type[C], values: dict[str, Any], where: str) -> C:
+    try:
+        return cls(**values)
+    except InputError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{where or 'config'}: {err}") from None
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(hint))
+    if origin is tuple:
+        return f"list of {_type_name(typing.get_args(hint)[0])}"
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against the type ``hint``; convert lists to tuples, ints to floats."""
+    origin = typing.get_origin(hint)
+    if isinstance(hint, type) and issubclass(hint, ConfigBase):
+        return hint.from_dict(value, where)
+    if origin in (Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return _coerce(value, option, where)
+            except InputError:
+                continue
+    elif origin is Literal:
+        if value in typing.get_args(hint):
+            return value
+    elif origin is tuple:
+        (item, _ellipsis) = typing.get_args(hint)
+        if isinstance(value, list | tuple):
+            return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    elif hint is type(None):
+        if value is None:
+            return None
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        # bool is an int in Python, but `filters: true` is a mistake, not 1.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif hint is Any:
+        return value
+    else:  # pragma: no cover - a config field with a type this reader does not know
+        raise TypeError(f"{where}: unsupported config field type {hint!r}")
+    raise InputError(f"{where}: expected {_type_name(hint)}, got {value!r}")
+
+
+# ----------------------------------------------------------------- validation helpers
+
+
+def _per_layer(name: str, value: Any, n: int) -> tuple[Any, ...]:
+    """Broadcast one value to ``n`` layers, or check that a list has ``n`` entries."""
+    if isinstance(value, list | tuple):
+        if len(value) != n:
+            raise ValueError(f"{name} has {len(value)} entries but there are {n} layers")
+        return tuple(value)
+    return (value,) * n
+
+
+def _check_positive(name: str, values: tuple[int, ...]) -> None:
+    for i, v in enumerate(values):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name}[{i}] must be a positive integer, got {v!r}")
+
+
+def _check_dropout(name: str, values: tuple[float, ...]) -> None:
+    for i, p in enumerate(values):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{name}[{i}] must be in [0, 1), got {p!r}")
+
+
+def _set(obj: object, name: str, value: Any) -> None:
+    # Frozen dataclasses normalise their own fields in __post_init__.
+    object.__setattr__(obj, name, value)
+
+
+# --------------------------------------------------------------- architectures
+
+
+@dataclass(frozen=True)
+class BassetConfig(ConfigBase):
+    """Basset (Kelley et al. 2016); defaults are the published model.
+
+    Each conv layer is conv -> batch norm -> ReLU -> max-pool (ceil mode, as in Torch)
+    -> dropout; each hidden layer is linear -> batch norm -> ReLU -> dropout.
+
+    Attributes
+    ----------
+    filters, sizes, pools
+        Per conv layer: number of filters, filter width, max-pool width (= stride;
+        1 means no pooling).
+    conv_dropout
+        Dropout after each conv layer (one number or one per layer).
+    hidden
+        Units per dense hidden layer (may be empty).
+    hidden_dropout
+        Dropout after each hidden layer (one number or one per layer).
+    batch_norm
+        Batch normalisation after every conv and hidden layer.
+    padding
+        ``"valid"`` (the paper and the pretrained model: flatten 2000 at 600 bp) or
+        ``"same"`` (Basset after Oct 2016: flatten 2600). Even widths pad one more on
+        the right so the length is kept (Basset issue #30).
+    """
+
+    filters: tuple[int, ...] = (300, 200, 200)
+    sizes: tuple[int, ...] = (19, 11, 7)
+    pools: tuple[int, ...] = (3, 4, 4)
+    conv_dropout: float | tuple[float, ...] = 0.0
+    hidden: tuple[int, ...] = (1000, 1000)
+    hidden_dropout: float | tuple[float, ...] = 0.3
+    batch_norm: bool = True
+    padding: Literal["valid", "same"] = "valid"
+
+    def __post_init__(self) -> None:
+        n = len(self.filters)
+        if n == 0:
+            raise ValueError("filters: at least one conv layer is needed")
+        for name in ("filters", "sizes", "pools", "hidden"):
+            _set(self, name, tuple(getattr(self, name)))
+        for name in ("sizes", "pools"):
+            _per_layer(name, getattr(self, name), n)
+        _check_positive("filters", self.filters)
+        _check_positive("sizes", self.sizes)
+        _check_positive("pools", self.pools)
+        _check_positive("hidden", self.hidden)
+        _set(self, "conv_dropout", _per_layer("conv_dropout", self.conv_dropout, n))
+        _set(
+            self,
+            "hidden_dropout",
+            _per_layer("hidden_dropout", self.hidden_dropout, len(self.hidden)),
+        )
+        _check_dropout("conv_dropout", self.conv_dropout)
+        _check_dropout("hidden_dropout", self.hidden_dropout)
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {self.padding!r}")
+
+
+@dataclass(frozen=True)
+class CNNConfig(ConfigBase):
+    """DeMo Dashboard CNN (Lanchantin et al. 2017); defaults are the paper's.
+
+    Each conv layer is conv -> ReLU -> max-pool (floor mode, as Torch's
+    TemporalMaxPooling) -> dropout; then a max over all positions and one linear layer.
+
+    Attributes
+    ----------
+    filters, sizes, pools
+        Per conv layer: number of filters, width, pool width (= stride; 1 = none).
+        DeMo pools every layer but the last.
+    dropout
+        Dropout after each conv layer (one number or one per layer).
+    padding
+        ``"valid"`` (DeMo) or ``"same"``.
+    """
+
+    filters: tuple[int, ...] = (128, 128, 128)
+    sizes: tuple[int, ...] = (9, 5, 3)
+    pools: tuple[int, ...] = (2, 2, 1)
+    dropout: float | tuple[float, ...] = 0.5
+    padding: Literal["valid", "same"] = "valid"
+
+    def __post_init__(self) -> None:
+        n = len(self.filters)
+        if n == 0:
+            raise ValueError("filters: at least one conv layer is needed")
+        for name in ("filters", "sizes", "pools"):
+            _set(self, name, tuple(getattr(self, name)))
+        for name in ("sizes", "pools"):
+            _per_layer(name, getattr(self, name), n)
+        _check_positive("filters", self.filters)
+        _check_positive("sizes", self.sizes)
+        _check_positive("pools", self.pools)
+        _set(self, "dropout", _per_layer("dropout", self.dropout, n))
+        _check_dropout("dropout", self.dropout)
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {self.padding!r}")
+
+
+def _check_rnn(hidden: int, layers: int, dropout: float) -> None:
+    _check_positive("hidden", (hidden,))
+    _check_positive("layers", (layers,))
+    _check_dropout("dropout", (dropout,))
+
+
+@dataclass(frozen=True)
+class RNNConfig(ConfigBase):
+    """DeMo Dashboard RNN: LSTM over the sequence, outputs averaged over time.
+
+    Attributes
+    ----------
+    hidden
+        LSTM units per direction.
+    layers
+        Stacked LSTM layers per direction.
+    bidirectional
+        Add a backward LSTM (DeMo's default; ``-unidirectional`` turned it off).
+    dropout
+        Dropout after each LSTM layer.
+    """
+
+    hidden: int = 32
+    layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_rnn(self.hidden, self.layers, self.dropout)
+
+
+@dataclass(frozen=True)
+class CNNRNNConfig(ConfigBase):
+    """DeMo Dashboard CNN-RNN: one length-keeping conv layer feeding the RNN.
+
+    Attributes
+    ----------
+    filters, size
+        The conv layer: number of filters and width (zero-padded so the length is kept).
+    conv_dropout
+        Dropout after the conv layer (DeMo has none).
+    hidden, layers, bidirectional, dropout
+        As in :class:`RNNConfig`.
+    """
+
+    filters: int = 128
+    size: int = 9
+    conv_dropout: float = 0.0
+    hidden: int = 32
+    layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check_positive("filters", (self.filters,))
+        _check_positive("size", (self.size,))
+        _check_dropout("conv_dropout", (self.conv_dropout,))
+        _check_rnn(self.hidden, self.layers, self.dropout)
+
+
+ArchConfig = BassetConfig | CNNConfig | RNNConfig | CNNRNNConfig
+
+ARCH_CONFIGS: dict[str, type[ConfigBase]] = {
+    "basset": BassetConfig,
+    "cnn": CNNConfig,
+    "rnn": RNNConfig,
+    "cnn-rnn": CNNRNNConfig,
+}
+
+
+# ----------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class ModelConfig(ConfigBase):
+    """Which architecture, for how many targets, at what input length, for what task.
+
+    Attributes
+    ----------
+    name
+        ``"basset"``, ``"cnn"``, ``"rnn"`` or ``"cnn-rnn"``.
+    n_targets
+        Outputs (one logit each). ``None`` until the dataset fills it in.
+    length
+        Input length in bp. ``None`` until the dataset fills it in. Basset is built for
+        exactly this length; the others take any length they allow, and this one is
+        checked at build time.
+    task
+        ``"binary"`` (multi-label, BCE on logits), ``"regression"`` (MSE) or
+        ``"poisson"`` (outputs are log-rates, Poisson NLL).
+    arch
+        The architecture's own config; ``None`` means the paper's defaults for ``name``.
+    """
+
+    name: str = "basset"
+    n_targets: int | None = None
+    length: int | None = None
+    task: Literal["binary", "regression", "poisson"] = "binary"
+    arch: BassetConfig | CNNConfig | RNNConfig | CNNRNNConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in ARCH_CONFIGS:
+            raise InputError(
+                f"unknown model {self.name!r}", hint=f"choose one of {', '.join(MODEL_NAMES)}"
+            )
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        for key in ("n_targets", "length"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise ValueError(f"{key} must be a positive integer, got {value!r}")
+        expected = ARCH_CONFIGS[self.name]
+        if self.arch is None:
+            _set(self, "arch", expected())
+        elif type(self.arch) is not expected:
+            raise ValueError(
+                f"model {self.name!r} needs arch of type {expected.__name__}, "
+                f"got {type(self.arch).__name__}"
+            )
+
+    def fitted_to(self, n_targets: int, length: int) -> ModelConfig:
+        """Fill ``n_targets`` and ``length`` from a dataset; refuse values that disagree.
+
+        Raises
+        ------
+        InputError
+            The config sets ``n_targets`` or ``length`` to something other than the
+            dataset's.
+        """
+        for key, have in (("n_targets", n_targets), ("length", length)):
+            want = getattr(self, key)
+            if want is not None and want != have:
+                raise InputError(
+                    f"model.{key} is {want} but the dataset has {have}",
+                    hint=f"remove model.{key} from the config (it is read from the dataset)",
+                )
+        return dataclasses.replace(self, n_targets=n_targets, length=length)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, where: str = "") -> ModelConfig:
+        """Build from a mapping; ``arch`` is read with the schema that ``name`` selects.
+
+        See :meth:`ConfigBase.from_dict`.
+        """
+        data = _check_keys(cls, data, where)
+        name = data.get("name", "basset")
+        if name not in ARCH_CONFIGS:
+            raise InputError(
+                f"{_join(where, 'name')}: unknown model {name!r}",
+                hint=f"choose one of {', '.join(MODEL_NAMES)}",
+            )
+        arch = ARCH_CONFIGS[name].from_dict(data.get("arch"), _join(where, "arch"))
+        hints = typing.get_type_hints(cls)
+        values = {
+            key: _coerce(value, hints[key], _join(where, key))
+            for key, value in data.items()
+            if key != "arch"
+        }
+        return _construct(cls, {**values, "arch": arch}, where)
+
+
+# ------------------------------------------------------------------------- run
+
+
+@dataclass(frozen=True)
+class RunConfig(ConfigBase):
+    """Everything a run directory's ``config.yaml`` holds.
+
+    Attributes
+    ----------
+    model
+        The model; see :class:`ModelConfig`.
+    """
+
+    # A `training: TrainingConfig` field goes here beside `model`.
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def fitted_to(self, n_targets: int, length: int) -> RunConfig:
+        """This config with the model fitted to a dataset (see :meth:`ModelConfig.fitted_to`)."""
+        return dataclasses.replace(self, model=self.model.fitted_to(n_targets, length))

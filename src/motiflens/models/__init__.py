@@ -1,0 +1,38 @@
+"""Models: Basset and the Deep Motif Dashboard CNN, RNN and CNN-RNN; save and load.
+
+Every model takes one-hot ``(batch, 4, L)`` float32 and returns ``(batch, n_targets)``
+logits. Conv models (:class:`FirstConvModel`) also expose ``conv1``,
+``first_activation(x)`` and ``forward_from_first_activation(a)``.
+"""
+
+from motiflens.models.basset import Basset
+from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoRNN
+from motiflens.models.layers import ConvBlock, FirstConvModel, SequenceModel
+from motiflens.models.registry import (
+    MODELS,
+    build_model,
+    load_model,
+    loss_function,
+    output_lengths,
+    pick_device,
+    predict_transform,
+    save_model,
+)
+
+__all__ = [
+    "MODELS",
+    "Basset",
+    "ConvBlock",
+    "DeMoCNN",
+    "DeMoCNNRNN",
+    "DeMoRNN",
+    "FirstConvModel",
+    "SequenceModel",
+    "build_model",
+    "load_model",
+    "loss_function",
+    "output_lengths",
+    "pick_device",
+    "predict_transform",
+    "save_model",
+]

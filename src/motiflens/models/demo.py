@@ -1,0 +1,189 @@
+"""Deep Motif Dashboard architectures (Lanchantin et al. 2017): CNN, RNN and CNN-RNN.
+
+DeMo ended in a 2-class log-softmax per model; here every architecture ends in one logit
+per target, so one model covers many targets and regression.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from motiflens.config import CNNConfig, CNNRNNConfig, ModelConfig, RNNConfig
+from motiflens.models.layers import (
+    ConvBlock,
+    FirstConvModel,
+    SequenceModel,
+    Stage,
+    check_lengths,
+    min_length,
+)
+
+_HINT = "use a longer input, padding='same', or smaller kernels/pools"
+
+
+def _require(config: ModelConfig, arch_type: type, cls: str) -> None:
+    if not isinstance(config.arch, arch_type) or not config.n_targets:
+        raise ValueError(f"{cls} needs a {config.name!r} ModelConfig with n_targets set")
+
+
+# -------------------------------------------------------------------------------- CNN
+
+
+def cnn_stages(arch: CNNConfig) -> list[Stage]:
+    """The length-changing layers, named ``conv1``, ``pool1``, ``conv2``, ..."""
+    stages = []
+    for i, (size, pool) in enumerate(zip(arch.sizes, arch.pools, strict=True), start=1):
+        stages.append(Stage(f"conv{i}", "conv", size, arch.padding))
+        if pool > 1:
+            stages.append(Stage(f"pool{i}", "pool", pool, "floor"))
+    return stages
+
+
+class DeMoCNN(FirstConvModel):
+    """Conv layers, a max over all positions, one linear layer; any length >= min_length.
+
+    Defaults at 101 bp: 101 -> 93 -> 46 -> 42 -> 21 -> 19 -> max -> 128 -> n_targets.
+
+    Parameters
+    ----------
+    config
+        ``name="cnn"`` with ``n_targets`` set; ``length`` (if set) is checked.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        _require(config, CNNConfig, "DeMoCNN")
+        arch: CNNConfig = config.arch  # type: ignore[assignment]
+        self.config = config
+        stages = cnn_stages(arch)
+        self.min_length = min_length(stages)
+        self._stages = stages
+        if config.length is not None:
+            check_lengths("cnn", stages, config.length, _HINT)
+        channels = (4, *arch.filters)
+        self.conv_blocks = nn.ModuleList(
+            ConvBlock(
+                channels[i],
+                channels[i + 1],
+                arch.sizes[i],
+                pool=arch.pools[i],
+                dropout=arch.dropout[i],
+                padding=arch.padding,
+            )
+            for i in range(len(arch.filters))
+        )
+        self.output = nn.Linear(arch.filters[-1], config.n_targets)
+
+    @property
+    def first_block(self) -> ConvBlock:
+        return self.conv_blocks[0]
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if x.dim() == 3 and x.shape[1] == 4 and x.shape[-1] < self.min_length:
+            # Name the layer that runs out of positions.
+            check_lengths("cnn", self._stages, x.shape[-1], _HINT)
+        super().check_input(x)
+
+    def forward_from_first_activation(self, a: torch.Tensor) -> torch.Tensor:
+        h = self.first_block.reduce(a)
+        for block in self.conv_blocks[1:]:
+            h = block(h)
+        return self.output(h.amax(dim=-1))
+
+
+# -------------------------------------------------------------------------------- RNN
+
+
+class LSTMReadout(nn.Module):
+    """LSTM forward (and backward) over ``(batch, channels, L)``; outputs averaged over time.
+
+    As in DeMo, the backward direction is its own LSTM stack run on the reversed sequence
+    (not PyTorch's per-layer bidirectional stacking), and dropout follows every layer.
+    For one layer the two are the same.
+
+    Returns ``(batch, hidden * directions)``: the time-mean of the forward outputs, then
+    of the backward outputs.
+    """
+
+    def __init__(
+        self, n_in: int, hidden: int, layers: int, bidirectional: bool, dropout: float
+    ) -> None:
+        super().__init__()
+        between = dropout if layers > 1 else 0.0  # nn.LSTM warns on dropout with 1 layer
+
+        def stack() -> nn.LSTM:
+            return nn.LSTM(n_in, hidden, num_layers=layers, batch_first=True, dropout=between)
+
+        self.fwd = stack()
+        self.bwd = stack() if bidirectional else None
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.out_features = hidden * (2 if bidirectional else 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        seq = h.transpose(1, 2)  # (batch, L, channels) for batch_first LSTMs
+        parts = [self.drop(self.fwd(seq)[0]).mean(dim=1)]
+        if self.bwd is not None:
+            # Mean over time does not depend on order, so no flip back is needed.
+            parts.append(self.drop(self.bwd(seq.flip(1))[0]).mean(dim=1))
+        return torch.cat(parts, dim=1)
+
+
+class DeMoRNN(SequenceModel):
+    """(Bi)LSTM on the one-hot sequence, time-mean, linear; any length >= 1.
+
+    Parameters
+    ----------
+    config
+        ``name="rnn"`` with ``n_targets`` set.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        _require(config, RNNConfig, "DeMoRNN")
+        arch: RNNConfig = config.arch  # type: ignore[assignment]
+        self.config = config
+        self.min_length = 1
+        self.rnn = LSTMReadout(4, arch.hidden, arch.layers, arch.bidirectional, arch.dropout)
+        self.output = nn.Linear(self.rnn.out_features, config.n_targets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return self.output(self.rnn(x))
+
+
+# ---------------------------------------------------------------------------- CNN-RNN
+
+
+class DeMoCNNRNN(FirstConvModel):
+    """One length-keeping conv layer -> ReLU -> (bi)LSTM time-mean -> linear; any length >= 1.
+
+    The conv is zero-padded ``(k-1)//2`` left and ``k//2`` right, so the LSTM sees one
+    step per input position. For DeMo's temporal scores over prefixes, run the conv once
+    and the rest on prefixes of its output:
+    ``model.forward_from_first_activation(model.first_activation(x)[..., :t])``.
+
+    Parameters
+    ----------
+    config
+        ``name="cnn-rnn"`` with ``n_targets`` set.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        _require(config, CNNRNNConfig, "DeMoCNNRNN")
+        arch: CNNRNNConfig = config.arch  # type: ignore[assignment]
+        self.config = config
+        self.min_length = 1
+        self.conv = ConvBlock(4, arch.filters, arch.size, dropout=arch.conv_dropout, padding="same")
+        self.rnn = LSTMReadout(
+            arch.filters, arch.hidden, arch.layers, arch.bidirectional, arch.dropout
+        )
+        self.output = nn.Linear(self.rnn.out_features, config.n_targets)
+
+    @property
+    def first_block(self) -> ConvBlock:
+        return self.conv
+
+    def forward_from_first_activation(self, a: torch.Tensor) -> torch.Tensor:
+        return self.output(self.rnn(self.first_block.reduce(a)))

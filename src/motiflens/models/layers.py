@@ -1,0 +1,220 @@
+"""Pieces shared by the architectures: length arithmetic, the conv block, base classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from motiflens.config import ModelConfig
+
+# ------------------------------------------------------------------ length arithmetic
+
+
+def same_padding(size: int) -> tuple[int, int]:
+    """Zero padding ``(left, right)`` that keeps the length for a width-``size`` conv.
+
+    Even widths get the extra position on the right, so width 10 keeps 600 at 600
+    (Basset's symmetric ``floor((k-1)/2)`` lost one: issue #30).
+    """
+    return (size - 1) // 2, size // 2
+
+
+def pool_length(length: int, width: int, ceil_mode: bool) -> int:
+    """Output length of a max-pool with kernel = stride = ``width`` (PyTorch's rule)."""
+    if ceil_mode:
+        out = -(-(length - width) // width) + 1
+        # PyTorch drops a last window that would start past the input.
+        if (out - 1) * width >= length:
+            out -= 1
+        return out
+    return (length - width) // width + 1
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One length-changing layer: a conv (``mode`` valid/same) or a pool (ceil/floor)."""
+
+    name: str
+    kind: str  # "conv" or "pool"
+    width: int
+    mode: str  # conv: "valid" | "same"; pool: "ceil" | "floor"
+
+    def apply(self, length: int) -> int:
+        if self.kind == "conv":
+            return length if self.mode == "same" else length - self.width + 1
+        if self.width == 1:
+            return length
+        return pool_length(length, self.width, self.mode == "ceil")
+
+
+def trace_lengths(stages: list[Stage], length: int) -> list[tuple[str, int]]:
+    """``[("input", L), (stage name, length after it), ...]``, stopping at the first < 1."""
+    out = [("input", length)]
+    for stage in stages:
+        length = stage.apply(length)
+        out.append((stage.name, length))
+        if length < 1:
+            break
+    return out
+
+
+def check_lengths(model: str, stages: list[Stage], length: int, hint: str) -> list[int]:
+    """Lengths after each stage; raise a ValueError naming the first one that is < 1."""
+    if length < 1:
+        raise ValueError(f"{model}: input length must be at least 1, got {length}")
+    trace = trace_lengths(stages, length)
+    if trace[-1][1] < 1:
+        (_, before), (name, after) = trace[-2], trace[-1]
+        stage = next(s for s in stages if s.name == name)
+        what = "kernel" if stage.kind == "conv" else "width"
+        raise ValueError(
+            f"{model}: {name} ({what} {stage.width}) gets length {before} -> output length "
+            f"{after} at input length {length}; {hint}"
+        )
+    return [n for _, n in trace]
+
+
+def min_length(stages: list[Stage]) -> int:
+    """Shortest input for which every stage has length >= 1 (lengths grow with input)."""
+
+    def ok(n: int) -> bool:
+        return trace_lengths(stages, n)[-1][1] >= 1
+
+    hi = 1
+    while not ok(hi):
+        hi *= 2
+    lo = hi // 2  # not ok (or 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+# ----------------------------------------------------------------------------- blocks
+
+
+class ConvBlock(nn.Module):
+    """pad -> conv -> [batch norm] -> ReLU -> [max-pool] -> [dropout].
+
+    Split in two so the first block's activations (after ReLU, before pooling) can be
+    read and replaced: ``forward(x) == reduce(activate(x))``.
+
+    Parameters
+    ----------
+    in_channels, out_channels, size
+        The convolution.
+    pool
+        Max-pool width and stride; 1 means no pooling.
+    dropout
+        Dropout probability after pooling (0 = none).
+    padding
+        ``"valid"`` or ``"same"`` (zero padding from :func:`same_padding`).
+    batch_norm
+        Batch norm between conv and ReLU.
+    ceil_mode
+        Pool in ceil mode (Torch's SpatialMaxPooling:ceil() as Basset used) or floor.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        size: int,
+        *,
+        pool: int = 1,
+        dropout: float = 0.0,
+        padding: str = "valid",
+        batch_norm: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.padding = same_padding(size) if padding == "same" else (0, 0)
+        self.pad = nn.ConstantPad1d(self.padding, 0.0) if any(self.padding) else nn.Identity()
+        self.conv = nn.Conv1d(in_channels, out_channels, size)
+        self.bn = nn.BatchNorm1d(out_channels) if batch_norm else nn.Identity()
+        self.act = nn.ReLU()
+        self.pool = nn.MaxPool1d(pool, pool, ceil_mode=ceil_mode) if pool > 1 else nn.Identity()
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        """Conv (and batch norm) output before the ReLU."""
+        return self.bn(self.conv(self.pad(x)))
+
+    def activate(self, x: torch.Tensor) -> torch.Tensor:
+        """Activations after the ReLU, before pooling."""
+        return self.act(self.pre_activation(x))
+
+    def reduce(self, a: torch.Tensor) -> torch.Tensor:
+        """Pooling and dropout applied to :meth:`activate`'s output."""
+        return self.drop(self.pool(a))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reduce(self.activate(x))
+
+
+# ---------------------------------------------------------------------- base classes
+
+
+class SequenceModel(nn.Module):
+    """A model from one-hot ``(batch, 4, L)`` to ``(batch, n_targets)`` logits.
+
+    Attributes
+    ----------
+    config
+        The :class:`~motiflens.config.ModelConfig` it was built from.
+    min_length
+        Shortest input it accepts.
+    """
+
+    config: ModelConfig
+    min_length: int
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError unless ``x`` is ``(batch, 4, L)`` with an allowed L."""
+        if x.dim() != 3 or x.shape[1] != 4:
+            raise ValueError(
+                f"{self.config.name}: expected one-hot input of shape (batch, 4, length), "
+                f"got {tuple(x.shape)}"
+            )
+        if x.shape[-1] < self.min_length:
+            raise ValueError(
+                f"{self.config.name}: input length {x.shape[-1]} is shorter than the "
+                f"minimum {self.min_length} this architecture allows"
+            )
+
+
+class FirstConvModel(SequenceModel):
+    """A model whose first layer is a :class:`ConvBlock`; the rest can run on its output.
+
+    ``forward(x) == forward_from_first_activation(first_activation(x))`` exactly, which is
+    what filter nullification and fast ISM build on.
+    """
+
+    @property
+    def first_block(self) -> ConvBlock:
+        """The first conv layer (a property, so its weights are not registered twice)."""
+        raise NotImplementedError
+
+    @property
+    def conv1(self) -> nn.Conv1d:
+        """The first convolution (weights ``(filters, 4, width)``)."""
+        return self.first_block.conv
+
+    @property
+    def conv1_padding(self) -> tuple[int, int]:
+        """Zeros added ``(left, right)`` of the input before the first convolution."""
+        return self.first_block.padding
+
+    def first_activation(self, x: torch.Tensor) -> torch.Tensor:
+        """First-layer activations after the ReLU, before pooling: ``(batch, filters, L1)``."""
+        self.check_input(x)
+        return self.first_block.activate(x)
+
+    def forward_from_first_activation(self, a: torch.Tensor) -> torch.Tensor:
+        """Run the rest of the network on (possibly edited) first-layer activations."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from_first_activation(self.first_activation(x))

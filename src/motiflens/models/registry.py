@@ -1,0 +1,212 @@
+"""Model name -> class; saving to and loading from a run directory (no pickle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from motiflens.config import ModelConfig, RunConfig
+from motiflens.errors import InputError
+from motiflens.models.basset import Basset, basset_stages
+from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoRNN, cnn_stages
+from motiflens.models.layers import SequenceModel, trace_lengths
+from motiflens.runs import atomic_path, write_text_atomic
+
+MODELS: dict[str, type[SequenceModel]] = {
+    "basset": Basset,
+    "cnn": DeMoCNN,
+    "rnn": DeMoRNN,
+    "cnn-rnn": DeMoCNNRNN,
+}
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.yaml"
+
+
+def build_model(config: ModelConfig) -> SequenceModel:
+    """Build an untrained model from its config.
+
+    Parameters
+    ----------
+    config
+        ``n_targets`` must be set, and ``length`` too for Basset.
+
+    Returns
+    -------
+    SequenceModel
+        Takes one-hot ``(batch, 4, L)`` float32, returns ``(batch, n_targets)`` logits.
+
+    Raises
+    ------
+    ValueError
+        ``n_targets``/``length`` unset, or a layer would get a non-positive length (the
+        message names the layer and the lengths).
+    """
+    if config.n_targets is None:
+        raise ValueError(
+            f"{config.name}: n_targets is not set; it comes from the dataset "
+            "(set model.n_targets in the config, or build from a dataset)"
+        )
+    if config.name == "basset" and config.length is None:
+        raise ValueError(
+            "basset: length is not set; the dense layers need it "
+            "(set model.length, or build from a dataset)"
+        )
+    return MODELS[config.name](config)
+
+
+def output_lengths(config: ModelConfig) -> list[tuple[str, int]]:
+    """Length after each layer at ``config.length``, starting with ``("input", L)``.
+
+    Stops at the first layer whose length is < 1, so the last entry shows where an
+    input is too short. RNN models keep the length: ``[("input", L), ("lstm", L)]``.
+    """
+    if config.length is None:
+        raise ValueError(f"{config.name}: length is not set")
+    length = config.length
+    if config.name == "basset":
+        return trace_lengths(basset_stages(config.arch), length)  # type: ignore[arg-type]
+    if config.name == "cnn":
+        return trace_lengths(cnn_stages(config.arch), length)  # type: ignore[arg-type]
+    if config.name == "cnn-rnn":
+        return [("input", length), ("conv1", length), ("lstm", length)]
+    return [("input", length), ("lstm", length)]
+
+
+def loss_function(task: str) -> nn.Module:
+    """The training loss on logits for a task.
+
+    ``binary`` -> BCE with logits (multi-label); ``regression`` -> MSE;
+    ``poisson`` -> Poisson NLL with the output as log-rate.
+    """
+    if task == "binary":
+        return nn.BCEWithLogitsLoss()
+    if task == "regression":
+        return nn.MSELoss()
+    if task == "poisson":
+        return nn.PoissonNLLLoss(log_input=True)
+    raise ValueError(f"unknown task {task!r}; choose binary, regression or poisson")
+
+
+def predict_transform(task: str, logits: torch.Tensor) -> torch.Tensor:
+    """Map outputs to predictions: sigmoid probability, the value itself, or the rate."""
+    if task == "binary":
+        return torch.sigmoid(logits)
+    if task == "regression":
+        return logits
+    if task == "poisson":
+        return torch.exp(logits)
+    raise ValueError(f"unknown task {task!r}; choose binary, regression or poisson")
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def save_model(
+    run_dir: str | Path, model: nn.Module, config: ModelConfig | RunConfig
+) -> tuple[Path, Path]:
+    """Write ``model.safetensors`` and ``config.yaml`` into ``run_dir``, each atomically.
+
+    Parameters
+    ----------
+    run_dir
+        Created if missing.
+    model
+        The model; its weights are copied to CPU.
+    config
+        The whole run config (what ``config.yaml`` holds), or just the model's. With a
+        bare ``ModelConfig`` only the ``model`` section of an existing ``config.yaml`` is
+        replaced, so sections written before (``training``) are kept.
+
+    Returns
+    -------
+    (weights path, config path)
+
+    Raises
+    ------
+    ValueError
+        The model's weights do not fit the architecture the config describes.
+    """
+    model_config = config.model if isinstance(config, RunConfig) else config
+    _check_matches(model, model_config)
+    run_dir = Path(run_dir)
+    weights = run_dir / WEIGHTS_FILE
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(weights) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt", "model": model_config.name})
+    path = run_dir / CONFIG_FILE
+    if isinstance(config, RunConfig):
+        return weights, config.save_yaml(path)
+    existing = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    sections = existing if isinstance(existing, dict) else {}
+    sections["model"] = model_config.to_dict()
+    text = yaml.safe_dump(sections, sort_keys=False, default_flow_style=None)
+    return weights, write_text_atomic(path, text)
+
+
+def _check_matches(model: nn.Module, config: ModelConfig) -> None:
+    # Build the architecture on the meta device (no memory) and compare names and shapes,
+    # so a config that cannot rebuild the model is caught at save, not at load time.
+    with torch.device("meta"):
+        reference = build_model(config)
+    want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if want != have:
+        diff = sorted(set(want.items()) ^ set(have.items()))[:5]
+        raise ValueError(
+            f"the model's weights do not match the {config.name!r} config; "
+            f"first differences (name, shape): {diff}"
+        )
+
+
+def load_model(
+    run_dir: str | Path, device: str | torch.device | None = None
+) -> tuple[SequenceModel, ModelConfig]:
+    """Rebuild a saved model from its run directory, in eval mode.
+
+    Weights are read with ``safetensors`` (no pickle, no ``torch.load``).
+
+    Parameters
+    ----------
+    run_dir
+        A directory written by :func:`save_model`.
+    device
+        Where to put the model; default :func:`pick_device`.
+
+    Returns
+    -------
+    (model, model config)
+
+    Raises
+    ------
+    InputError
+        ``run_dir`` lacks ``model.safetensors`` or ``config.yaml``, or the config is bad.
+    ValueError
+        The weights do not fit the config.
+    """
+    run_dir = Path(run_dir)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (run_dir / name).is_file():
+            raise InputError(
+                f"not a motiflens run directory: {run_dir} (missing {name})",
+                hint="point at a directory written by `motiflens train` or save_model()",
+            )
+    config = RunConfig.load_yaml(run_dir / CONFIG_FILE).model
+    target = pick_device(device)
+    model = build_model(config)
+    state = load_file(str(run_dir / WEIGHTS_FILE), device="cpu")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{run_dir / WEIGHTS_FILE} does not match the model in {run_dir / CONFIG_FILE}: {err}"
+        ) from None
+    return model.to(target).eval(), config
