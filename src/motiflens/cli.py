@@ -63,7 +63,7 @@ class Negatives(StrEnum):
 @_friendly
 def simulate(
     out: Annotated[Path, typer.Argument(help="Dataset file to write (.h5).")],
-    n_sequences: Annotated[int, typer.Option(help="Number of sequences.")] = 10000,
+    n_sequences: Annotated[int, typer.Option(help="Number of sequences.")] = 30000,
     length: Annotated[int, typer.Option(help="Sequence length (bp).")] = 200,
     gc: Annotated[float, typer.Option(help="GC content of the iid background.")] = 0.41,
     markov_order: Annotated[

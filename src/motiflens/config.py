@@ -505,6 +505,100 @@ class ModelConfig(ConfigBase):
 # ------------------------------------------------------------------------- run
 
 
+# -------------------------------------------------------------------- training
+
+#: The published optimizers. Basset: RMSprop lr 0.002, alpha 0.98, max-norm 7 on weights,
+#: batch 128 (basset_train.lua). DeMo: Adam lr 0.01, gradients clamped to +-5, learning
+#: rate halved every 10 epochs, batch 256, 50 epochs (main.lua).
+OPTIMIZER_PRESETS: dict[str, dict[str, Any]] = {
+    "basset": {
+        "optimizer": "rmsprop",
+        "lr": 0.002,
+        "alpha": 0.98,
+        "max_norm": 7.0,
+        "grad_clip": 0.0,
+        "lr_halve_every": 0,
+        "batch_size": 128,
+        "max_epochs": 100,
+    },
+    "demo": {
+        "optimizer": "adam",
+        "lr": 0.01,
+        "alpha": 0.99,
+        "max_norm": 0.0,
+        "grad_clip": 5.0,
+        "lr_halve_every": 10,
+        "batch_size": 256,
+        "max_epochs": 50,
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrainingConfig(ConfigBase):
+    """How to train: a named optimizer preset, with any of its settings overridden.
+
+    Attributes
+    ----------
+    preset
+        ``"basset"`` or ``"demo"`` (see :data:`OPTIMIZER_PRESETS`); fields left ``None``
+        take the preset's value.
+    optimizer
+        ``"rmsprop"`` or ``"adam"``.
+    lr, alpha
+        Learning rate; RMSprop's smoothing constant.
+    max_norm
+        Cap on each unit's incoming weight norm after every step (0 = off).
+    grad_clip
+        Clamp every gradient element to +-this (0 = off).
+    lr_halve_every
+        Halve the learning rate every this many epochs (0 = never).
+    batch_size, max_epochs
+        Batch size and the most epochs to run.
+    patience
+        Early stopping: epochs without improvement of ``monitor`` (Basset: 10).
+    monitor
+        ``"auto"`` (mean validation AUROC for binary targets, validation loss otherwise)
+        or a logged metric name such as ``val_loss``.
+    reverse_complement
+        Augment: each training sequence is reverse-complemented with probability 0.5.
+    seed
+        Seed of initialisation, shuffling, dropout and augmentation.
+    num_workers
+        DataLoader worker processes.
+    """
+
+    preset: Literal["basset", "demo"] = "basset"
+    optimizer: Literal["rmsprop", "adam"] | None = None
+    lr: float | None = None
+    alpha: float | None = None
+    max_norm: float | None = None
+    grad_clip: float | None = None
+    lr_halve_every: int | None = None
+    batch_size: int | None = None
+    max_epochs: int | None = None
+    patience: int = 10
+    monitor: str = "auto"
+    reverse_complement: bool = False
+    seed: int = 1
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.preset not in OPTIMIZER_PRESETS:
+            raise InputError(
+                f"unknown training preset {self.preset!r}",
+                hint=f"choose one of {', '.join(OPTIMIZER_PRESETS)}",
+            )
+        for key, value in OPTIMIZER_PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                _set(self, key, value)
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise ValueError(f"optimizer must be rmsprop or adam, got {self.optimizer!r}")
+        for key in ("lr", "batch_size", "max_epochs", "patience"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"training.{key} must be positive, got {getattr(self, key)}")
+
+
 @dataclass(frozen=True)
 class RunConfig(ConfigBase):
     """Everything a run directory's ``config.yaml`` holds.
@@ -513,10 +607,12 @@ class RunConfig(ConfigBase):
     ----------
     model
         The model; see :class:`ModelConfig`.
+    training
+        How to train it; see :class:`TrainingConfig`.
     """
 
-    # A `training: TrainingConfig` field goes here beside `model`.
     model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
 
     def fitted_to(self, n_targets: int, length: int) -> RunConfig:
         """This config with the model fitted to a dataset (see :meth:`ModelConfig.fitted_to`)."""

@@ -350,6 +350,11 @@ class SequenceDataset(Dataset):
     def __len__(self) -> int:
         return self._n
 
+    @property
+    def in_memory(self) -> bool:
+        """Whether the split was loaded whole."""
+        return self._memory is not None
+
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = h5py.File(self.path, "r")
@@ -423,6 +428,9 @@ class ChunkedShuffleSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng((self.seed, self.epoch))
+        if self.block == 1:  # rows in memory: a plain full permutation
+            yield from rng.permutation(self.n).tolist()
+            return
         starts = np.arange(0, self.n, self.block)
         rng.shuffle(starts)
         for w in range(0, len(starts), self.window):

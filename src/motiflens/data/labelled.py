@@ -979,6 +979,13 @@ def build_sequence_dataset(
         if test is not None and (test.labels == 0).any():
             notes.append("the test file has its own negatives; no shuffles were added to it")
 
+    # Store train and valid in random order (as Basset's seq_hdf5.py does): a dataset read
+    # from disk in chunks must not see a block of positives then a block of negatives. A
+    # given test file keeps its own order so predictions line up with it.
+    order_rng = np.random.default_rng((seed, 99))
+    for split in ("train", "valid") if test is not None else SPLITS:
+        groups[split] = groups[split].subset(order_rng.permutation(len(groups[split])))
+
     arrays = {
         split: (_encode(data, length), data.labels, data.names)
         for split, data in groups.items()

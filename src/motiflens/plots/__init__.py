@@ -1,0 +1,1 @@
+"""Matplotlib figures (PNG and SVG): training curves, ROC/PR curves, logos, heat maps."""

@@ -1,0 +1,325 @@
+"""Training on Lightning: the published optimizers, early stopping, checkpoints, resume, DDP.
+
+A run directory after training::
+
+    config.yaml              model + training configuration (rebuilds the model)
+    model.safetensors        weights of the best epoch (by the monitored metric)
+    checkpoints/last.ckpt    full training state after the last finished epoch (--resume)
+    checkpoints/best.ckpt    full training state of the best epoch
+    metrics/training.tsv     one row per epoch
+    metrics/training.png     training curves
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from torch import nn
+from torch.utils.data import DataLoader
+
+from motiflens.config import ModelConfig, RunConfig, TrainingConfig
+from motiflens.data.hdf5 import ChunkedShuffleSampler, SequenceDataset
+from motiflens.evaluation import per_target_metrics
+from motiflens.models import build_model, loss_function, save_model
+from motiflens.runs import atomic_path, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+# Datasets below this many bytes of float32 one-hot are loaded whole: random access from
+# memory beats chunked reads, and it keeps small runs simple.
+IN_MEMORY_BYTES = 2 * 1024**3
+
+
+class SequenceModule(L.LightningModule):
+    """LightningModule wrapping any motiflens model with its task's loss and metrics.
+
+    Parameters
+    ----------
+    model
+        Model configuration (architecture, targets, length, task).
+    training
+        Training configuration (optimizer preset, augmentation, seed ...).
+    """
+
+    def __init__(self, model: dict[str, Any], training: dict[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model_config = ModelConfig.from_dict(model)
+        self.training_config = TrainingConfig.from_dict(training)
+        self.model = build_model(self.model_config)
+        self.loss_fn = loss_function(self.model_config.task)
+        self._val_logits: list[torch.Tensor] = []
+        self._val_targets: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def on_train_epoch_start(self) -> None:
+        # Seed from (seed, epoch) so dropout and augmentation of an epoch do not depend on
+        # what ran before it: a resumed run then repeats the uninterrupted one exactly.
+        cfg = self.training_config
+        torch.manual_seed(cfg.seed * 100_003 + self.current_epoch)
+        sampler = getattr(self.trainer, "motiflens_sampler", None)
+        if sampler is not None:
+            sampler.set_epoch(self.current_epoch)
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        x, y = batch
+        if self.training_config.reverse_complement:
+            flip = torch.rand(x.shape[0], device=x.device) < 0.5
+            x = torch.where(flip[:, None, None], x.flip(1, 2), x)
+        loss = self.loss_fn(self.model(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        max_norm = self.training_config.max_norm
+        if max_norm:
+            # Basset's maxParamNorm: cap the norm of each unit's incoming weight vector.
+            with torch.no_grad():
+                for module in self.model.modules():
+                    if isinstance(module, nn.Conv1d | nn.Linear):
+                        w = module.weight
+                        w.copy_(torch.renorm(w, 2, 0, max_norm))
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self.model(x)
+        self.log("val_loss", self.loss_fn(logits, y), on_epoch=True, prog_bar=True, sync_dist=True)
+        self._val_logits.append(logits.detach())
+        self._val_targets.append(y.detach())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_logits:
+            return
+        logits = torch.cat(self._val_logits)
+        targets = torch.cat(self._val_targets)
+        self._val_logits.clear()
+        self._val_targets.clear()
+        if self.trainer.world_size > 1:
+            logits = self.all_gather(logits).reshape(-1, logits.shape[-1])
+            targets = self.all_gather(targets).reshape(-1, targets.shape[-1])
+        metrics = per_target_metrics(
+            targets.float().cpu().numpy(), logits.float().cpu().numpy(), task=self.model_config.task
+        )
+        if self.model_config.task == "binary":
+            auroc = float(np.nanmean(metrics["auroc"])) if metrics["auroc"].notna().any() else 0.0
+            auprc = float(np.nanmean(metrics["auprc"])) if metrics["auprc"].notna().any() else 0.0
+            self.log("val_auroc", auroc, prog_bar=True, rank_zero_only=False)
+            self.log("val_auprc", auprc, rank_zero_only=False)
+        else:
+            r = metrics["pearson"]
+            self.log("val_pearson", float(np.nanmean(r)) if r.notna().any() else 0.0, prog_bar=True)
+
+    def configure_optimizers(self) -> Any:
+        cfg = self.training_config
+        if cfg.optimizer == "rmsprop":
+            opt = torch.optim.RMSprop(self.parameters(), lr=cfg.lr, alpha=cfg.alpha)
+        elif cfg.optimizer == "adam":
+            opt = torch.optim.Adam(self.parameters(), lr=cfg.lr)
+        else:
+            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use rmsprop or adam")
+        if not cfg.lr_halve_every:
+            return opt
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_halve_every, gamma=0.5)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+
+class MetricsWriter(Callback):
+    """Write ``metrics/training.tsv`` after every epoch and the curves PNG at the end."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "metrics" / "training.tsv"
+        self.rows: list[dict[str, float]] = []
+        self._t0 = time.perf_counter()
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # A resumed run continues the table it left.
+        if self.path.exists() and trainer.ckpt_path:
+            done = pd.read_csv(self.path, sep="\t")
+            self.rows = done[done["epoch"] < trainer.current_epoch].to_dict("records")
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row = {"epoch": trainer.current_epoch}
+        for key, value in trainer.callback_metrics.items():
+            row[key] = float(value)
+        row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        row["seconds"] = round(time.perf_counter() - self._t0, 2)
+        self.rows.append(row)
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.path) as tmp:
+                pd.DataFrame(self.rows).to_csv(tmp, sep="\t", index=False)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and self.rows:
+            from motiflens.plots.training import plot_training_curves
+
+            plot_training_curves(pd.DataFrame(self.rows), self.path.with_suffix(".png"))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced."""
+
+    run_dir: Path
+    best_epoch: int | None
+    best_score: float | None
+    monitor: str
+    epochs: int
+
+    def __str__(self) -> str:
+        score = "n/a" if self.best_score is None else f"{self.best_score:.4f}"
+        return (
+            f"run directory {self.run_dir}\n"
+            f"trained {self.epochs} epoch(s); best {self.monitor} {score} "
+            f"at epoch {self.best_epoch}"
+        )
+
+
+def _monitor(task: str, has_valid: bool, monitor: str) -> tuple[str, str]:
+    if monitor != "auto":
+        return monitor, ("max" if monitor in ("val_auroc", "val_auprc", "val_pearson") else "min")
+    if not has_valid:
+        return "train_loss", "min"
+    return ("val_auroc", "max") if task == "binary" else ("val_loss", "min")
+
+
+def _dataset(path: Path, split: str) -> SequenceDataset:
+    probe = SequenceDataset(path, split)
+    in_memory = len(probe) * 4 * probe.length * 4 < IN_MEMORY_BYTES
+    return SequenceDataset(path, split, in_memory=True) if in_memory else probe
+
+
+def train(
+    dataset: str | Path,
+    run_dir: str | Path,
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    devices: int | str = "auto",
+    num_nodes: int = 1,
+    strategy: str = "auto",
+    accelerator: str = "auto",
+    progress: bool = True,
+) -> TrainResult:
+    """Train a model on a dataset file and write a run directory.
+
+    Parameters
+    ----------
+    dataset
+        Dataset file with ``train`` (and ideally ``valid``) splits.
+    run_dir
+        Output directory (created).
+    config
+        Model + training configuration. ``model.n_targets`` and ``model.length`` are taken
+        from the dataset when left at 0.
+    resume
+        Continue from ``run_dir/checkpoints/last.ckpt``.
+    devices, num_nodes, strategy, accelerator
+        Passed to Lightning's Trainer (e.g. ``devices=2, strategy="ddp"``).
+    progress
+        Show the progress bar.
+
+    Returns
+    -------
+    TrainResult
+    """
+    dataset = Path(dataset)
+    run_dir = Path(run_dir)
+    train_ds = _dataset(dataset, "train")
+    try:
+        valid_ds: SequenceDataset | None = _dataset(dataset, "valid")
+    except Exception:
+        valid_ds = None
+        log.warning("the dataset has no validation split: early stopping watches train_loss")
+    config = config.fitted_to(n_targets=train_ds.n_targets, length=train_ds.length)
+    mcfg, tcfg = config.model, config.training
+
+    ckpt_dir = run_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if resume and not last.exists():
+        raise FileNotFoundError(f"cannot resume: {last} does not exist")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save_yaml(run_dir / "config.yaml")
+
+    L.seed_everything(tcfg.seed, workers=True, verbose=False)
+    module = SequenceModule(mcfg.to_dict(), tcfg.to_dict())
+    # In memory: a full permutation each epoch; on disk: shuffled blocks of HDF5 chunks.
+    block = 1 if train_ds.in_memory else train_ds.chunk_rows
+    sampler = ChunkedShuffleSampler(len(train_ds), block=block, seed=tcfg.seed)
+    train_dl = DataLoader(
+        train_ds,
+        batch_size=tcfg.batch_size,
+        sampler=sampler,
+        num_workers=tcfg.num_workers,
+        drop_last=len(train_ds) > tcfg.batch_size,
+    )
+    valid_dl = (
+        DataLoader(valid_ds, batch_size=max(tcfg.batch_size, 256), num_workers=tcfg.num_workers)
+        if valid_ds is not None
+        else None
+    )
+    monitor, mode = _monitor(mcfg.task, valid_ds is not None, tcfg.monitor)
+    best_ckpt = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_last=True
+    )
+    stopper = EarlyStopping(monitor=monitor, mode=mode, patience=tcfg.patience, check_finite=False)
+    trainer = L.Trainer(
+        max_epochs=tcfg.max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        callbacks=[best_ckpt, stopper, MetricsWriter(run_dir)],
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        gradient_clip_val=tcfg.grad_clip,
+        gradient_clip_algorithm="value" if tcfg.grad_clip else None,
+        default_root_dir=run_dir,
+    )
+    trainer.motiflens_sampler = sampler  # type: ignore[attr-defined]
+    trainer.fit(
+        module,
+        train_dl,
+        valid_dl,
+        ckpt_path=str(last) if resume else None,
+        weights_only=True,
+    )
+    best_path = best_ckpt.best_model_path or str(last)
+    if trainer.is_global_zero:
+        state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+        weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+        module.model.load_state_dict(weights)
+        save_model(run_dir, module.model, config)
+        write_text_atomic(
+            run_dir / "metrics" / "best.txt", f"{monitor}\t{best_ckpt.best_model_score}\n"
+        )
+    score = best_ckpt.best_model_score
+    best_score = None if score is None or math.isnan(float(score)) else float(score)
+    best_epoch = None
+    table = run_dir / "metrics" / "training.tsv"
+    if table.exists() and best_score is not None:
+        rows = pd.read_csv(table, sep="\t")
+        if monitor in rows:
+            best_epoch = int(rows.loc[(rows[monitor] - best_score).abs().idxmin(), "epoch"])
+    return TrainResult(run_dir, best_epoch, best_score, monitor, trainer.current_epoch)
