@@ -6,12 +6,15 @@ gets Basset's silent 1.0, which inflated mean AUCs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+from motiflens.errors import InputError
 
 
 def per_target_metrics(
@@ -87,3 +90,126 @@ def summarize(metrics: pd.DataFrame) -> str:
     if missing:
         text += f" ({missing} target(s) with no positives or no negatives: NaN)"
     return text
+
+
+def _labelled_batches(
+    data: Path, split: str, length: int, batch_size: int
+) -> tuple[list[str], Iterator[tuple[np.ndarray, np.ndarray]], int]:
+    """Target names, batches of (one-hot, targets) and their count, from a dataset file
+    (one split, streamed) or a labelled FASTA / table / DeepBind file (read whole)."""
+    import h5py
+
+    from motiflens.data.hdf5 import SequenceDataset, target_labels
+
+    if h5py.is_hdf5(data):
+        ds = SequenceDataset(data, split)
+        if ds.length != length:
+            raise InputError(
+                f"the dataset's sequences are {ds.length} bp but the model takes {length} bp",
+                path=data,
+            )
+
+        def from_file() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for start in range(0, len(ds), batch_size):
+                items = ds.__getitems__(range(start, min(start + batch_size, len(ds))))
+                yield (
+                    np.stack([x.numpy() for x, _ in items]),
+                    np.stack([y.numpy() for _, y in items]),
+                )
+
+        return target_labels(data), from_file(), len(ds)
+
+    from motiflens.data.labelled import read_sequences
+    from motiflens.sequence.onehot import one_hot
+
+    seqs = read_sequences(data)
+    x = one_hot(seqs.seqs, length=length)
+    y = seqs.labels
+    batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size))
+    return list(seqs.target_labels), batches, len(x)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data: str | Path | None = None,
+    *,
+    split: str = "test",
+    reverse_complement: bool = False,
+    batch_size: int = 512,
+    device: str | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, str]:
+    """Score a trained model per target and write ``metrics/test.tsv`` and curve figures.
+
+    Parameters
+    ----------
+    run_dir
+        A trained run directory.
+    data
+        Dataset file (its ``split`` is used) or a labelled FASTA / TSV / DeepBind file.
+        Default: the dataset the run was trained on.
+    split
+        Split of a dataset file.
+    reverse_complement
+        Average forward and reverse-complement predictions (Basset's ``-rc``).
+    batch_size, device, progress
+        Prediction settings.
+
+    Returns
+    -------
+    (metrics table, one-line summary)
+    """
+    from tqdm.auto import tqdm
+
+    from motiflens.models import load_model
+    from motiflens.plots.training import plot_roc_pr
+    from motiflens.prediction import predict_array
+    from motiflens.runs import atomic_path, read_manifest, record_step, write_text_atomic
+
+    run_dir = Path(run_dir)
+    model, config = load_model(run_dir, device=device)
+    if data is None:
+        trained_on = read_manifest(run_dir)["steps"].get("train", {}).get("dataset")
+        if trained_on is None:
+            raise InputError(
+                "no data given and the run does not record its training dataset",
+                path=run_dir,
+                hint="pass the dataset file (or a labelled FASTA/TSV) to evaluate on",
+            )
+        data = trained_on
+    data = Path(data)
+    labels, batches, n = _labelled_batches(data, split, config.length, batch_size)
+    if len(labels) != config.n_targets:
+        raise InputError(
+            f"the data has {len(labels)} targets but the model predicts {config.n_targets}",
+            path=data,
+        )
+    ys, ps = [], []
+    with tqdm(total=n, desc="predicting", unit="seq", disable=not progress) as bar:
+        for x, y in batches:
+            ps.append(
+                predict_array(
+                    model,
+                    x,
+                    batch_size=batch_size,
+                    device=device,
+                    reverse_complement=reverse_complement,
+                    transform=config.task,
+                )
+            )
+            ys.append(y)
+            bar.update(len(x))
+    y_true, y_pred = np.concatenate(ys), np.concatenate(ps)
+    task = "binary" if config.task == "binary" else "continuous"
+    metrics = per_target_metrics(y_true, y_pred, labels, task=task)
+    out = run_dir / "metrics"
+    with atomic_path(out / "test.tsv") as tmp:
+        metrics.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    summary = summarize(metrics)
+    write_text_atomic(out / "test_summary.txt", f"{data} [{split}]: {summary}\n")
+    outputs = ["metrics/test.tsv", "metrics/test_summary.txt"]
+    if task == "binary":
+        plot_roc_pr(y_true, y_pred, labels, out / "test_curves.png")
+        outputs.append("metrics/test_curves.png")
+    record_step(run_dir, "test", outputs, data=str(data), split=split, rc=reverse_complement)
+    return metrics, summary

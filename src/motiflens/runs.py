@@ -36,3 +36,40 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+MANIFEST = "manifest.json"
+
+
+def record_step(run_dir: str | Path, step: str, outputs: list[str], **info: object) -> Path:
+    """Add one step (what ran, when, what it wrote) to the run directory's manifest.
+
+    ``manifest.json`` lists every analysis a run has, so later commands (and the
+    dashboard) know what exists without guessing from file names.
+    """
+    import datetime
+    import json
+    import sys
+
+    from motiflens import __version__
+
+    run_dir = Path(run_dir)
+    path = run_dir / MANIFEST
+    manifest = json.loads(path.read_text()) if path.exists() else {"steps": {}}
+    manifest["motiflens_version"] = __version__
+    manifest["steps"][step] = {
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else "python API",
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "version": __version__,
+        "outputs": outputs,
+        **info,
+    }
+    return write_text_atomic(path, json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def read_manifest(run_dir: str | Path) -> dict:
+    """The run directory's manifest (empty steps when there is none)."""
+    import json
+
+    path = Path(run_dir) / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {"steps": {}}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,10 @@ from torch.utils.data import DataLoader
 
 from motiflens.config import ModelConfig, RunConfig, TrainingConfig
 from motiflens.data.hdf5 import ChunkedShuffleSampler, SequenceDataset
+from motiflens.data.hdf5 import target_labels as dataset_target_labels
 from motiflens.evaluation import per_target_metrics
 from motiflens.models import build_model, loss_function, save_model
-from motiflens.runs import atomic_path, write_text_atomic
+from motiflens.runs import atomic_path, record_step, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +67,15 @@ class SequenceModule(L.LightningModule):
         return self.model(x)
 
     def on_train_epoch_start(self) -> None:
-        # Seed from (seed, epoch) so dropout and augmentation of an epoch do not depend on
-        # what ran before it: a resumed run then repeats the uninterrupted one exactly.
-        cfg = self.training_config
-        torch.manual_seed(cfg.seed * 100_003 + self.current_epoch)
         sampler = getattr(self.trainer, "motiflens_sampler", None)
         if sampler is not None:
             sampler.set_epoch(self.current_epoch)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Seed dropout and augmentation from (seed, epoch, batch) so they never depend on
+        # what consumed random numbers before: a resumed run repeats the uninterrupted one.
+        seed = self.training_config.seed
+        torch.manual_seed((seed * 1_000_003 + self.current_epoch) * 1_000_003 + batch_idx)
 
     def training_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
@@ -146,10 +150,9 @@ class MetricsWriter(Callback):
         self._t0 = time.perf_counter()
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # A resumed run continues the table it left.
+        # A resumed run continues the table it left (rows of re-run epochs are replaced).
         if self.path.exists() and trainer.ckpt_path:
-            done = pd.read_csv(self.path, sep="\t")
-            self.rows = done[done["epoch"] < trainer.current_epoch].to_dict("records")
+            self.rows = pd.read_csv(self.path, sep="\t").to_dict("records")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.perf_counter()
@@ -162,7 +165,7 @@ class MetricsWriter(Callback):
             row[key] = float(value)
         row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         row["seconds"] = round(time.perf_counter() - self._t0, 2)
-        self.rows.append(row)
+        self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
         if trainer.is_global_zero:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.path) as tmp:
@@ -244,6 +247,9 @@ def train(
     """
     dataset = Path(dataset)
     run_dir = Path(run_dir)
+    # Lightning's start-up chatter (accelerator lines, tips) drowns the useful output.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
     train_ds = _dataset(dataset, "train")
     try:
         valid_ds: SequenceDataset | None = _dataset(dataset, "valid")
@@ -312,7 +318,7 @@ def train(
         module.model.load_state_dict(weights)
         save_model(run_dir, module.model, config)
         write_text_atomic(
-            run_dir / "metrics" / "best.txt", f"{monitor}\t{best_ckpt.best_model_score}\n"
+            run_dir / "target_labels.txt", "\n".join(dataset_target_labels(dataset)) + "\n"
         )
     score = best_ckpt.best_model_score
     best_score = None if score is None or math.isnan(float(score)) else float(score)
@@ -322,4 +328,15 @@ def train(
         rows = pd.read_csv(table, sep="\t")
         if monitor in rows:
             best_epoch = int(rows.loc[(rows[monitor] - best_score).abs().idxmin(), "epoch"])
-    return TrainResult(run_dir, best_epoch, best_score, monitor, trainer.current_epoch)
+    result = TrainResult(run_dir, best_epoch, best_score, monitor, trainer.current_epoch)
+    if trainer.is_global_zero:
+        record_step(
+            run_dir,
+            "train",
+            ["config.yaml", "model.safetensors", "target_labels.txt", "metrics/training.tsv"],
+            dataset=str(dataset.resolve()),
+            best_epoch=best_epoch,
+            best_score=best_score,
+            monitor=monitor,
+        )
+    return result

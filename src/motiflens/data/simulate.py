@@ -144,6 +144,18 @@ class SimulationSummary:
     target_labels: list[str]
     n_sites: dict[str, int] = field(default_factory=dict)
 
+    def __str__(self) -> str:
+        total = sum(self.n.values())
+        lines = [
+            f"Wrote {self.path}: {total:,} simulated sequences, {len(self.target_labels)} tasks",
+            "  split sizes: " + ", ".join(f"{s} {n:,}" for s, n in self.n.items()),
+            "  task                 positive rate",
+        ]
+        lines += [f"  {t:<20} {self.positive_rate[t]:.3f}" for t in self.target_labels]
+        sites = sum(self.n_sites.values())
+        lines.append(f"  {sites:,} planted motif sites recorded in the file's 'simulation' group")
+        return "\n".join(lines)
+
 
 # --------------------------------------------------------------------------- JASPAR
 
