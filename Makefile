@@ -24,9 +24,13 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
+# simulate -> dataset -> train a Basset-style model -> per-task test AUROC
 demo: install
 	$(BIN)/motiflens simulate $(DEMO_DIR)/simulated.h5 --seed 1
 	$(BIN)/motiflens dataset info $(DEMO_DIR)/simulated.h5
+	$(BIN)/motiflens train $(DEMO_DIR)/simulated.h5 $(DEMO_DIR)/run --config configs/demo.yaml
+	$(BIN)/motiflens test $(DEMO_DIR)/run
+	@echo "run directory: $(DEMO_DIR)/run (metrics/, model.safetensors, config.yaml)"
 
 test: dev
 	$(BIN)/python -m pytest -q

@@ -165,3 +165,20 @@ def test_ddp_with_two_cpu_processes(dataset, tmp_path):
     _model, config = load_model(run)
     assert config.n_targets == 3
     assert len(pd.read_csv(run / "metrics" / "training.tsv", sep="\t")) == 2
+
+
+def test_training_streams_from_disk_when_the_data_is_large(dataset, tmp_path, monkeypatch):
+    import motiflens.training as training
+
+    monkeypatch.setattr(training, "IN_MEMORY_BYTES", 0)  # pretend nothing fits in memory
+    seen = []
+    original = training.SequenceDataset.__getitems__
+
+    def spy(self, indices):
+        seen.append(self.in_memory)
+        return original(self, indices)
+
+    monkeypatch.setattr(training.SequenceDataset, "__getitems__", spy)
+    train(dataset, tmp_path / "disk", tiny(2), progress=False)
+    assert seen and not any(seen)  # every batch was read from the HDF5 file
+    assert (tmp_path / "disk" / "model.safetensors").exists()

@@ -264,6 +264,9 @@ def train(
     if resume and not last.exists():
         raise FileNotFoundError(f"cannot resume: {last} does not exist")
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for stale in ckpt_dir.glob("*.ckpt"):  # a fresh run must not resume old state
+            stale.unlink()
     config.save_yaml(run_dir / "config.yaml")
 
     L.seed_everything(tcfg.seed, workers=True, verbose=False)
@@ -284,8 +287,14 @@ def train(
         else None
     )
     monitor, mode = _monitor(mcfg.task, valid_ds is not None, tcfg.monitor)
+    # Fixed names, overwritten in place: resume always finds checkpoints/last.ckpt.
     best_ckpt = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_last=True
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_last=True,
+        enable_version_counter=False,
     )
     stopper = EarlyStopping(monitor=monitor, mode=mode, patience=tcfg.patience, check_finite=False)
     trainer = L.Trainer(

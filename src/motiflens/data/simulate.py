@@ -108,9 +108,10 @@ class TaskSpec:
 
 DEFAULT_TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("CTCF", ["MA0139.2"]),
-    # GATA1 alone (MA0035.5) is a 7 bp, ~10 bit motif that random 200 bp sequence matches
-    # too often for a clean demo; the GATA-E-box composite bound by GATA1::TAL1 is not.
-    TaskSpec("GATA1-TAL1", ["MA0140.3"]),
+    # REST (NRSF): a 20 bp, ~23 bit motif. GATA1 alone (7 bp, ~10 bits) is matched by random
+    # sequence too often, and the spread-out GATA1::TAL1 composite (17 bp, 14 bits) was
+    # found by the demo model in some seeds and not in others (test AUROC 0.70 or 0.97).
+    TaskSpec("REST", ["MA0138.3"]),
     TaskSpec("SPI1", ["MA0080.7"]),
     # Sox and Oct sites side by side, as in the Sox-Oct element of pluripotency enhancers;
     # each half alone is weak, and decoy negatives carry one half, so the pair matters.
@@ -621,7 +622,7 @@ def simulate(
     n_sequences, length
         Number and length of sequences. The default 30,000 is what a small Basset-style
         CNN needs to pass AUROC 0.9 on every default task within about ten epochs (a
-        minute on 2 CPU cores); with 10,000 the spread-out motifs (GATA1::TAL1, Spi1)
+        minute on 2 CPU cores); with 10,000 the spread-out motifs (e.g. GATA1::TAL1, Spi1)
         stay near 0.65-0.75.
     background
         ``"gc"``: i.i.d. bases with GC fraction ``gc``. ``"markov"``: an order
