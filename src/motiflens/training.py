@@ -190,10 +190,12 @@ class TrainResult:
 
     def __str__(self) -> str:
         score = "n/a" if self.best_score is None else f"{self.best_score:.4f}"
+        # epochs count from 1 here; metrics/training.tsv keeps Lightning's 0-based index
+        best = "?" if self.best_epoch is None else self.best_epoch + 1
         return (
             f"run directory {self.run_dir}\n"
             f"trained {self.epochs} epoch(s); best {self.monitor} {score} "
-            f"at epoch {self.best_epoch}"
+            f"at epoch {best} (model.safetensors holds that epoch's weights)"
         )
 
 
