@@ -1,0 +1,1 @@
+"""Interpretation: ISM, saliency, temporal output scores, class optimization, filters."""

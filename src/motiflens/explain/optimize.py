@@ -1,0 +1,451 @@
+"""Class optimization (DeMo §2.7): the input a model scores highest for one target.
+
+Two methods:
+
+``"demo"`` (DeMo's procedure, the default)
+    Start from a continuous input ``X ~ U[0, 1)`` of shape ``(1, 4, L)`` and minimise
+    ``-S(X) + λ‖X‖²`` with RMSprop (learning rate 0.05, alpha 0.99, eps 1e-8, λ 0.009, 1000
+    steps), then turn ``X`` into a probability matrix as DeMo did: clamp to [0, 1],
+    divide by the global maximum, add 0.01 everywhere, and normalise each position to sum
+    to 1 (:func:`normalize_demo`). The result is a ``(4, L)`` matrix to draw as a logo or
+    write as a MEME motif; it is not a sequence the model has seen.
+
+``"sequence"``
+    Constrained to valid DNA: a free parameter ``θ`` of shape ``(n, 4, L)`` gives a soft
+    one-hot ``softmax(θ / τ)``; the model sees its hard one-hot (the argmax at every
+    position) in the forward pass and the gradient flows through the soft one
+    (straight-through), with the temperature ``τ`` annealed geometrically from 1 to 0.1.
+    Maximises ``S`` with the same RMSprop settings; the penalty ``λ‖X‖²`` is constant on
+    one-hot inputs and is left out. Returns real sequences (the best one each chain
+    visited) and the model's predictions for them.
+
+The score ``S`` is the target's **logit** by default. DeMo's models ended in a two-class
+log-softmax and DeMo minimised the NLL of the positive class, ``-log p(positive)``;
+motiflens models have one logit per target, and for a binary target ``log sigmoid(z)`` is the
+exact counterpart of DeMo's log-softmax (``score="log_prob"``). The logit is the
+class-model convention of Simonyan et al. (unnormalised class score): it does not
+saturate once the input is confidently positive, so the motif keeps sharpening against
+the penalty instead of stopping at "just positive enough".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from motiflens.explain.temporal import prepared_model
+from motiflens.models import predict_transform
+from motiflens.runs import atomic_path
+
+__all__ = [
+    "ClassOptimization",
+    "normalize_demo",
+    "optimize_class",
+    "write_fasta",
+    "write_meme",
+]
+
+ALPHABET = "ACGT"
+DEMO_PSEUDOCOUNT = 0.01
+
+
+class ClassOptimization(NamedTuple):
+    """What :func:`optimize_class` found, one row per independent start.
+
+    Attributes
+    ----------
+    matrix
+        ``(n, 4, L)`` float32. ``"demo"``: DeMo's probability matrix of each optimised
+        input (columns sum to 1). ``"sequence"``: the one-hot of each designed sequence.
+    sequences
+        ``n`` DNA strings: ``"sequence"``: the designed sequences; ``"demo"``: the most
+        probable base at each position of each matrix (A where a column is uniform).
+    scores
+        ``(n,)`` float32: the model's prediction for the target on ``sequences`` (after
+        the task's transform, e.g. a probability, when the model has a
+        ``config.task``; the logit otherwise).
+    history
+        ``(n_steps, n)`` float32: the objective minimised at each step (before the
+        step's update), per start.
+    """
+
+    matrix: np.ndarray
+    sequences: list[str]
+    scores: np.ndarray
+    history: np.ndarray
+
+
+def normalize_demo(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    """DeMo's post-processing of an optimised input into a probability matrix.
+
+    Clamp to [0, 1], divide by the global maximum (of each input, when given several),
+    add 0.01 to every entry, and divide each position by its sum. An input that clamps
+    to all zeros becomes uniform.
+
+    Parameters
+    ----------
+    x
+        ``(4, L)`` or ``(n, 4, L)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape, float32, each column summing to 1.
+    """
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    arr = np.clip(arr.astype(np.float64), 0.0, 1.0)
+    single = arr.ndim == 2
+    if single:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1] != 4:
+        raise ValueError(f"expected a (4, L) or (n, 4, L) matrix, got {np.shape(x)}")
+    peak = arr.max(axis=(1, 2), keepdims=True)
+    arr = np.divide(arr, peak, out=np.zeros_like(arr), where=peak > 0)
+    arr = arr + DEMO_PSEUDOCOUNT
+    arr = (arr / arr.sum(axis=1, keepdims=True)).astype(np.float32)
+    return arr[0] if single else arr
+
+
+def _objective_score(logits: torch.Tensor, score: str) -> torch.Tensor:
+    if score == "logit":
+        return logits
+    if score == "log_prob":
+        return F.logsigmoid(logits)
+    raise ValueError(f"unknown score {score!r}; choose 'logit' or 'log_prob'")
+
+
+def _generator(random_state: int | torch.Generator | None) -> torch.Generator:
+    if isinstance(random_state, torch.Generator):
+        return random_state
+    gen = torch.Generator()
+    if random_state is None:
+        gen.seed()  # fresh entropy for this generator only; the global RNG is untouched
+    else:
+        gen.manual_seed(int(random_state))
+    return gen
+
+
+def _decode(onehot: torch.Tensor) -> list[str]:
+    idx = onehot.argmax(dim=1).cpu().numpy()
+    letters = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)[idx]
+    return [row.tobytes().decode("ascii") for row in letters]
+
+
+def optimize_class(
+    model: nn.Module,
+    target: int,
+    *,
+    length: int | None = None,
+    method: Literal["demo", "sequence"] = "demo",
+    n_steps: int = 1000,
+    lr: float = 0.05,
+    weight_decay: float = 0.009,
+    n_sequences: int = 1,
+    score: Literal["logit", "log_prob"] = "logit",
+    temperature: tuple[float, float] = (1.0, 0.1),
+    device: str | torch.device | None = None,
+    verbose: bool = False,
+    random_state: int | torch.Generator | None = None,
+) -> ClassOptimization:
+    """Find the input that maximises one target's score (class optimization).
+
+    See the module docstring for the two methods and the choice of score.
+
+    Parameters
+    ----------
+    model
+        Takes ``(batch, 4, L)`` float32 and returns ``(batch, T)`` logits. It runs in eval
+        mode (dropout off, batch norm on its running statistics); its mode, device and
+        parameters' ``requires_grad`` are restored afterwards.
+    target
+        Index of the target to maximise.
+    length
+        Input length. Default is ``model.config.length``.
+    method
+        ``"demo"`` (continuous input, DeMo's procedure) or ``"sequence"`` (valid one-hot
+        sequences). Default is ``"demo"``.
+    n_steps
+        Optimizer steps. Default is 1000 (DeMo).
+    lr
+        RMSprop learning rate. Default is 0.05 (DeMo).
+    weight_decay
+        λ in ``-S(X) + λ‖X‖²`` (``"demo"`` only). Default is 0.009 (DeMo).
+    n_sequences
+        Independent starts, optimised together as one batch. Default is 1.
+    score
+        ``"logit"`` (default) or ``"log_prob"`` (``log sigmoid(logit)``, DeMo's log-softmax
+        for a binary target).
+    temperature
+        ``(start, end)`` of the softmax temperature, annealed geometrically
+        (``"sequence"`` only). Default is ``(1.0, 0.1)``.
+    device
+        Where to run; default the device the model's weights are on.
+    verbose
+        Show a progress bar over steps. Default is False.
+    random_state
+        Seed (or a CPU ``torch.Generator``) for the starting point. Default is None
+        (fresh randomness).
+
+    Returns
+    -------
+    ClassOptimization
+        ``matrix (n, 4, L)``, ``sequences``, ``scores (n,)``, ``history (n_steps, n)``.
+
+    Raises
+    ------
+    ValueError
+        Unknown method or score, no length, a target out of range, bad step counts or
+        temperatures, or ``score="log_prob"`` for a non-binary task.
+    """
+    if method not in ("demo", "sequence"):
+        raise ValueError(f"unknown method {method!r}; choose 'demo' or 'sequence'")
+    _objective_score(torch.zeros(1), score)  # fail early on an unknown score
+    if n_steps < 1 or n_sequences < 1:
+        raise ValueError(f"n_steps and n_sequences must be >= 1, got {n_steps}, {n_sequences}")
+    config = getattr(model, "config", None)
+    length = length if length is not None else getattr(config, "length", None)
+    if length is None or length < 1:
+        raise ValueError("the input length is not known: pass length=")
+    n_targets = getattr(config, "n_targets", None)
+    if n_targets is not None and not 0 <= target < n_targets:
+        raise ValueError(f"target {target} is out of range: the model has {n_targets} target(s)")
+    task = getattr(config, "task", None)
+    if score == "log_prob" and task not in (None, "binary"):
+        raise ValueError(f"score='log_prob' needs a binary target; this model's task is {task}")
+    if method == "sequence" and min(temperature) <= 0:
+        raise ValueError(f"temperatures must be positive, got {temperature}")
+    gen = _generator(random_state)
+    # cuDNN's LSTM has no backward in eval mode; the native kernels do.
+    has_rnn = any(isinstance(m, nn.RNNBase) for m in model.modules())
+
+    with contextlib.ExitStack() as stack:
+        dev = stack.enter_context(prepared_model(model, device, freeze=True))
+        if has_rnn and dev.type == "cuda":
+            stack.enter_context(torch.backends.cudnn.flags(enabled=False))
+        run = _optimize_demo if method == "demo" else _optimize_sequence
+        onehot, matrix, history = run(
+            model,
+            target,
+            shape=(n_sequences, 4, length),
+            n_steps=n_steps,
+            lr=lr,
+            weight_decay=weight_decay,
+            score=score,
+            temperature=temperature,
+            device=dev,
+            generator=gen,
+            verbose=verbose,
+        )
+        with torch.no_grad():
+            logits = model(onehot)[:, target]
+            preds = predict_transform(task, logits) if task is not None else logits
+    return ClassOptimization(
+        matrix=matrix,
+        sequences=_decode(onehot),
+        scores=preds.float().cpu().numpy(),
+        history=history,
+    )
+
+
+def _optimize_demo(
+    model: nn.Module,
+    target: int,
+    *,
+    shape: tuple[int, int, int],
+    n_steps: int,
+    lr: float,
+    weight_decay: float,
+    score: str,
+    device: torch.device,
+    generator: torch.Generator,
+    verbose: bool,
+    **_: object,
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    x = torch.rand(shape, generator=generator).to(device).requires_grad_(True)
+    opt = torch.optim.RMSprop([x], lr=lr, alpha=0.99, eps=1e-8)
+    history = np.empty((n_steps, shape[0]), np.float32)
+    for step in tqdm(range(n_steps), disable=not verbose, desc="class optimization"):
+        opt.zero_grad(set_to_none=True)
+        s = _objective_score(model(x)[:, target], score)
+        loss = -s + weight_decay * x.square().sum(dim=(1, 2))
+        # The starts are independent (eval mode), so the sum's gradient is each one's own.
+        loss.sum().backward()
+        opt.step()
+        history[step] = loss.detach().cpu().numpy()
+    matrix = normalize_demo(x.detach())
+    best = torch.from_numpy(matrix).argmax(dim=1)
+    onehot = F.one_hot(best, 4).transpose(1, 2).to(device=device, dtype=torch.float32)
+    return onehot, matrix, history
+
+
+def _optimize_sequence(
+    model: nn.Module,
+    target: int,
+    *,
+    shape: tuple[int, int, int],
+    n_steps: int,
+    lr: float,
+    score: str,
+    temperature: tuple[float, float],
+    device: torch.device,
+    generator: torch.Generator,
+    verbose: bool,
+    **_: object,
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    t_start, t_end = temperature
+    theta = torch.randn(shape, generator=generator).to(device).requires_grad_(True)
+    opt = torch.optim.RMSprop([theta], lr=lr, alpha=0.99, eps=1e-8)
+    history = np.empty((n_steps, shape[0]), np.float32)
+    best_score = torch.full((shape[0],), -math.inf, device=device)
+    best = torch.zeros(shape, device=device)
+    for step in tqdm(range(n_steps), disable=not verbose, desc="sequence design"):
+        tau = t_start * (t_end / t_start) ** (step / max(n_steps - 1, 1))
+        soft = torch.softmax(theta / tau, dim=1)
+        hard = F.one_hot(soft.argmax(dim=1), 4).transpose(1, 2).to(soft.dtype)
+        x = hard + soft - soft.detach()  # the value of `hard`, the gradient of `soft`
+        opt.zero_grad(set_to_none=True)
+        s = _objective_score(model(x)[:, target], score)
+        (-s).sum().backward()
+        opt.step()
+        history[step] = (-s).detach().cpu().numpy()
+        with torch.no_grad():
+            better = s.detach() > best_score
+            best_score = torch.where(better, s.detach(), best_score)
+            best[better] = hard[better]
+    return best, best.cpu().numpy().astype(np.float32), history
+
+
+# ------------------------------------------------------------------------------ files
+
+
+def _meme_name(name: str) -> str:
+    clean = re.sub(r"\s+", "_", name.strip())
+    if not clean:
+        raise ValueError("a motif name must not be empty")
+    return clean
+
+
+def write_meme(
+    matrices: np.ndarray | Sequence[np.ndarray],
+    path: str | Path,
+    name: str | Sequence[str] = "motif",
+    *,
+    background: Sequence[float] = (0.25, 0.25, 0.25, 0.25),
+    nsites: int = 20,
+) -> Path:
+    """Write probability matrices as a MEME (version 4, minimal) motif file, atomically.
+
+    Parameters
+    ----------
+    matrices
+        One ``(4, L)`` matrix, an ``(n, 4, L)`` array, or a list of ``(4, L_i)``
+        matrices; rows A, C, G, T; every column must sum to 1 (within 1e-3).
+    path
+        Output file (``.meme``).
+    name
+        One name per motif, or one name for all (numbered ``name_1``, ``name_2``, ...
+        when there are several). Whitespace becomes ``_``.
+    background
+        Background letter frequencies (A, C, G, T). Default uniform.
+    nsites
+        The ``nsites=`` field (a nominal site count; MEME tools use it for pseudocounts).
+        Default is 20.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    if isinstance(matrices, np.ndarray) and matrices.ndim == 2:
+        mats = [matrices]
+    else:
+        mats = [np.asarray(m) for m in matrices]
+    if isinstance(name, str):
+        names = [name] if len(mats) == 1 else [f"{name}_{i + 1}" for i in range(len(mats))]
+    else:
+        names = list(name)
+    if len(names) != len(mats):
+        raise ValueError(f"{len(mats)} matrices but {len(names)} names")
+    bg = np.asarray(background, dtype=np.float64)
+    if bg.shape != (4,) or np.any(bg < 0) or not math.isclose(bg.sum(), 1.0, abs_tol=1e-3):
+        raise ValueError(f"background must be 4 frequencies summing to 1, got {background}")
+    lines = [
+        "MEME version 4",
+        "",
+        f"ALPHABET= {ALPHABET}",
+        "",
+        "strands: + -",
+        "",
+        "Background letter frequencies",
+        " ".join(f"{b} {f:.6g}" for b, f in zip(ALPHABET, bg, strict=True)),
+        "",
+    ]
+    for mat, motif_name in zip(mats, names, strict=True):
+        mat = np.asarray(mat, dtype=np.float64)
+        if mat.ndim != 2 or mat.shape[0] != 4 or mat.shape[1] < 1:
+            raise ValueError(f"motif {motif_name!r}: expected a (4, L) matrix, got {mat.shape}")
+        if np.any(mat < 0) or not np.allclose(mat.sum(axis=0), 1.0, atol=1e-3):
+            raise ValueError(
+                f"motif {motif_name!r}: not a probability matrix "
+                "(entries must be >= 0 and every column must sum to 1)"
+            )
+        lines += [
+            f"MOTIF {_meme_name(motif_name)}",
+            f"letter-probability matrix: alength= 4 w= {mat.shape[1]} nsites= {nsites} E= 0",
+        ]
+        lines += [" ".join(f"{v:.6f}" for v in col) for col in mat.T]
+        lines.append("")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    return Path(path)
+
+
+def write_fasta(
+    sequences: Sequence[str],
+    path: str | Path,
+    names: Sequence[str] | None = None,
+    descriptions: Sequence[str] | None = None,
+) -> Path:
+    """Write sequences as FASTA (one line per sequence), atomically.
+
+    Parameters
+    ----------
+    sequences
+        DNA strings.
+    path
+        Output file.
+    names
+        Record names (no whitespace); default ``seq_1``, ``seq_2``, ...
+    descriptions
+        Text after the name on each header line (e.g. ``"score=0.98"``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    seqs = list(sequences)
+    names = [f"seq_{i + 1}" for i in range(len(seqs))] if names is None else list(names)
+    descs = [""] * len(seqs) if descriptions is None else list(descriptions)
+    if not len(names) == len(descs) == len(seqs):
+        raise ValueError(
+            f"{len(seqs)} sequences but {len(names)} names and {len(descs)} descriptions"
+        )
+    lines = []
+    for seq, rec, desc in zip(seqs, names, descs, strict=True):
+        if not rec or re.search(r"\s", rec):
+            raise ValueError(f"FASTA record names must be non-empty without spaces: {rec!r}")
+        lines += [f">{rec} {desc}".rstrip(), seq]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    return Path(path)
