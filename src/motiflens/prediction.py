@@ -24,7 +24,13 @@ from motiflens.models import load_model, pick_device, predict_transform
 from motiflens.runs import atomic_path
 from motiflens.sequence.bed import read_bed
 from motiflens.sequence.fasta import Genome, read_fasta
-from motiflens.sequence.onehot import UNKNOWN, code_table, codes_to_onehot, one_hot, resize
+from motiflens.sequence.onehot import (
+    code_table,
+    codes_to_onehot,
+    one_hot,
+    resize,
+    reverse_complement_codes,
+)
 from motiflens.sequence.textio import open_text
 
 log = logging.getLogger(__name__)
@@ -274,11 +280,6 @@ def bed_windows(
     return chroms, starts, strands, names
 
 
-def _rc_codes(codes: np.ndarray) -> np.ndarray:
-    flipped = codes[:, ::-1]
-    return np.where(flipped < UNKNOWN, 3 - flipped, flipped).astype(np.uint8)
-
-
 def _bed_batches(
     path: Path,
     genome: Genome,
@@ -297,7 +298,7 @@ def _bed_batches(
             codes[rows] = genome.fetch_codes(chrom, starts[lo:hi][rows], length)
         minus = strands[lo:hi] == "-"
         if minus.any():
-            codes[minus] = _rc_codes(codes[minus])
+            codes[minus] = reverse_complement_codes(codes[minus])
         yield names[lo:hi].tolist(), codes_to_onehot(codes, np.float32)
 
 

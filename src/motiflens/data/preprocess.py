@@ -36,6 +36,7 @@ from motiflens.errors import InputError
 from motiflens.runs import atomic_path
 from motiflens.sequence.bed import read_bed
 from motiflens.sequence.fasta import Genome
+from motiflens.sequence.onehot import reverse_complement_codes
 from motiflens.sequence.textio import numbered_lines
 
 log = logging.getLogger(__name__)
@@ -306,11 +307,6 @@ def _same_chrom(names: Sequence[str]) -> set[str]:
     return out
 
 
-def _rc_codes(codes: np.ndarray) -> np.ndarray:
-    flipped = codes[:, ::-1]
-    return np.where(flipped < 4, 3 - flipped, flipped).astype(np.uint8)
-
-
 def preprocess_peaks(
     targets_table: str | Path,
     genome: str | Path,
@@ -447,7 +443,7 @@ def preprocess_peaks(
                         codes[sel] = fasta.fetch_codes(c, start_arr[rows[sel]], size)
                     rc = minus[rows]
                     if rc.any():
-                        codes[rc] = _rc_codes(codes[rc])
+                        codes[rc] = reverse_complement_codes(codes[rc])
                     writer.write(s, codes, act[rows], headers[rows])
                     bar.update(len(rows))
     return PreprocessReport(

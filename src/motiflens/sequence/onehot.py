@@ -161,6 +161,12 @@ def reverse_complement_onehot(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x)[..., ::-1, ::-1])
 
 
+def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement of base codes ``(..., L)`` (A<->T, C<->G; unknown stays unknown)."""
+    flipped = np.asarray(codes)[..., ::-1]
+    return np.where(flipped < UNKNOWN, 3 - flipped, flipped).astype(np.uint8)
+
+
 @overload
 def resize(seq: str, length: int) -> str: ...
 @overload
