@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import typer
 
 from motiflens.errors import InputError
@@ -366,6 +367,114 @@ def predict(
         progress=progress,
     )
     typer.echo(str(report))
+
+
+class OptimizeMethod(StrEnum):
+    demo = "demo"
+    sequence = "sequence"
+
+
+def _safe(name: str) -> str:
+    """A target or sequence name usable as a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+
+
+@app.command()
+@_friendly
+def temporal(
+    run_dir: Annotated[Path, typer.Argument(help="Trained rnn or cnn-rnn run directory.")],
+    source: Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")],
+    target: Annotated[
+        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
+    ] = None,
+    genome: Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")] = None,
+    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    n: Annotated[int, typer.Option("-n", help="Number of sequences.")] = 10,
+    figures: Annotated[int, typer.Option(help="Heat maps for the first this many.")] = 10,
+) -> None:
+    """Temporal output scores: the prediction on every prefix and suffix (DeMo)."""
+    import h5py
+
+    from motiflens.explain.inputs import explain_dir, load_sequences, resolve_targets
+    from motiflens.explain.temporal import temporal_scores
+    from motiflens.models import load_model
+    from motiflens.plots.explain import temporal_heatmap
+    from motiflens.plots.style import save_figure
+    from motiflens.prediction import read_target_labels
+    from motiflens.runs import atomic_path, record_step
+    from motiflens.sequence.onehot import decode
+
+    model, config = load_model(run_dir)
+    labels = read_target_labels(run_dir, config.n_targets)
+    targets = resolve_targets(target, labels)
+    names, X = load_sequences(source, length=config.length, genome=genome, split=split, limit=n)
+    scores = temporal_scores(model, X, target=targets, verbose=True)
+    out = explain_dir(run_dir, "temporal")
+    with atomic_path(out / "temporal.h5") as tmp, h5py.File(tmp, "w") as h5:
+        h5["forward"] = scores.forward
+        h5["backward"] = scores.backward
+        h5["names"] = np.asarray(names, dtype=object).astype("S")
+        h5["targets"] = np.asarray([labels[t] for t in targets], dtype="S")
+    seqs = decode(X)
+    for i in range(min(figures, len(names))):
+        for k, t in enumerate(targets):
+            fig = temporal_heatmap(
+                scores.forward[i, :, k], scores.backward[i, :, k], sequence=seqs[i],
+                target_name=labels[t], title=names[i],
+            )  # fmt: skip
+            save_figure(fig, out / f"{i:04d}_{_safe(names[i])}_{_safe(labels[t])}.png")
+    record_step(run_dir, "temporal", ["explain/temporal/"], source=str(source), n=len(names))
+    typer.echo(f"temporal scores for {len(names)} sequence(s) x {len(targets)} target(s) -> {out}")
+
+
+@app.command()
+@_friendly
+def optimize(
+    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
+    target: Annotated[
+        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
+    ] = None,
+    method: Annotated[
+        OptimizeMethod, typer.Option(help="demo: DeMo's continuous input; sequence: valid DNA.")
+    ] = OptimizeMethod.demo,
+    steps: Annotated[int, typer.Option(help="Optimization steps.")] = 1000,
+    n: Annotated[int, typer.Option("-n", help="Independent starts per target.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Class optimization: the input each target likes most (logo, MEME, FASTA)."""
+    import pandas as pd
+
+    from motiflens.explain.inputs import explain_dir, resolve_targets
+    from motiflens.explain.optimize import optimize_class, write_fasta, write_meme
+    from motiflens.models import load_model
+    from motiflens.plots.explain import class_optimization_logo
+    from motiflens.plots.style import save_figure
+    from motiflens.prediction import read_target_labels
+    from motiflens.runs import atomic_path, record_step
+
+    model, config = load_model(run_dir)
+    labels = read_target_labels(run_dir, config.n_targets)
+    out = explain_dir(run_dir, "optimize")
+    rows, fasta_seqs, fasta_names = [], [], []
+    for t in resolve_targets(target, labels):
+        res = optimize_class(
+            model, t, method=method.value, n_steps=steps, n_sequences=n, random_state=seed,
+            verbose=True,
+        )  # fmt: skip
+        stem = _safe(labels[t])
+        write_meme(res.matrix, out / f"{stem}.meme", f"{stem}_optimized")
+        save_figure(class_optimization_logo(res.matrix[0], title=labels[t]), out / f"{stem}.png")
+        for k, (seq, score) in enumerate(zip(res.sequences, res.scores, strict=True)):
+            fasta_names.append(f"{stem}_{k}")
+            fasta_seqs.append(seq)
+            rows.append({"target": labels[t], "start": k, "score": float(np.ravel(score)[0]),
+                         "sequence": seq})  # fmt: skip
+    write_fasta(fasta_seqs, out / "designed.fa", names=fasta_names)
+    with atomic_path(out / "optimize.tsv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
+    record_step(run_dir, "optimize", ["explain/optimize/"], method=method.value, steps=steps)
+    typer.echo(f"class optimization ({method.value}) for {len({r['target'] for r in rows})} "
+               f"target(s) -> {out}")  # fmt: skip
 
 
 def main() -> None:

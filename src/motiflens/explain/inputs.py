@@ -1,0 +1,82 @@
+"""What every explain verb starts from: a run's model, its target names, some sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from motiflens.errors import InputError
+from motiflens.prediction import iter_batches
+
+
+def resolve_targets(targets: Sequence[str | int] | None, target_labels: Sequence[str]) -> list[int]:
+    """Target names or indices -> indices; all targets when ``targets`` is empty or None.
+
+    Raises
+    ------
+    InputError
+        A name that is not a target (the message lists the valid ones) or an index out of
+        range.
+    """
+    labels = list(target_labels)
+    if not targets:
+        return list(range(len(labels)))
+    out = []
+    for t in targets:
+        if isinstance(t, int | np.integer) or (
+            isinstance(t, str) and t.isdigit() and t not in labels
+        ):
+            i = int(t)
+            if not 0 <= i < len(labels):
+                raise InputError(f"target index {i} is out of range (0..{len(labels) - 1})")
+            out.append(i)
+        elif t in labels:
+            out.append(labels.index(t))
+        else:
+            shown = ", ".join(labels[:30]) + (" ..." if len(labels) > 30 else "")
+            raise InputError(f"no target named {t!r}", hint=f"the targets are: {shown}")
+    return out
+
+
+def load_sequences(
+    source: str | Path,
+    *,
+    length: int,
+    genome: str | Path | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    pad: bool = True,
+) -> tuple[list[str], np.ndarray]:
+    """Read up to ``limit`` sequences (FASTA, BED + genome, or a dataset split) as one-hot.
+
+    Returns
+    -------
+    names : list of str
+    X : numpy.ndarray
+        ``(n, 4, length)`` float32 one-hot (0.25 for unknown bases).
+    """
+    names: list[str] = []
+    chunks: list[np.ndarray] = []
+    batch = 256 if limit is None else max(1, min(limit, 256))
+    for batch_names, x in iter_batches(
+        source, length=length, genome=genome, split=split, batch_size=batch, pad=pad
+    ):
+        names.extend(batch_names)
+        chunks.append(x)
+        if limit is not None and len(names) >= limit:
+            break
+    if not names:
+        raise InputError("no sequences found", path=source)
+    X = np.concatenate(chunks)
+    if limit is not None:
+        names, X = names[:limit], X[:limit]
+    return names, X
+
+
+def explain_dir(run_dir: str | Path, analysis: str) -> Path:
+    """``RUN_DIR/explain/<analysis>/``, created."""
+    path = Path(run_dir) / "explain" / analysis
+    path.mkdir(parents=True, exist_ok=True)
+    return path
