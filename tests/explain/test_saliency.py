@@ -1,0 +1,400 @@
+"""Saliency and attributions: each method against an answer worked out independently.
+
+Linear models have attributions known in closed form; DeepLIFT through ReLU and max-pool
+is recomputed by hand from its rules; completeness is checked against the model's own
+outputs; the DeMo map against a hand-written BCE; and on a simulated dataset the
+attributions must find the planted motifs.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from motiflens.config import ModelConfig
+from motiflens.errors import InputError
+from motiflens.explain.saliency import (
+    Attributions,
+    attribute,
+    resolve_targets,
+    shuffled_references,
+)
+from motiflens.models import build_model
+from motiflens.plots.attribution import plot_attribution_heatmap, plot_attribution_logo
+from motiflens.sequence.onehot import decode
+
+
+def random_onehot(rng: np.random.Generator, n: int, length: int, unknown: int = 0) -> np.ndarray:
+    """(n, 4, length) float32 one-hot; ``unknown`` random columns per sequence set to 0.25."""
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))].transpose(0, 2, 1).copy()
+    for i in range(n):
+        x[i, :, rng.choice(length, unknown, replace=False)] = 0.25
+    return x
+
+
+class ConvSum(nn.Module):
+    """f_t(x) = sum_j (conv(x)[t, j]): linear in x, gradient known by hand."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, weight.shape[0], weight.shape[2])
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.from_numpy(weight))
+            self.conv.bias.copy_(torch.from_numpy(bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).sum(dim=-1)
+
+
+def conv_sum_gradient(weight: np.ndarray, length: int) -> np.ndarray:
+    """d f_t / d x[c, p] = sum over windows j covering p of W[t, c, p - j]: (T, 4, L)."""
+    n_targets, _, width = weight.shape
+    grad = np.zeros((n_targets, 4, length))
+    for j in range(length - width + 1):
+        grad[:, :, j : j + width] += weight
+    return grad
+
+
+@pytest.fixture
+def linear_model():
+    rng = np.random.default_rng(3)
+    weight = rng.normal(size=(2, 4, 5)).astype(np.float32)
+    bias = rng.normal(size=2).astype(np.float32)
+    return ConvSum(weight, bias), weight
+
+
+def small_basset(seed: int = 0, length: int = 60, n_targets: int = 3) -> nn.Module:
+    """A random Basset with batch norm whose running statistics are not the identity."""
+    torch.manual_seed(seed)
+    config = ModelConfig.from_dict(
+        {
+            "name": "basset",
+            "n_targets": n_targets,
+            "length": length,
+            "arch": {"filters": [8, 8], "sizes": [7, 5], "pools": [3, 4], "hidden": [8]},
+        }
+    )
+    model = build_model(config)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm1d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.3, 0.3)
+    return model
+
+
+def logits(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model.eval()(torch.from_numpy(np.ascontiguousarray(x))).double().numpy()
+
+
+# ------------------------------------------------------------------- linear model
+
+
+def test_gradient_and_gradient_x_input_equal_the_weights(linear_model):
+    model, weight = linear_model
+    x = random_onehot(np.random.default_rng(0), 6, 30, unknown=2)
+    expected = conv_sum_gradient(weight, 30)  # the same for every input
+
+    grad = attribute(model, x, target=[0, 1], method="gradient", device="cpu")
+    assert isinstance(grad, Attributions)
+    assert grad.attributions.shape == (6, 2, 4, 30) and grad.targets == [0, 1]
+    np.testing.assert_allclose(
+        grad.attributions, np.broadcast_to(expected, (6, 2, 4, 30)), atol=1e-5
+    )
+    assert grad.convergence_delta is None and grad.max_delta is None
+
+    gxi = attribute(model, x, target=1, method="gradient_x_input", device="cpu")
+    assert gxi.attributions.shape == (6, 4, 30)  # one int target: no target axis
+    np.testing.assert_allclose(gxi.attributions, expected[1] * x, atol=1e-5)
+    # with all targets, target 1 is the second slice
+    both = attribute(model, x, method="gradient_x_input", device="cpu")
+    np.testing.assert_allclose(both.attributions[:, 1], gxi.attributions, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "deeplift_shap"])
+@pytest.mark.parametrize("kind", ["zeros", "uniform", "array"])
+def test_reference_methods_on_a_linear_model_are_delta_x_times_weights(linear_model, method, kind):
+    model, weight = linear_model
+    rng = np.random.default_rng(1)
+    x = random_onehot(rng, 5, 30, unknown=1)
+    grad = conv_sum_gradient(weight, 30)[0]
+    if kind == "array":
+        references = shuffled_references(x, 4, random_state=7)
+        baseline = references.mean(axis=1)
+    else:
+        references = kind
+        baseline = np.full_like(x, 0.0 if kind == "zeros" else 0.25)
+    result = attribute(
+        model, x, target=0, method=method, references=references, n_steps=8, device="cpu"
+    )
+    np.testing.assert_allclose(result.attributions, (x - baseline) * grad, atol=1e-5)
+    assert result.convergence_delta.shape == (5,)
+    assert result.max_delta < 1e-5
+
+
+def test_default_references_are_shuffles_and_seeded(linear_model):
+    model, weight = linear_model
+    x = random_onehot(np.random.default_rng(2), 3, 30)
+    a = attribute(model, x, target=0, method="deeplift_shap", n_shuffles=6, random_state=5)
+    b = attribute(model, x, target=0, method="deeplift_shap", n_shuffles=6, random_state=5)
+    np.testing.assert_array_equal(a.attributions, b.attributions)
+    # the references are those shuffled_references() draws with the same seed
+    refs = shuffled_references(x, 6, random_state=5)
+    grad = conv_sum_gradient(weight, 30)[0]
+    np.testing.assert_allclose(a.attributions, (x - refs.mean(axis=1)) * grad, atol=1e-5)
+
+
+# ----------------------------------------------------------------------- DeepLIFT
+
+
+def hand_deeplift(conv: nn.Conv1d, linear: nn.Linear, x: np.ndarray, ref: np.ndarray, t: int):
+    """DeepLIFT (rescale rule; DeepSHAP's max-pool rule) of conv -> ReLU -> pool(2) -> linear.
+
+    Contributions go backwards from the output: the linear layer's multiplier is its
+    weight; a max-pool window passes m * (max(A, B) - B) to the input's argmax and
+    m * (A - max(A, B)) to the reference's argmax (A, B: the window maxima of input and
+    reference), so the two add up to m * (A - B); the ReLU keeps contributions
+    (multiplier = contribution / delta of its input); the convolution spreads multipliers
+    back over its weights; the input's attribution is multiplier * (x - ref).
+    """
+    with torch.no_grad():
+        z = conv(torch.from_numpy(x[None]))[0].double().numpy()
+        zr = conv(torch.from_numpy(ref[None]))[0].double().numpy()
+    w = conv.weight.detach().double().numpy()
+    n_filters, n_pos = z.shape
+    r, rr = np.maximum(z, 0), np.maximum(zr, 0)
+    m_pool = linear.weight.detach().double().numpy()[t].reshape(n_filters, n_pos // 2)
+    contrib = np.zeros_like(z)
+    for f, k in itertools.product(range(n_filters), range(n_pos // 2)):
+        win, win_ref = r[f, 2 * k : 2 * k + 2], rr[f, 2 * k : 2 * k + 2]
+        a, b = win.max(), win_ref.max()
+        contrib[f, 2 * k + int(win.argmax())] += m_pool[f, k] * (max(a, b) - b)
+        contrib[f, 2 * k + int(win_ref.argmax())] += m_pool[f, k] * (a - max(a, b))
+    m_z = np.divide(contrib, z - zr, out=np.zeros_like(z), where=np.abs(z - zr) > 1e-12)
+    m_x = np.zeros(x.shape)
+    for j in range(n_pos):
+        m_x[:, j : j + w.shape[2]] += np.einsum("f,fck->ck", m_z[:, j], w)
+    return m_x * (x - ref)
+
+
+def test_deeplift_through_relu_and_maxpool_matches_the_rules_by_hand():
+    # ReLU feeding MaxPool1d directly, as in Basset's conv blocks: the case where Captum
+    # 0.9.0 alone drops the max-pool rule (captum#1104) and saliency.py works around it.
+    torch.manual_seed(4)
+    conv, linear = nn.Conv1d(4, 3, 5), nn.Linear(3 * 8, 2)
+    model = nn.Sequential(conv, nn.ReLU(), nn.MaxPool1d(2), nn.Flatten(), linear)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 4, 20, generator=gen).numpy()  # continuous: no ties in the pool
+    refs = torch.rand(3, 2, 4, 20, generator=gen).numpy()
+    result = attribute(model, x, target=1, method="deeplift_shap", references=refs)
+    for i in range(3):
+        expected = np.mean([hand_deeplift(conv, linear, x[i], refs[i, r], 1) for r in range(2)], 0)
+        np.testing.assert_allclose(result.attributions[i], expected, rtol=1e-4, atol=1e-6)
+    assert result.max_delta < 1e-5
+
+
+def test_completeness_on_basset_in_eval_mode():
+    model = small_basset()
+    model.train()  # attribute() must switch to eval (batch norm running stats) and back
+    x = random_onehot(np.random.default_rng(5), 6, 60, unknown=3)
+    refs = shuffled_references(x, 8, random_state=11)
+    expected = logits(model, x) - logits(model, refs.reshape(-1, 4, 60)).reshape(6, 8, 3).mean(1)
+    model.train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no completeness warning
+        dl = attribute(model, x, method="deeplift_shap", references=refs)
+    assert model.training and all(m.training for m in model.modules())
+    assert dl.attributions.shape == (6, 3, 4, 60)
+    np.testing.assert_allclose(dl.attributions.sum(axis=(2, 3)), expected, rtol=1e-4, atol=1e-5)
+    assert dl.convergence_delta.shape == (6, 3) and dl.max_delta < 1e-4
+
+    # Integrated gradients converges only ~1/n_steps on a ReLU/max-pool network: 20,000
+    # trapezoid steps bring it under 1e-4 (50 steps: a few percent).
+    x2 = x[:2]
+    expected_ig = logits(model, x2) - logits(model, np.full_like(x2, 0.25))
+    model.train()
+    ig = attribute(
+        model,
+        x2,
+        method="integrated_gradients",
+        references="uniform",
+        n_steps=20000,
+        batch_size=8192,
+    )
+    np.testing.assert_allclose(ig.attributions.sum(axis=(2, 3)), expected_ig, atol=5e-4)
+    assert ig.max_delta < 1e-4
+    assert model.training
+
+
+def test_incomplete_attributions_warn():
+    model = small_basset(seed=1)
+    x = random_onehot(np.random.default_rng(6), 4, 60)
+    with pytest.warns(UserWarning, match="completeness"):
+        few = attribute(model, x, target=0, method="integrated_gradients", n_steps=2, n_shuffles=3)
+    assert few.max_delta > 0.01 and few.max_delta == pytest.approx(few.convergence_delta.max())
+
+
+def test_deeplift_warns_on_the_demo_cnn_global_max():
+    # The DeMo CNN's global max is a functional amax, for which Captum has no DeepLIFT
+    # rule: the attributions miss completeness and the user is told.
+    torch.manual_seed(0)
+    model = build_model(ModelConfig.from_dict({"name": "cnn", "n_targets": 1, "length": 101}))
+    x = random_onehot(np.random.default_rng(7), 4, 101)
+    with pytest.warns(UserWarning, match="no rule for"):
+        attribute(model, x, target=0, method="deeplift_shap", n_shuffles=4, random_state=0)
+
+
+# --------------------------------------------------------------------------- DeMo
+
+
+def hand_demo(model: nn.Module, x: np.ndarray, y: np.ndarray, t: int) -> np.ndarray:
+    """|d BCE(true label) / dx| * x, one sequence at a time, BCE written out."""
+    model.eval()
+    out = []
+    for i in range(len(x)):
+        xi = torch.from_numpy(x[i : i + 1]).requires_grad_(True)
+        p = torch.sigmoid(model(xi)[0, t].double())
+        loss = -(y[i] * torch.log(p) + (1 - y[i]) * torch.log(1 - p))
+        (grad,) = torch.autograd.grad(loss, xi)
+        out.append(grad[0].abs().numpy() * x[i])
+    return np.stack(out)
+
+
+def test_demo_saliency_equals_the_true_label_loss_gradient():
+    model = small_basset(seed=2)
+    rng = np.random.default_rng(8)
+    x = random_onehot(rng, 5, 60, unknown=2)
+    y = rng.integers(0, 2, (5, 3)).astype(np.float32)
+    result = attribute(model, x, target=[0, 2], method="demo", labels=y)
+    for k, t in enumerate([0, 2]):
+        np.testing.assert_allclose(result.attributions[:, k], hand_demo(model, x, y[:, t], t),
+                                   rtol=1e-4, atol=1e-7)  # fmt: skip
+    assert (result.attributions >= 0).all()
+    # one target: labels may be given for that target only
+    one = attribute(model, x, target=2, method="demo", labels=y[:, 2])
+    np.testing.assert_allclose(one.attributions, result.attributions[:, 1], atol=1e-7)
+    # without labels the predicted class stands in
+    predicted = (logits(model, x)[:, 1] > 0).astype(np.float32)
+    fallback = attribute(model, x, target=1, method="demo")
+    np.testing.assert_allclose(fallback.attributions, hand_demo(model, x, predicted, 1),
+                               rtol=1e-4, atol=1e-7)  # fmt: skip
+
+
+# --------------------------------------------------------------------- references
+
+
+def test_shuffled_references_keep_each_sequences_dinucleotides():
+    rng = np.random.default_rng(9)
+    x = random_onehot(rng, 4, 50, unknown=3)
+    refs = shuffled_references(x, 5, random_state=0)
+    assert refs.shape == (4, 5, 4, 50) and refs.dtype == np.float32
+    originals = decode(x)
+    changed = 0
+    for i, seq in enumerate(originals):
+        pairs = collections.Counter(itertools.pairwise(seq))
+        for shuffled in decode(refs[i]):
+            assert collections.Counter(itertools.pairwise(shuffled)) == pairs
+            assert (shuffled[0], shuffled[-1]) == (seq[0], seq[-1])
+            changed += shuffled != seq
+    assert changed >= 18  # 20 shuffles of 50 bp: (almost) all differ from the original
+    # unknown bases come back as 0.25 columns
+    assert np.isclose(refs, 0.25).all(axis=2).sum() == 4 * 5 * 3
+    # seeded
+    np.testing.assert_array_equal(refs, shuffled_references(x, 5, random_state=0))
+    assert shuffled_references(x[0], 2, random_state=1).shape == (2, 4, 50)
+
+
+# --------------------------------------------------------------------- bad input
+
+
+def test_resolve_targets_by_name_and_index():
+    labels = ["CTCF", "REST", "SPI1"]
+    assert resolve_targets("REST", labels) == [1]
+    assert resolve_targets(["SPI1", 0, "1"], labels) == [2, 0, 1]
+    assert resolve_targets(None, labels) == [0, 1, 2]
+    with pytest.raises(InputError, match="'GATA1'") as err:
+        resolve_targets(["CTCF", "GATA1"], labels)
+    assert "CTCF, REST, SPI1" in str(err.value)  # the valid names are listed
+    with pytest.raises(InputError, match="out of range"):
+        resolve_targets(3, labels)
+
+
+def test_bad_targets_lengths_and_shapes_are_input_errors():
+    model = small_basset(length=60)
+    x = random_onehot(np.random.default_rng(10), 2, 60)
+    with pytest.raises(InputError, match="target 3 is out of range: the model has 3 targets"):
+        attribute(model, x, target=3)
+    with pytest.raises(InputError, match=r"wrong length.*exactly 60 bp, got 61"):
+        attribute(model, np.concatenate([x, x[:, :, :1]], axis=2))
+    with pytest.raises(InputError, match=r"(?s)wrong length.*59.*trained on 60 bp"):
+        attribute(model, x[:, :, :59])
+    with pytest.raises(InputError, match=r"\(N, 4, L\)"):
+        attribute(model, x[0])
+    with pytest.raises(InputError, match=r"\(N, 4, L\)"):
+        attribute(model, np.zeros((2, 5, 60), dtype=np.float32))
+    with pytest.raises(InputError, match="unknown attribution method"):
+        attribute(model, x, method="saliency")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="unknown references"):
+        attribute(model, x, method="deeplift_shap", references="random")  # type: ignore[arg-type]
+    model.train()
+    with pytest.raises(InputError, match="labels must have shape"):
+        attribute(model, x, method="demo", labels=np.zeros((2, 2)))
+    assert model.training  # restored after the error
+
+
+def test_no_sequences_give_empty_attributions(linear_model):
+    model, _ = linear_model
+    empty = np.zeros((0, 4, 30), dtype=np.float32)
+    assert attribute(model, empty, target=0).attributions.shape == (0, 4, 30)
+    out = attribute(model, empty, method="deeplift_shap")
+    assert out.attributions.shape == (0, 2, 4, 30) and out.convergence_delta.shape == (0, 2)
+
+
+# ------------------------------------------------------------------------ figures
+
+
+def test_attribution_figures_are_written(tmp_path):
+    x = random_onehot(np.random.default_rng(11), 1, 40)[0]
+    attr = x * np.linspace(-1, 1, 40)
+    logo = plot_attribution_logo(attr, tmp_path / "logo", title="CTCF", highlight=[(10, 25)])
+    heat = plot_attribution_heatmap(attr, tmp_path / "heat.png", highlight=[(10, 25)])
+    for path in (logo, heat):
+        assert path.suffix == ".png" and path.stat().st_size > 1000
+        assert path.with_suffix(".svg").stat().st_size > 1000
+    with pytest.raises(ValueError, match=r"\(4, L\)"):
+        plot_attribution_logo(attr.T, tmp_path / "bad")
+
+
+# ---------------------------------------------------------------- scientific check
+
+
+@pytest.mark.parametrize("method", ["gradient_x_input", "deeplift_shap"])
+@pytest.mark.parametrize("task", ["CTCF", "REST"])
+def test_attributions_find_the_planted_motifs(trained_sim, method, task):
+    assert trained_sim.best_val_auroc > 0.9
+    rows, inside = trained_sim.motif_mask(task)
+    assert len(rows) > 100 and inside.any(axis=1).all()
+    k = trained_sim.target_labels.index(task)
+    result = attribute(
+        trained_sim.model,
+        trained_sim.x_test[rows],
+        target=k,
+        method=method,
+        n_shuffles=8,
+        random_state=0,
+        device="cpu",
+    )
+    per_position = np.abs(result.attributions).sum(axis=1)  # (rows, L)
+    assert roc_auc_score(inside.ravel(), per_position.ravel()) >= 0.9
+    if method == "deeplift_shap":
+        assert result.max_delta < 1e-3  # complete on the trained model too
