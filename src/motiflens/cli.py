@@ -379,6 +379,72 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
 
 
+class SaliencyMethod(StrEnum):
+    gradient = "gradient"
+    gradient_x_input = "gradient_x_input"
+    demo = "demo"
+    integrated_gradients = "integrated_gradients"
+    deeplift_shap = "deeplift_shap"
+
+
+@app.command()
+@_friendly
+def saliency(
+    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
+    source: Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")],
+    method: Annotated[SaliencyMethod, typer.Option(help="Attribution method.")] = (
+        SaliencyMethod.gradient_x_input
+    ),
+    target: Annotated[
+        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
+    ] = None,
+    genome: Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")] = None,
+    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    n: Annotated[int, typer.Option("-n", help="Number of sequences.")] = 10,
+    shuffles: Annotated[int, typer.Option(help="Shuffled references (IG, DeepLIFT/SHAP).")] = 20,
+    steps: Annotated[int, typer.Option(help="Integrated-gradients steps.")] = 50,
+    figures: Annotated[int, typer.Option(help="Logos for the first this many.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the shuffled references.")] = 1,
+) -> None:
+    """Attributions (gradient x input, DeMo saliency, IG, DeepLIFT/SHAP) with logos."""
+    import h5py
+
+    from motiflens.explain.inputs import explain_dir, load_sequences, resolve_targets
+    from motiflens.explain.saliency import attribute
+    from motiflens.models import load_model
+    from motiflens.plots.attribution import plot_attribution_heatmap, plot_attribution_logo
+    from motiflens.prediction import read_target_labels
+    from motiflens.runs import atomic_path, record_step
+
+    model, config = load_model(run_dir)
+    labels = read_target_labels(run_dir, config.n_targets)
+    targets = resolve_targets(target, labels)
+    names, X = load_sequences(source, length=config.length, genome=genome, split=split, limit=n)
+    result = attribute(
+        model, X, target=targets, method=method.value, n_shuffles=shuffles, n_steps=steps,
+        verbose=True, random_state=seed,
+    )  # fmt: skip
+    out = explain_dir(run_dir, "saliency")
+    with atomic_path(out / f"{method.value}.h5") as tmp, h5py.File(tmp, "w") as h5:
+        h5["attributions"] = result.attributions  # (N, T_sel, 4, L)
+        h5["onehot"] = X
+        h5["names"] = np.asarray(names, dtype=object).astype("S")
+        h5["targets"] = np.asarray([labels[t] for t in targets], dtype="S")
+        if result.convergence_delta is not None:
+            h5["convergence_delta"] = result.convergence_delta
+    for i in range(min(figures, len(names))):
+        for k, t in enumerate(targets):
+            stem = out / f"{method.value}_{i:04d}_{_safe(names[i])}_{_safe(labels[t])}"
+            attr = result.attributions[i, k]
+            plot_attribution_logo(attr, f"{stem}_logo.png", title=f"{names[i]} | {labels[t]}")
+            plot_attribution_heatmap(attr, f"{stem}_heat.png", title=f"{names[i]} | {labels[t]}")
+    record_step(run_dir, "saliency", ["explain/saliency/"], method=method.value, n=len(names))
+    text = f"{method.value} attributions for {len(names)} sequence(s) x {len(targets)} target(s)"
+    if result.max_delta is not None:
+        text += f"; completeness error at most {100 * result.max_delta:.2f}%"
+    typer.echo(f"{text} -> {out}")
+
+
 @app.command()
 @_friendly
 def temporal(

@@ -53,3 +53,16 @@ def test_unknown_target_lists_the_valid_ones(rnn_run):
     out = runner.invoke(app, ["optimize", str(run), "--target", "nope", "--steps", "5"])
     assert out.exit_code == 2
     assert "no target named 'nope'" in out.output and "motif, gc, never" in out.output
+
+
+def test_saliency_writes_attributions_and_logos(rnn_run):
+    run, data = rnn_run
+    out = runner.invoke(app, ["saliency", str(run), str(data), "-n", "2", "--target", "motif"])
+    assert out.exit_code == 0, out.output
+    folder = run / "explain" / "saliency"
+    with h5py.File(folder / "gradient_x_input.h5") as h5:
+        attr, onehot = h5["attributions"][:], h5["onehot"][:]
+    assert attr.shape == (2, 1, 4, 40)
+    # gradient x input is zero on every base that is not in the sequence
+    assert (attr[:, 0][onehot == 0] == 0).all()
+    assert len(list(folder.glob("*_logo.png"))) == 2
