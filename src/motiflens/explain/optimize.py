@@ -43,8 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from motiflens.explain.temporal import prepared_model
-from motiflens.models import predict_transform
+from motiflens.models import predict_transform, prepared_model
 from motiflens.runs import atomic_path
 
 __all__ = [

@@ -63,7 +63,7 @@ from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
 from motiflens.explain.inputs import resolve_targets as _resolve_targets
-from motiflens.models.registry import pick_device
+from motiflens.models.registry import pick_device, prepared_model
 from motiflens.sequence.onehot import decode, one_hot
 from motiflens.sequence.shuffle import dinucleotide_shuffle
 
@@ -281,36 +281,6 @@ def _check_X(model: nn.Module, X: np.ndarray) -> None:
             length = getattr(config, "length", None)
             hint = f"this model was trained on {length} bp sequences" if length else None
             raise InputError(f"inputs of the wrong length: {err}", hint=hint) from None
-
-
-@contextlib.contextmanager
-def _prepared(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """The model in eval mode on ``device``; its mode and device are restored after."""
-    modes = {m: m.training for m in model.modules()}
-    param = next(iter(model.parameters()), None)
-    before = param.device if param is not None else None
-    try:
-        model.eval()
-        model.to(device)
-        yield model
-    finally:
-        for module, mode in modes.items():
-            module.train(mode)
-        if before is not None:
-            model.to(before)
-
-
-@contextlib.contextmanager
-def _no_param_grads(model: nn.Module) -> Iterator[None]:
-    """Parameters do not accumulate gradients while inputs are differentiated."""
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        for p, _ in flags:
-            p.requires_grad_(False)
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 def _n_targets(model: nn.Module, length: int, device: torch.device) -> int:
@@ -632,8 +602,7 @@ def attribute(
     dev = pick_device(device)
     n, _, length = x_np.shape
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_prepared(model, dev))
-        stack.enter_context(_no_param_grads(model))
+        stack.enter_context(prepared_model(model, dev, freeze=True))
         n_targets = _n_targets(model, length, dev)
         targets, single = _targets_for(target, n_targets)
         y = _labels_for(labels, n, n_targets, targets) if method == "demo" else None

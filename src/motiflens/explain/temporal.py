@@ -25,8 +25,7 @@ bases after the prefix, as it did in the whole sequence).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +33,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from motiflens.models import DeMoCNNRNN, DeMoRNN, pick_device, predict_transform
+from motiflens.models import DeMoCNNRNN, DeMoRNN, predict_transform, prepared_model
 
 __all__ = ["TemporalScores", "temporal_scores"]
 
@@ -58,36 +57,6 @@ class TemporalScores(NamedTuple):
 
 
 # ------------------------------------------------------------------ model state
-
-
-@contextlib.contextmanager
-def prepared_model(
-    model: nn.Module, device: str | torch.device | None = None, *, freeze: bool = False
-) -> Iterator[torch.device]:
-    """Put ``model`` in eval mode on ``device``; restore mode, device (and grads) after.
-
-    ``device`` defaults to where the model's weights are. With ``freeze`` the parameters'
-    ``requires_grad`` is switched off meanwhile, so gradients taken with respect to the
-    input do not pile up in the weights' ``.grad``. Everything is restored even when the
-    body raises.
-    """
-    first = next(iter(model.parameters()), None)
-    home = first.device if first is not None else torch.device("cpu")
-    target = home if device is None else pick_device(device)
-    was_training = model.training
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        model.to(target)
-        model.eval()
-        if freeze:
-            for p, _ in flags:
-                p.requires_grad_(False)
-        yield target
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
-        model.to(home)
-        model.train(was_training)
 
 
 def _as_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ from motiflens.models.registry import (
     output_lengths,
     pick_device,
     predict_transform,
+    prepared_model,
     save_model,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "output_lengths",
     "pick_device",
     "predict_transform",
+    "prepared_model",
     "save_model",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -210,3 +212,39 @@ def load_model(
             f"{run_dir / WEIGHTS_FILE} does not match the model in {run_dir / CONFIG_FILE}: {err}"
         ) from None
     return model.to(target).eval(), config
+
+
+@contextlib.contextmanager
+def prepared_model(
+    model: nn.Module, device: str | torch.device | None = None, *, freeze: bool = False
+) -> Iterator[torch.device]:
+    """Put ``model`` in eval mode on ``device``; restore every module's mode and the device.
+
+    Interpretation runs in eval mode (batch norm on running statistics, dropout off).
+    ``device`` defaults to where the weights are. With ``freeze`` the parameters'
+    ``requires_grad`` is off meanwhile, so gradients with respect to the input do not pile
+    up in the weights' ``.grad``. Everything is restored even when the body raises.
+
+    Yields
+    ------
+    torch.device
+        The device the model is on inside the block.
+    """
+    first = next(iter(model.parameters()), None)
+    home = first.device if first is not None else torch.device("cpu")
+    target = home if device is None else pick_device(device)
+    modes = {m: m.training for m in model.modules()}
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.to(target)
+        model.eval()
+        if freeze:
+            for p, _ in flags:
+                p.requires_grad_(False)
+        yield target
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        model.to(home)
+        for module, mode in modes.items():
+            module.train(mode)
