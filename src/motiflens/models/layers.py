@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from motiflens.config import ModelConfig
@@ -152,6 +153,70 @@ class ConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.reduce(self.activate(x))
+
+    def has_channels_last_path(self) -> bool:
+        """True when :meth:`forward_channels_last` knows every layer of this block.
+
+        Not, for example, after ``SyncBatchNorm.convert_sync_batchnorm`` swapped its norm.
+        """
+        return (
+            type(self.conv) is nn.Conv1d
+            and type(self.bn) in (nn.BatchNorm1d, nn.Identity)
+            and type(self.act) is nn.ReLU
+            and type(self.pool) in (nn.MaxPool1d, nn.Identity)
+            and type(self.drop) in (nn.Dropout, nn.Identity)
+        )
+
+    def forward_channels_last(self, h: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on ``(batch, channels, 1, L)`` in channels-last memory (CPU speed).
+
+        The same parameters and the same result to float rounding (batch norm sums in
+        another order), in channels-last memory again. On CPU this layout makes oneDNN's
+        convolutions ~1.15x faster, batch norm ~3x and max-pool with indices (what the
+        backward needs) ~20x: on ``(batch, channels, L)`` that is a slow generic loop. The
+        ReLU runs after the max-pool: max and ReLU commute exactly (ReLU is monotone, max
+        selects), the pool picks the same first maximum wherever the ReLU passes a
+        gradient, and the ReLU touches a pool-th of the values. Needs
+        :meth:`has_channels_last_path`.
+        """
+        if any(self.padding):
+            h = F.pad(h, self.padding).contiguous(memory_format=torch.channels_last)
+        h = F.conv2d(h, self.conv.weight.unsqueeze(2), self.conv.bias)
+        if isinstance(self.bn, nn.BatchNorm1d):
+            h = batch_norm_any_dim(self.bn, h)
+        if isinstance(self.pool, nn.MaxPool1d):
+            width = self.pool.kernel_size
+            h = F.max_pool2d(h, (1, width), (1, width), ceil_mode=self.pool.ceil_mode)
+        h = self.act(h)
+        if isinstance(self.drop, nn.Dropout):
+            # Dropout draws its mask in memory order: draw it in the usual layout so a
+            # seeded run drops the same units as forward().
+            h = self.drop(h.contiguous()).contiguous(memory_format=torch.channels_last)
+        return h
+
+
+def batch_norm_any_dim(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """``bn(x)`` without the module's check of ``x.dim()`` (statistics per dim-1 channel).
+
+    Mirrors ``torch.nn.modules.batchnorm._BatchNorm.forward``: the same running-statistics
+    update (momentum, or a cumulative average when it is None) and ``num_batches_tracked``.
+    """
+    momentum = 0.0 if bn.momentum is None else bn.momentum
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
+    track = not bn.training or bn.track_running_stats
+    return F.batch_norm(
+        x,
+        bn.running_mean if track else None,
+        bn.running_var if track else None,
+        bn.weight,
+        bn.bias,
+        use_batch,
+        momentum,
+        bn.eps,
+    )
 
 
 # ---------------------------------------------------------------------- base classes
