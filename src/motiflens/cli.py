@@ -379,6 +379,68 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
 
 
+@app.command()
+@_friendly
+def ism(
+    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
+    source: Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")],
+    target: Annotated[
+        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Mutate only the central WINDOW positions.")
+    ] = None,
+    rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
+    genome: Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")] = None,
+    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    n: Annotated[int, typer.Option("-n", help="Number of sequences.")] = 10,
+    figures: Annotated[int, typer.Option(help="Figures for the first this many.")] = 10,
+    method: Annotated[str, typer.Option(help="auto, fast or naive.")] = "auto",
+) -> None:
+    """In-silico saturation mutagenesis: every single-base change, scored per target."""
+    from motiflens.explain.inputs import explain_dir, load_sequences, resolve_targets
+    from motiflens.explain.ism import (
+        ism_chunks,
+        ism_output_bytes,
+        loss_gain,
+        saturation_mutagenesis,
+        write_ism,
+        write_ism_table,
+    )
+    from motiflens.models import load_model
+    from motiflens.plots.ism import plot_ism
+    from motiflens.prediction import read_target_labels
+    from motiflens.runs import record_step
+    from motiflens.sequence.onehot import decode
+
+    model, config = load_model(run_dir)
+    labels = read_target_labels(run_dir, config.n_targets)
+    targets = resolve_targets(target, labels)
+    names, X = load_sequences(source, length=config.length, genome=genome, split=split, limit=n)
+    width = window or config.length
+    size = ism_output_bytes(len(names), width, len(targets))
+    typer.echo(f"ISM of {len(names)} sequence(s) x {width} positions x {len(targets)} target(s): "
+               f"{size / 1e6:,.1f} MB of output")  # fmt: skip
+    out = explain_dir(run_dir, "ism")
+    kw = dict(window=window, targets=targets, reverse_complement=rc, method=method)
+    chosen = [labels[t] for t in targets]
+    write_ism(out / "ism.h5", ism_chunks(model, X, verbose=True, **kw), names, chosen)
+    first = saturation_mutagenesis(model, X[:figures], **kw)
+    write_ism_table(out / "ism.tsv", first, names[:figures], chosen)
+    loss, gain = loss_gain(first.delta)
+    seqs = decode(X[:figures])
+    for i in range(len(seqs)):
+        region = "".join(seqs[i][p] for p in first.positions)
+        for k, name in enumerate(chosen):
+            plot_ism(
+                first.delta[i, :, :, k], loss[i, :, k], gain[i, :, k], region,
+                out / f"{i:04d}_{_safe(names[i])}_{_safe(name)}.png",
+                title=f"{names[i]} | {name}", positions=first.positions,
+            )  # fmt: skip
+    record_step(run_dir, "ism", ["explain/ism/"], n=len(names), method=first.method_used)
+    typer.echo(f"ISM ({first.method_used}) -> {out} (ism.h5, ism.tsv, figures)")
+
+
 class SaliencyMethod(StrEnum):
     gradient = "gradient"
     gradient_x_input = "gradient_x_input"

@@ -66,3 +66,18 @@ def test_saliency_writes_attributions_and_logos(rnn_run):
     # gradient x input is zero on every base that is not in the sequence
     assert (attr[:, 0][onehot == 0] == 0).all()
     assert len(list(folder.glob("*_logo.png"))) == 2
+
+
+def test_ism_writes_deltas_table_and_figures(rnn_run):
+    run, data = rnn_run
+    out = runner.invoke(
+        app, ["ism", str(run), str(data), "-n", "2", "--target", "gc", "--window", "10"]
+    )
+    assert out.exit_code == 0, out.output
+    folder = run / "explain" / "ism"
+    with h5py.File(folder / "ism.h5") as h5:
+        delta = h5["delta"][:]
+    assert delta.shape == (2, 4, 10, 1)
+    assert ((delta == 0).sum(axis=1) >= 1).all()  # the reference base changes nothing
+    assert (folder / "ism.tsv").read_text().startswith("name\tposition\ttarget")
+    assert len(list(folder.glob("*.png"))) == 2

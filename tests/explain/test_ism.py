@@ -1,0 +1,596 @@
+"""In-silico saturation mutagenesis: the fast path against a hand-written loop, I/O, figure.
+
+Every expected value here comes from building each mutant by hand and calling the model
+on it (``hand_ism``), never from motiflens' own naive path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from motiflens.config import BassetConfig, CNNConfig, ModelConfig, RNNConfig
+from motiflens.errors import InputError
+from motiflens.explain.ism import (
+    ISMResult,
+    ism_chunks,
+    ism_output_bytes,
+    loss_gain,
+    saturation_mutagenesis,
+    write_ism,
+    write_ism_table,
+)
+from motiflens.models import build_model
+
+TOL = 1e-4  # absolute, on logits
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
+    codes = torch.randint(0, 4, (n, length), generator=torch.Generator().manual_seed(seed))
+    return nn.functional.one_hot(codes, 4).permute(0, 2, 1).float()
+
+
+def lively(model: nn.Module) -> nn.Module:
+    """Weights large enough that mutations matter, and non-trivial batch-norm statistics."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, nn.Conv1d | nn.Linear):
+                fan_in = mod.weight[0].numel()
+                mod.weight.copy_(torch.randn(mod.weight.shape, generator=gen) * 1.6 / fan_in**0.5)
+                if mod.bias is not None:
+                    mod.bias.copy_(torch.randn(mod.bias.shape, generator=gen) * 0.1)
+            elif isinstance(mod, nn.BatchNorm1d):
+                shape = mod.running_mean.shape
+                mod.running_mean.copy_(torch.randn(shape, generator=gen) * 0.3)
+                mod.running_var.copy_(torch.rand(shape, generator=gen) * 1.5 + 0.5)
+                mod.weight.copy_(1 + torch.randn(shape, generator=gen) * 0.3)
+                mod.bias.copy_(torch.randn(shape, generator=gen) * 0.3)
+    return model.eval()
+
+
+def hand_ism(model: nn.Module, x: torch.Tensor, rc: bool = False) -> tuple[np.ndarray, ...]:
+    """Reference logits (N, T) and delta (N, 4, L, T) from a loop over every mutant.
+
+    The reference base of a column is its largest entry, the first on ties (A for an N).
+    With ``rc`` every prediction is the mean over the sequence and its reverse complement.
+    """
+
+    def predict(batch: torch.Tensor) -> torch.Tensor:
+        out = model(batch)
+        if rc:
+            out = (out + model(batch.flip(1).flip(2))) / 2
+        return out
+
+    with torch.no_grad():
+        model.eval()
+        ref = predict(x)
+        n, _, length = x.shape
+        delta = np.zeros((n, 4, length, ref.shape[1]), dtype=np.float32)
+        for i in range(n):
+            mutants, slots = [], []
+            for pos in range(length):
+                ref_base = int(np.argmax(x[i, :, pos].numpy()))
+                for base in range(4):
+                    if base == ref_base:
+                        continue
+                    mutant = x[i].clone()
+                    mutant[:, pos] = 0.0
+                    mutant[base, pos] = 1.0
+                    mutants.append(mutant)
+                    slots.append((base, pos))
+            out = predict(torch.stack(mutants)) - ref[i]
+            for (base, pos), row in zip(slots, out, strict=True):
+                delta[i, base, pos] = row.numpy()
+    return ref.numpy(), delta
+
+
+def assert_matches(result: ISMResult, ref: np.ndarray, delta: np.ndarray) -> None:
+    assert result.delta.shape == delta.shape
+    np.testing.assert_allclose(result.reference, ref, atol=TOL, rtol=0)
+    np.testing.assert_allclose(result.delta, delta, atol=TOL, rtol=0)
+    # Not a vacuous comparison: mutations change the outputs.
+    assert np.abs(delta).max() > 0.05
+
+
+def basset(padding: str, sizes=(7, 5, 3), pools=(3, 2, 2), hidden=(32,), length=120):
+    arch = BassetConfig(
+        filters=(16, 8, 8), sizes=sizes, pools=pools, hidden=hidden, padding=padding
+    )
+    return lively(build_model(ModelConfig(name="basset", n_targets=5, length=length, arch=arch)))
+
+
+# ------------------------------------------------------------------ fast == hand loop
+
+BASSETS = {
+    "valid": dict(padding="valid"),
+    "same": dict(padding="same"),
+    # even widths (same: one more zero on the right), partial last pool windows (ceil)
+    "same-even": dict(padding="same", sizes=(8, 4, 6), pools=(3, 4, 2)),
+    "valid-even": dict(padding="valid", sizes=(8, 4, 6), pools=(4, 3, 2), length=121),
+    # no pooling in one layer, no hidden dense layer
+    "valid-nohidden": dict(padding="valid", pools=(3, 1, 2), hidden=()),
+}
+
+
+@pytest.mark.parametrize("name", list(BASSETS))
+def test_fast_matches_hand_loop_on_basset(name: str) -> None:
+    model = basset(**BASSETS[name])
+    x = one_hot(2, model.config.length)
+    result = saturation_mutagenesis(model, x, method="fast")
+    assert result.method_used == "fast"
+    assert_matches(result, *hand_ism(model, x))
+    np.testing.assert_array_equal(result.positions, np.arange(x.shape[-1]))
+    np.testing.assert_array_equal(result.targets, np.arange(5))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_fast_matches_hand_loop_on_demo_cnn(padding: str) -> None:
+    arch = CNNConfig(filters=(16, 8, 8), sizes=(9, 5, 3), pools=(2, 2, 1), padding=padding)
+    model = lively(build_model(ModelConfig(name="cnn", n_targets=3, length=None, arch=arch)))
+    x = one_hot(2, 90)
+    result = saturation_mutagenesis(model, x, method="fast")
+    assert result.method_used == "fast"
+    assert_matches(result, *hand_ism(model, x))
+
+
+def test_fast_matches_hand_loop_on_dilated_sequential() -> None:
+    """Dilated convs, a conv's own padding ('same' and ints), overlapping pools, batch
+    norm after a ReLU, zero padding modules, GELU and a dense head with batch norm."""
+    model = lively(
+        nn.Sequential(
+            nn.Conv1d(4, 12, 5, padding=2),
+            nn.BatchNorm1d(12),
+            nn.ReLU(),
+            nn.ConstantPad1d((1, 2), 0.0),
+            nn.Conv1d(12, 10, 3, dilation=2),
+            nn.ReLU(),
+            nn.BatchNorm1d(10),
+            nn.MaxPool1d(3, stride=2),
+            nn.Dropout(0.3),
+            nn.Conv1d(10, 8, 3, dilation=4, padding="same"),
+            nn.GELU(),
+            nn.MaxPool1d(2, ceil_mode=True),
+            nn.Flatten(),
+            nn.Linear(8 * 12, 16),
+            nn.BatchNorm1d(16),
+            nn.ReLU(),
+            nn.Linear(16, 3),
+        )
+    )
+    x = one_hot(2, 50)
+    result = saturation_mutagenesis(model, x, method="fast")
+    assert result.method_used == "fast"
+    assert_matches(result, *hand_ism(model, x))
+
+
+@pytest.mark.parametrize("pool", [nn.AdaptiveMaxPool1d, nn.AdaptiveAvgPool1d])
+def test_fast_matches_hand_loop_with_global_pooling(pool: type[nn.Module]) -> None:
+    model = lively(
+        nn.Sequential(
+            nn.Conv1d(4, 12, 7),
+            nn.ReLU(),
+            nn.MaxPool1d(2),
+            nn.Conv1d(12, 8, 3, dilation=2),
+            nn.ELU(),
+            pool(1),
+            nn.Flatten(),
+            nn.Linear(8, 4),
+        )
+    )
+    x = one_hot(2, 60)
+    result = saturation_mutagenesis(model, x, method="fast")
+    assert result.method_used == "fast"
+    assert_matches(result, *hand_ism(model, x))
+
+
+def test_window_subset_and_targets() -> None:
+    model = basset("same")
+    x = one_hot(2, 120)
+    ref, delta = hand_ism(model, x)
+    central = saturation_mutagenesis(model, x, window=30, targets=[4, 1])
+    assert central.method_used == "fast"
+    np.testing.assert_array_equal(central.positions, np.arange(45, 75))  # (120 - 30) // 2
+    np.testing.assert_array_equal(central.targets, [4, 1])
+    np.testing.assert_allclose(central.delta, delta[:, :, 45:75][..., [4, 1]], atol=TOL, rtol=0)
+    np.testing.assert_allclose(central.reference, ref[:, [4, 1]], atol=TOL, rtol=0)
+    span = saturation_mutagenesis(model, x, window=(0, 7))
+    np.testing.assert_allclose(span.delta, delta[:, :, :7], atol=TOL, rtol=0)
+    end = saturation_mutagenesis(model, x, window=(113, 120))
+    np.testing.assert_allclose(end.delta, delta[:, :, 113:], atol=TOL, rtol=0)
+
+
+def test_reverse_complement_average() -> None:
+    model = basset("valid")
+    x = one_hot(2, 120)
+    result = saturation_mutagenesis(model, x, reverse_complement=True, method="fast")
+    assert result.method_used == "fast"
+    assert_matches(result, *hand_ism(model, x, rc=True))
+    window = saturation_mutagenesis(model, x, reverse_complement=True, window=(10, 30))
+    np.testing.assert_allclose(window.delta, hand_ism(model, x, rc=True)[1][:, :, 10:30], atol=TOL)
+
+
+def test_unknown_reference_base_counts_as_a() -> None:
+    model = basset("same")
+    x = one_hot(2, 120)
+    x[0, :, [0, 5, 60, 119]] = 0.25  # N, including both ends
+    result = saturation_mutagenesis(model, x, method="fast")
+    ref, delta = hand_ism(model, x)
+    assert_matches(result, ref, delta)
+    # The A slot holds the unmutated prediction; C, G and T are real mutants.
+    assert np.all(result.delta[0, 0, 5] == 0)
+    assert np.abs(result.delta[0, 1:, 5]).max() > 0
+    rc = saturation_mutagenesis(model, x, reverse_complement=True)
+    assert_matches(rc, *hand_ism(model, x, rc=True))
+
+
+def test_columns_that_are_neither_one_hot_nor_n() -> None:
+    model = basset("valid")
+    x = one_hot(2, 120)
+    x[1, :, 33] = 0.0  # all zero
+    x[0, :, 70] = torch.tensor([0.1, 0.2, 0.3, 0.4])  # a soft column: reference T
+    result = saturation_mutagenesis(model, x, method="fast")
+    assert_matches(result, *hand_ism(model, x))
+    assert np.all(result.delta[0, 3, 70] == 0)
+
+
+def test_stored_uint8_one_hot_reads_an_all_zero_column_as_n() -> None:
+    model = basset("same")
+    x = one_hot(2, 120)
+    x[0, :, 10] = 0.25
+    stored = (x == 1).numpy().astype(np.uint8)  # the dataset file's N is all zero
+    chunks = list(ism_chunks(model, stored, window=(0, 20)))
+    np.testing.assert_allclose(chunks[0].delta, hand_ism(model, x)[1][:, :, :20], atol=TOL)
+
+
+def test_naive_method_matches_hand_loop_and_ism_chunks() -> None:
+    model = basset("valid")
+    x = one_hot(3, 120)
+    ref, delta = hand_ism(model, x)
+    naive = saturation_mutagenesis(model, x, method="naive", batch_size=50)
+    assert naive.method_used == "naive"
+    assert_matches(naive, ref, delta)
+    chunks = list(ism_chunks(model, x.numpy(), sequences_per_chunk=2, window=(20, 40)))
+    assert [c.delta.shape[0] for c in chunks] == [2, 1]
+    joined = np.concatenate([c.delta for c in chunks])
+    np.testing.assert_allclose(joined, delta[:, :, 20:40], atol=TOL, rtol=0)
+
+
+def test_skipping_is_exact_on_a_sparse_model() -> None:
+    """Most mutants change nothing after the first ReLU; they leave the chunk early."""
+    from motiflens.explain.ism import _FastISM, _mutants, _plan
+
+    model = lively(
+        nn.Sequential(
+            nn.Conv1d(4, 6, 5),
+            nn.ReLU(),
+            nn.MaxPool1d(2),
+            nn.Conv1d(6, 8, 3),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(8 * 36, 3),
+        )
+    )
+    with torch.no_grad():
+        model[0].bias.fill_(-2.0)  # the first layer fires rarely
+    x = one_hot(2, 80)
+    result = saturation_mutagenesis(model, x, method="fast")
+    assert_matches(result, *hand_ism(model, x))
+    engine = _FastISM(_plan(model), x)
+    seq, pos, base, _ = _mutants(x, np.arange(80))
+    engine.outputs(seq, pos, base, 96)
+    assert engine.stats["skipped"] > 0.5 * engine.stats["mutants"]
+
+
+@pytest.mark.parametrize(
+    ("cin", "cout", "k", "dilation", "w"),
+    [
+        (30, 20, 11, 1, 7),
+        (20, 20, 7, 1, 5),
+        (12, 10, 5, 2, 7),
+        (12, 10, 5, 2, 4),
+        (8, 6, 3, 1, 2),
+        (5, 7, 4, 3, 6),
+    ],
+)
+def test_conv_change_forms_agree_with_float64(cin, cout, k, dilation, w) -> None:
+    """The DFT form and the direct form of a conv's change, against float64."""
+    from motiflens.explain.ism import _Conv, _conv_change, _spectral
+
+    weight = torch.randn(cout, cin, k) / (cin * k) ** 0.5
+    change = torch.randn(64, w, cin)
+    want = nn.functional.conv_transpose1d(
+        change.double().transpose(1, 2),
+        weight.double().flip(-1).transpose(0, 1),
+        dilation=dilation,
+    ).transpose(1, 2)
+    op = _Conv(weight, None, (0, 0), dilation)
+    got, _ = _conv_change(change, op)
+    torch.testing.assert_close(got.double(), want, atol=2e-5, rtol=0)
+    op.spectral[w] = None  # force the direct form
+    direct, _ = _conv_change(change, op)
+    torch.testing.assert_close(direct.double(), want, atol=2e-5, rtol=0)
+    op.spectral.clear()
+    used = _spectral(op, w) is not None  # where it needs clearly fewer products
+    assert used == ((w, k, dilation) in {(7, 11, 1), (5, 7, 1), (7, 5, 2)})
+
+
+def test_fast_outputs_in_any_order_and_chunk_size() -> None:
+    """Mutants not grouped by position (no sharing among the three) and odd chunks."""
+    from motiflens.explain.ism import _FastISM, _mutants, _plan
+
+    model = basset("valid")
+    x = one_hot(3, 120)
+    seq, pos, base, _ = _mutants(x, np.arange(120))
+    order = torch.randperm(seq.numel(), generator=torch.Generator().manual_seed(2))
+    seq, pos, base = seq[order], pos[order], base[order]
+    mutants = x[seq].clone()
+    rows = torch.arange(seq.numel())
+    mutants[rows, :, pos] = 0.0
+    mutants[rows, base, pos] = 1.0
+    with torch.no_grad():
+        want = model.eval()(mutants)
+        engine = _FastISM(_plan(model), x)
+        for size in (7, 100, 5000):
+            torch.testing.assert_close(engine.outputs(seq, pos, base, size), want, atol=TOL, rtol=0)
+
+
+def test_chunks_on_worker_threads_match_one_thread() -> None:
+    """With several torch threads, chunks run on worker threads; same result, and the
+    thread setting is restored."""
+    model = basset("same")
+    x = one_hot(2, 120)
+    single = saturation_mutagenesis(model, x, batch_size=30)
+    torch.set_num_threads(2)  # the autouse fixture restores it after the test
+    multi = saturation_mutagenesis(model, x, batch_size=30)
+    assert torch.get_num_threads() == 2
+    np.testing.assert_allclose(multi.delta, single.delta, atol=1e-5, rtol=0)
+    assert_matches(multi, *hand_ism(model, x))
+
+
+# --------------------------------------------------------------------------- fallbacks
+
+
+def test_rnn_falls_back_to_naive_with_a_notice() -> None:
+    model = build_model(ModelConfig(name="rnn", n_targets=2, arch=RNNConfig(hidden=8))).eval()
+    x = one_hot(1, 25)
+    with pytest.warns(UserWarning, match="naive") as caught:
+        result = saturation_mutagenesis(model, x)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert result.method_used == "naive"
+    ref, delta = hand_ism(model, x)
+    np.testing.assert_allclose(result.delta, delta, atol=TOL, rtol=0)
+    np.testing.assert_allclose(result.reference, ref, atol=TOL, rtol=0)
+    with pytest.raises(InputError, match="fast ISM cannot run"):
+        saturation_mutagenesis(model, x, method="fast")
+
+
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 3, padding=1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 20, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x + torch.relu(self.conv(x)))
+
+
+def test_unknown_architecture_falls_back() -> None:
+    model = lively(Residual())
+    x = one_hot(1, 20)
+    with pytest.warns(UserWarning, match="Residual"):
+        result = saturation_mutagenesis(model, x)
+    assert result.method_used == "naive"
+    np.testing.assert_allclose(result.delta, hand_ism(model, x)[1], atol=TOL, rtol=0)
+
+
+def test_self_check_catches_a_model_that_does_not_do_what_its_layers_say() -> None:
+    """A block whose forward was replaced: the plan is wrong, the self-check notices."""
+    model = basset("valid")
+    block = model.conv_blocks[1]
+    block.forward = lambda h: block.reduce(block.activate(h)) * 0.5  # type: ignore[method-assign]
+    x = one_hot(1, 120)
+    with pytest.warns(UserWarning, match="differs"):
+        result = saturation_mutagenesis(model, x)
+    assert result.method_used == "naive"
+    assert_matches(result, *hand_ism(model, x))
+
+
+def test_model_mode_is_restored() -> None:
+    model = basset("same")
+    model.train()
+    saturation_mutagenesis(model, one_hot(1, 120), window=5)
+    assert model.training and all(m.training for m in model.modules())
+
+
+# -------------------------------------------------------------------------- bad input
+
+
+def test_wrong_length_is_an_input_error() -> None:
+    model = basset("valid")
+    with pytest.raises(InputError, match="120"):
+        saturation_mutagenesis(model, one_hot(1, 100))
+    with pytest.raises(InputError, match="shape"):
+        saturation_mutagenesis(model, torch.zeros(2, 120))
+    cnn = build_model(ModelConfig(name="cnn", n_targets=1)).eval()
+    with pytest.raises(InputError, match="length"):
+        saturation_mutagenesis(cnn, one_hot(1, 10))
+
+
+def test_output_too_large_for_memory_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import motiflens.explain.ism as ism
+
+    monkeypatch.setattr(ism, "_available_memory", lambda: 10_000)
+    with pytest.raises(InputError, match="ism_chunks"):
+        saturation_mutagenesis(basset("same"), one_hot(2, 120))
+
+
+def test_bad_targets_window_and_method() -> None:
+    model = basset("same")
+    x = one_hot(1, 120)
+    with pytest.raises(InputError, match="valid targets are 0-4"):
+        saturation_mutagenesis(model, x, targets=[7])
+    with pytest.raises(InputError, match="not an index"):
+        saturation_mutagenesis(model, x, targets=["CTCF"])  # type: ignore[list-item]
+    with pytest.raises(InputError, match="window"):
+        saturation_mutagenesis(model, x, window=121)
+    with pytest.raises(InputError, match="outside"):
+        saturation_mutagenesis(model, x, window=(100, 130))
+    with pytest.raises(InputError, match="method"):
+        saturation_mutagenesis(model, x, method="quick")  # type: ignore[arg-type]
+    x[0, 0, 3] = float("nan")
+    with pytest.raises(InputError, match="NaN"):
+        saturation_mutagenesis(model, x)
+
+
+# ------------------------------------------------------------------- loss, gain, files
+
+
+def test_loss_gain_by_hand() -> None:
+    delta = np.zeros((1, 4, 3, 2), dtype=np.float32)
+    delta[0, :, 0, 0] = [0.0, -0.5, 0.2, -0.1]  # reference A
+    delta[0, :, 1, 0] = [0.3, 0.0, 0.1, 0.4]  # reference C: only gains
+    delta[0, :, 2, 1] = [-0.2, -0.7, 0.0, -0.3]  # reference G: only losses
+    loss, gain = loss_gain(delta)
+    assert loss.shape == gain.shape == (1, 3, 2)
+    np.testing.assert_allclose(loss[0, :, 0], [0.5, 0.0, 0.0])
+    np.testing.assert_allclose(gain[0, :, 0], [0.2, 0.4, 0.0])
+    np.testing.assert_allclose(loss[0, :, 1], [0.0, 0.0, 0.7])
+    np.testing.assert_allclose(gain[0, :, 1], [0.0, 0.0, 0.0])
+
+
+def test_output_bytes_by_hand() -> None:
+    # delta 10*4*200*3 + loss, gain 2*10*200*3 + reference 10*3 floats; positions, targets
+    assert ism_output_bytes(10, 200, 3) == 4 * (24000 + 12000 + 30) + 8 * (200 + 3)
+    assert ism_output_bytes(0, 600, 164) == 8 * 764
+
+
+def test_write_ism_round_trip(tmp_path: Path) -> None:
+    model = basset("same")
+    x = one_hot(3, 120)
+    whole = saturation_mutagenesis(model, x, window=20, targets=[0, 3])
+    path = write_ism(
+        tmp_path / "ism.h5",
+        ism_chunks(model, x, window=20, targets=[0, 3], sequences_per_chunk=2),
+        names=["a", "b", "c"],
+        target_labels=["CTCF", "REST"],
+    )
+    loss, gain = loss_gain(whole.delta)
+    with h5py.File(path, "r") as h5:
+        np.testing.assert_allclose(h5["delta"][:], whole.delta, atol=1e-6)
+        np.testing.assert_allclose(h5["reference"][:], whole.reference, atol=1e-6)
+        np.testing.assert_allclose(h5["loss"][:], loss, atol=1e-6)
+        np.testing.assert_allclose(h5["gain"][:], gain, atol=1e-6)
+        np.testing.assert_array_equal(h5["positions"][:], np.arange(50, 70))
+        np.testing.assert_array_equal(h5["targets"][:], [0, 3])
+        assert [s.decode() for s in h5["names"][:]] == ["a", "b", "c"]
+        assert [s.decode() for s in h5["target_labels"][:]] == ["CTCF", "REST"]
+        assert h5.attrs["method_used"] == "fast"
+        stored = sum(h5[k].size * h5[k].dtype.itemsize for k in ("delta", "reference", "loss"))
+        stored += h5["gain"].size * 4 + h5["positions"].size * 8 + h5["targets"].size * 8
+    assert stored == ism_output_bytes(3, 20, 2)
+    assert [p.name for p in tmp_path.iterdir()] == ["ism.h5"]  # no temporary file left
+
+
+def test_ism_table_by_hand(tmp_path: Path) -> None:
+    delta = np.zeros((1, 4, 2, 2), dtype=np.float32)
+    delta[0, :, 0, 0] = [0.0, -0.5, 0.2, -0.1]
+    delta[0, :, 1, 1] = [-0.3, 0.1, 0.0, 0.0]
+    result = ISMResult(
+        reference=np.array([[1.5, -2.0]], dtype=np.float32),
+        delta=delta,
+        positions=np.array([10, 11]),
+        method_used="fast",
+        targets=np.array([0, 3]),
+    )
+    path = write_ism_table(tmp_path / "table.tsv", result, ["s1"], ["CTCF", "REST"])
+    lines = path.read_text().splitlines()
+    assert lines[0].split("\t") == [
+        "name",
+        "position",
+        "target",
+        "reference",
+        "loss",
+        "gain",
+        "best_base",
+        "worst_base",
+    ]
+    assert lines[1].split("\t") == ["s1", "10", "CTCF", "1.5", "0.5", "0.2", "G", "C"]
+    assert lines[4].split("\t") == ["s1", "11", "REST", "-2", "0.3", "0.1", "C", "A"]
+    assert len(lines) == 5
+
+
+def test_write_ism_is_atomic_and_checks_names(tmp_path: Path) -> None:
+    model = basset("same")
+    result = saturation_mutagenesis(model, one_hot(2, 120), window=4)
+    write_ism(tmp_path / "one.h5", result)
+    with h5py.File(tmp_path / "one.h5", "r") as h5:
+        assert [s.decode() for s in h5["names"][:]] == ["seq0", "seq1"]
+        assert [s.decode() for s in h5["target_labels"][:]] == ["0", "1", "2", "3", "4"]
+    with pytest.raises(InputError, match="names"):
+        write_ism(tmp_path / "bad.h5", result, names=["only one"])
+    assert not (tmp_path / "bad.h5").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.h5"]
+
+
+def test_plot_ism_writes_png_and_svg(tmp_path: Path) -> None:
+    from motiflens.plots.ism import plot_ism
+
+    model = basset("same")
+    x = one_hot(1, 120)
+    result = saturation_mutagenesis(model, x, window=40)
+    loss, gain = loss_gain(result.delta)
+    seq = "".join("ACGT"[i] for i in x[0].argmax(0)[40:80])
+    path = plot_ism(
+        result.delta[0, :, :, 2],
+        loss[0, :, 2],
+        gain[0, :, 2],
+        seq[:20] + "N" + seq[21:],
+        tmp_path / "sat",
+        title="seq0, target 2",
+        positions=result.positions,
+        mark=60,
+    )
+    assert path == tmp_path / "sat.png"
+    assert path.stat().st_size > 1000
+    assert (tmp_path / "sat.svg").stat().st_size > 1000
+    with pytest.raises(ValueError, match="length"):
+        plot_ism(result.delta[0, :, :, 2], loss[0, :5, 2], gain[0, :, 2], seq, tmp_path / "x")
+
+
+# --------------------------------------------------------------------------- science
+
+
+@pytest.mark.parametrize("task", ["CTCF", "REST"])
+def test_loss_scores_find_the_planted_motifs(trained_sim, task: str) -> None:
+    """On the simulated positives, ISM loss ranks planted-site positions above the rest."""
+    from sklearn.metrics import roc_auc_score
+
+    rows, mask = trained_sim.motif_mask(task)
+    k = trained_sim.target_labels.index(task)
+    result = saturation_mutagenesis(trained_sim.model, trained_sim.x_test[rows], targets=[k])
+    assert result.method_used == "fast"
+    loss_scores = loss_gain(result.delta)[0][..., 0]  # (rows, L)
+    pooled = roc_auc_score(mask.ravel(), loss_scores.ravel())
+    per_sequence = np.mean([roc_auc_score(m, s) for m, s in zip(mask, loss_scores, strict=True)])
+    assert pooled >= 0.9, f"{task}: pooled AUROC {pooled:.3f}"
+    assert per_sequence >= 0.9, f"{task}: mean AUROC per sequence {per_sequence:.3f}"
+    assert not trained_sim.model.training
+
+
+def test_no_warnings_on_supported_models() -> None:
+    model = basset("valid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        saturation_mutagenesis(model, one_hot(1, 120), window=3)
