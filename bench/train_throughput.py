@@ -35,12 +35,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import ctypes
 import logging
 import os
 import resource
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -53,6 +51,7 @@ from torch import nn
 from motiflens.config import ModelConfig, TrainingConfig
 from motiflens.models import build_model
 from motiflens.models.basset import Basset
+from motiflens.training import keep_freed_memory, mallopt
 
 LENGTH = 600
 N_TARGETS = 164
@@ -61,37 +60,13 @@ N_TARGETS = 164
 # ------------------------------------------------------------------------------ setup
 
 
-def keep_freed_memory() -> bool:
-    """Make glibc's malloc reuse freed memory instead of handing it back to the kernel.
-
-    A Basset step at batch 128 allocates ~750 MB of activations and gradients (each
-    first-layer tensor is 128 x 300 x 582 floats = 89 MB). glibc serves blocks over 32 MB
-    with ``mmap`` and unmaps them when freed, so every step the kernel zero-fills ~190,000
-    fresh pages again: a third of a single-threaded step. With mmap off and no trimming
-    the heap keeps the pages (resident memory stays at the peak of one step). Only the
-    allocator changes; results are identical. False where it does not apply (not glibc).
-    """
-    return _mallopt(mmap_max=0, trim_threshold=2**31 - 1)
-
-
 def restore_malloc_defaults() -> bool:
     """Undo :func:`keep_freed_memory`, so that variants can alternate.
 
     Sets what glibc's dynamic thresholds grow to in a Basset step (mmap for blocks over
     32 MB, trim above 64 MB): the same page faults per step as a fresh process.
     """
-    return _mallopt(mmap_max=65536, mmap_threshold=32 * 2**20, trim_threshold=64 * 2**20)
-
-
-def _mallopt(**settings: int) -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    codes = {"trim_threshold": -1, "mmap_threshold": -3, "mmap_max": -4}
-    return all(libc.mallopt(codes[k], v) == 1 for k, v in settings.items())
+    return mallopt(mmap_max=65536, mmap_threshold=32 * 2**20, trim_threshold=64 * 2**20)
 
 
 def one_hot_batches(n: int, batch: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -201,6 +201,21 @@ class TrainResult:
         )
 
 
+def mallopt(**settings: int) -> bool:
+    """Set glibc malloc parameters (``trim_threshold``, ``mmap_threshold``, ``mmap_max``).
+
+    Returns False (and changes nothing) off glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    codes = {"trim_threshold": -1, "mmap_threshold": -3, "mmap_max": -4}
+    return all(libc.mallopt(codes[k], v) == 1 for k, v in settings.items())
+
+
 def keep_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory instead of returning it to the kernel.
 
@@ -209,14 +224,7 @@ def keep_freed_memory() -> bool:
     memory then stays at the peak of one step. Only for training processes; a no-op
     (False) off glibc.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return libc.mallopt(m_mmap_max, 0) == 1 and libc.mallopt(m_trim_threshold, 2**31 - 1) == 1
+    return mallopt(mmap_max=0, trim_threshold=2**31 - 1)
 
 
 def _monitor(task: str, has_valid: bool, monitor: str) -> tuple[str, str]:
