@@ -25,6 +25,13 @@ app.add_typer(dataset_app, name="dataset")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Options shared by the verbs that read a run and sequences: one definition each.
+RunDir = Annotated[Path, typer.Argument(help="Trained run directory.")]
+Source = Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")]
+Targets = Annotated[list[str] | None, typer.Option(help="Target name (repeatable; default all).")]
+GenomeOpt = Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")]
+SplitOpt = Annotated[str, typer.Option(help="Split of a dataset file.")]
+
 
 def _friendly(fn: F) -> F:
     """Show bad-input errors as a message and exit code 2 instead of a traceback."""
@@ -306,12 +313,12 @@ def train(
 @app.command("test")
 @_friendly
 def test_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
+    run_dir: RunDir,
     data: Annotated[
         Path | None,
         typer.Argument(help="Dataset file or labelled FASTA/TSV/DeepBind (default: training set)."),
     ] = None,
-    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    split: SplitOpt = "test",
     rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
     batch_size: Annotated[int, typer.Option(help="Prediction batch size.")] = 512,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
@@ -335,14 +342,14 @@ def test_cmd(
 @app.command()
 @_friendly
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
-    source: Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")],
+    run_dir: RunDir,
+    source: Source,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="TSV to write (default RUN_DIR/predictions.tsv)."),
     ] = None,
-    genome: Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")] = None,
-    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    genome: GenomeOpt = None,
+    split: SplitOpt = "test",
     rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
     raw: Annotated[bool, typer.Option(help="Write logits instead of probabilities.")] = False,
     pad: Annotated[
@@ -382,17 +389,15 @@ def _safe(name: str) -> str:
 @app.command()
 @_friendly
 def ism(
-    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
-    source: Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")],
-    target: Annotated[
-        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
-    ] = None,
+    run_dir: RunDir,
+    source: Source,
+    target: Targets = None,
     window: Annotated[
         int | None, typer.Option(help="Mutate only the central WINDOW positions.")
     ] = None,
     rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
-    genome: Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")] = None,
-    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    genome: GenomeOpt = None,
+    split: SplitOpt = "test",
     n: Annotated[int, typer.Option("-n", help="Number of sequences.")] = 10,
     figures: Annotated[int, typer.Option(help="Figures for the first this many.")] = 10,
     method: Annotated[str, typer.Option(help="auto, fast or naive.")] = "auto",
@@ -452,16 +457,14 @@ class SaliencyMethod(StrEnum):
 @app.command()
 @_friendly
 def saliency(
-    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
-    source: Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")],
+    run_dir: RunDir,
+    source: Source,
     method: Annotated[SaliencyMethod, typer.Option(help="Attribution method.")] = (
         SaliencyMethod.gradient_x_input
     ),
-    target: Annotated[
-        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
-    ] = None,
-    genome: Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")] = None,
-    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    target: Targets = None,
+    genome: GenomeOpt = None,
+    split: SplitOpt = "test",
     n: Annotated[int, typer.Option("-n", help="Number of sequences.")] = 10,
     shuffles: Annotated[int, typer.Option(help="Shuffled references (IG, DeepLIFT/SHAP).")] = 20,
     steps: Annotated[int, typer.Option(help="Integrated-gradients steps.")] = 50,
@@ -511,12 +514,10 @@ def saliency(
 @_friendly
 def temporal(
     run_dir: Annotated[Path, typer.Argument(help="Trained rnn or cnn-rnn run directory.")],
-    source: Annotated[Path, typer.Argument(help="FASTA, BED (with --genome) or dataset file.")],
-    target: Annotated[
-        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
-    ] = None,
-    genome: Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")] = None,
-    split: Annotated[str, typer.Option(help="Split of a dataset file.")] = "test",
+    source: Source,
+    target: Targets = None,
+    genome: GenomeOpt = None,
+    split: SplitOpt = "test",
     n: Annotated[int, typer.Option("-n", help="Number of sequences.")] = 10,
     figures: Annotated[int, typer.Option(help="Heat maps for the first this many.")] = 10,
 ) -> None:
@@ -558,10 +559,8 @@ def temporal(
 @app.command()
 @_friendly
 def optimize(
-    run_dir: Annotated[Path, typer.Argument(help="Trained run directory.")],
-    target: Annotated[
-        list[str] | None, typer.Option(help="Target name (repeatable; default all).")
-    ] = None,
+    run_dir: RunDir,
+    target: Targets = None,
     method: Annotated[
         OptimizeMethod, typer.Option(help="demo: DeMo's continuous input; sequence: valid DNA.")
     ] = OptimizeMethod.demo,
