@@ -1,0 +1,198 @@
+"""Verbs that make datasets: simulate and dataset peaks|sequences|info."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from motiflens.cli.common import (
+    _friendly,
+    app,
+    dataset_app,
+)
+
+
+class SplitMode(StrEnum):
+    chrom = "chrom"
+    random = "random"
+
+
+class SeqFormat(StrEnum):
+    auto = "auto"
+    fasta = "fasta"
+    table = "table"
+    deepbind = "deepbind"
+
+
+class Negatives(StrEnum):
+    none = "none"
+    shuffle = "shuffle"
+
+
+@app.command()
+@_friendly
+def simulate(
+    out: Annotated[Path, typer.Argument(help="Dataset file to write (.h5).")],
+    n_sequences: Annotated[int, typer.Option(help="Number of sequences.")] = 30000,
+    length: Annotated[int, typer.Option(help="Sequence length (bp).")] = 200,
+    gc: Annotated[float, typer.Option(help="GC content of the iid background.")] = 0.41,
+    markov_order: Annotated[
+        int | None,
+        typer.Option(help="Use a Markov background of this order instead of iid GC."),
+    ] = None,
+    decoys: Annotated[bool, typer.Option(help="Plant lone halves of pairs in negatives.")] = True,
+    valid: Annotated[float, typer.Option(help="Validation fraction or count.")] = 0.1,
+    test: Annotated[float, typer.Option(help="Test fraction or count.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")] = 1,
+) -> None:
+    """Simulate a multi-task dataset with planted JASPAR motifs and recorded ground truth."""
+    from motiflens.data.simulate import simulate as run
+
+    summary = run(
+        out,
+        n_sequences=n_sequences,
+        length=length,
+        background="gc" if markov_order is None else "markov",
+        gc=gc,
+        markov_order=markov_order or 1,
+        decoys=decoys,
+        valid=valid,
+        test=test,
+        seed=seed,
+    )
+    typer.echo(str(summary))
+
+
+@dataset_app.command("peaks")
+@_friendly
+def dataset_peaks(
+    targets: Annotated[Path, typer.Argument(help="Table of 'label  BED-path' lines.")],
+    genome: Annotated[Path, typer.Argument(help="Genome FASTA (plain or bgzip).")],
+    out: Annotated[Path, typer.Argument(help="Dataset file to write (.h5).")],
+    size: Annotated[int, typer.Option(help="Region width (bp).")] = 600,
+    merge_overlap: Annotated[int, typer.Option(help="Merge windows overlapping this much.")] = 200,
+    drop_chrom: Annotated[
+        list[str] | None, typer.Option(help="Chromosome to drop (repeatable), e.g. chrY.")
+    ] = None,
+    canonical_only: Annotated[
+        bool, typer.Option(help="Keep only numbered chromosomes, X and Y.")
+    ] = False,
+    split: Annotated[SplitMode, typer.Option(help="Held-out chromosomes or random.")] = (
+        SplitMode.chrom
+    ),
+    valid_chrom: Annotated[
+        list[str] | None, typer.Option(help="Validation chromosome (repeatable). Default chr8.")
+    ] = None,
+    test_chrom: Annotated[
+        list[str] | None, typer.Option(help="Test chromosome (repeatable). Default chr9.")
+    ] = None,
+    valid: Annotated[float, typer.Option(help="Random split: validation fraction/count.")] = 0.1,
+    test: Annotated[float, typer.Option(help="Random split: test fraction/count.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed for the split and the order.")] = 1,
+) -> None:
+    """Peaks (one BED per target) + genome -> merged regions, activity table, dataset."""
+    from motiflens.data.preprocess import preprocess_peaks
+
+    report = preprocess_peaks(
+        targets,
+        genome,
+        out,
+        size=size,
+        merge_overlap=merge_overlap,
+        drop_chroms=drop_chrom or (),
+        canonical_only=canonical_only,
+        split=split.value,
+        valid_chroms=valid_chrom or ("chr8",),
+        test_chroms=test_chrom or ("chr9",),
+        valid=valid,
+        test=test,
+        seed=seed,
+    )
+    typer.echo(str(report))
+
+
+@dataset_app.command("sequences")
+@_friendly
+def dataset_sequences(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="Labelled FASTA, TSV/CSV or DeepBind file(s); several are joined."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset file to write (.h5).")],
+    fmt: Annotated[SeqFormat, typer.Option("--format", help="Input format.")] = SeqFormat.auto,
+    test_file: Annotated[
+        Path | None, typer.Option("--test-file", help="Separate test set (same format).")
+    ] = None,
+    length: Annotated[
+        int | None, typer.Option(help="Centre-pad/trim to this length (default: most common).")
+    ] = None,
+    negatives: Annotated[
+        Negatives, typer.Option(help="Add a dinucleotide shuffle of each positive as negative.")
+    ] = Negatives.none,
+    sequence_column: Annotated[str, typer.Option(help="Table: sequence column.")] = "sequence",
+    label_column: Annotated[
+        list[str] | None, typer.Option(help="Table: label column (repeatable).")
+    ] = None,
+    name_column: Annotated[str | None, typer.Option(help="Table: name column.")] = None,
+    continuous: Annotated[bool, typer.Option(help="Labels are continuous values.")] = False,
+    valid: Annotated[float, typer.Option(help="Validation fraction or count.")] = 0.1,
+    test: Annotated[float, typer.Option(help="Test fraction/count (without --test-file).")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed for shuffles and splits.")] = 1,
+) -> None:
+    """Labelled sequences (DeMo FASTA, TSV/CSV, DeepBind ENCODE) -> dataset."""
+    from motiflens.data.labelled import build_sequence_dataset, concat_labelled, read_sequences
+
+    def read(path: Path):
+        return read_sequences(
+            path,
+            fmt.value,
+            continuous=continuous,
+            sequence_column=sequence_column,
+            label_columns=label_column,
+            name_column=name_column,
+        )
+
+    train = concat_labelled([read(p) for p in sources])
+    report = build_sequence_dataset(
+        out,
+        train,
+        test=read(test_file) if test_file else None,
+        length=length,
+        negatives=None if negatives is Negatives.none else negatives.value,
+        valid=valid,
+        test_fraction=test,
+        seed=seed,
+        continuous=continuous,
+    )
+    typer.echo(str(report))
+
+
+@dataset_app.command("info")
+@_friendly
+def dataset_info(
+    path: Annotated[Path, typer.Argument(help="Dataset file (.h5).")],
+) -> None:
+    """Print a dataset file's splits, shapes, targets and positive rates."""
+    from motiflens.data.hdf5 import dataset_info as info_of
+
+    info = info_of(path)
+    typer.echo(f"{info['path']}")
+    typer.echo(f"  layout {info.get('layout', '?')}, length {info.get('length', '?')} bp")
+    for split, entry in info["splits"].items():
+        typer.echo(f"  {split:<6} {entry['n']:>9,} sequences  shape {entry['shape']}")
+    targets = info["targets"]
+    typer.echo(f"  {len(targets)} targets")
+    splits = list(info["splits"])
+    key = "positive_rate" if all("positive_rate" in info["splits"][s] for s in splits) else "mean"
+    width = max([len(t) for t in targets] + [6])
+    typer.echo(f"    {'target':<{width}}  " + "  ".join(f"{s:>7}" for s in splits))
+    shown = targets if len(targets) <= 40 else targets[:40]
+    for i, name in enumerate(shown):
+        vals = "  ".join(f"{info['splits'][s][key][i]:>7.3f}" for s in splits)
+        typer.echo(f"    {name:<{width}}  {vals}")
+    if len(targets) > len(shown):
+        typer.echo(f"    ... {len(targets) - len(shown)} more")
+    typer.echo(f"  ({'positive rate' if key == 'positive_rate' else 'mean'} per split)")

@@ -1,0 +1,161 @@
+"""Verbs that train and use a model: train, test, predict."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from motiflens.cli.common import (
+    GenomeOpt,
+    RunDir,
+    Source,
+    SplitOpt,
+    _friendly,
+    app,
+)
+
+
+class ModelName(StrEnum):
+    basset = "basset"
+    cnn = "cnn"
+    rnn = "rnn"
+    cnn_rnn = "cnn-rnn"
+
+
+class Preset(StrEnum):
+    basset = "basset"
+    demo = "demo"
+
+
+@app.command()
+@_friendly
+def train(
+    dataset: Annotated[Path, typer.Argument(help="Dataset file (.h5) with train/valid splits.")],
+    run_dir: Annotated[Path, typer.Argument(help="Run directory to write.")],
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (model + training); options override it.")
+    ] = None,
+    model: Annotated[ModelName | None, typer.Option(help="Architecture.")] = None,
+    preset: Annotated[
+        Preset | None, typer.Option(help="Optimizer preset: Basset's RMSprop or DeMo's Adam.")
+    ] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Most epochs to run.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early-stopping patience.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    rc: Annotated[
+        bool | None, typer.Option("--rc/--no-rc", help="Reverse-complement augmentation.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from checkpoints/last.ckpt.")] = False,
+    devices: Annotated[str, typer.Option(help="Lightning devices (auto, 1, 2, ...).")] = "auto",
+    num_nodes: Annotated[int, typer.Option(help="Lightning nodes.")] = 1,
+    strategy: Annotated[str, typer.Option(help="Lightning strategy (auto, ddp, ...).")] = "auto",
+    accelerator: Annotated[str, typer.Option(help="auto, cpu, gpu.")] = "auto",
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Train a model on a dataset; writes weights, config and metrics into RUN_DIR."""
+    from motiflens.config import RunConfig
+    from motiflens.training import train as run
+
+    if resume and config is None and (run_dir / "config.yaml").exists():
+        config = run_dir / "config.yaml"
+    base = RunConfig.load_yaml(config).to_dict() if config else RunConfig().to_dict()
+    if model is not None and model.value != base["model"]["name"]:
+        base["model"] = {"name": model.value, "task": base["model"]["task"]}
+    overrides = {
+        "preset": preset.value if preset else None,
+        "max_epochs": max_epochs,
+        "patience": patience,
+        "batch_size": batch_size,
+        "lr": lr,
+        "reverse_complement": rc,
+        "seed": seed,
+    }
+    training = base["training"]
+    if preset is not None:
+        # a new preset brings its own optimizer settings, not the old preset's
+        training = {k: v for k, v in training.items() if k in ("patience", "monitor", "seed")}
+    training.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = RunConfig.from_dict({"model": base["model"], "training": training})
+    result = run(
+        dataset,
+        run_dir,
+        cfg,
+        resume=resume,
+        devices=int(devices) if devices.isdigit() else devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        accelerator=accelerator,
+        progress=progress,
+    )
+    typer.echo(str(result))
+
+
+@app.command("test")
+@_friendly
+def test_cmd(
+    run_dir: RunDir,
+    data: Annotated[
+        Path | None,
+        typer.Argument(help="Dataset file or labelled FASTA/TSV/DeepBind (default: training set)."),
+    ] = None,
+    split: SplitOpt = "test",
+    rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Prediction batch size.")] = 512,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Per-target AUROC/AUPRC (or Pearson/Spearman) into RUN_DIR/metrics/test.tsv."""
+    from motiflens.evaluation import evaluate_run
+
+    metrics, summary = evaluate_run(
+        run_dir, data, split=split, reverse_complement=rc, batch_size=batch_size, progress=progress
+    )
+    with_auc = "auroc" in metrics
+    for row in metrics.itertuples(index=False):
+        if with_auc:
+            typer.echo(f"  {row.target:<24} AUROC {row.auroc:.4f}  AUPRC {row.auprc:.4f}")
+        else:
+            typer.echo(f"  {row.target:<24} r {row.pearson:.4f}  rho {row.spearman:.4f}")
+    typer.echo(summary)
+    typer.echo(f"metrics written to {run_dir / 'metrics' / 'test.tsv'}")
+
+
+@app.command()
+@_friendly
+def predict(
+    run_dir: RunDir,
+    source: Source,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="TSV to write (default RUN_DIR/predictions.tsv)."),
+    ] = None,
+    genome: GenomeOpt = None,
+    split: SplitOpt = "test",
+    rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
+    raw: Annotated[bool, typer.Option(help="Write logits instead of probabilities.")] = False,
+    pad: Annotated[
+        bool, typer.Option(help="Centre-pad/trim sequences of another length (else refuse).")
+    ] = True,
+    batch_size: Annotated[int, typer.Option(help="Sequences per batch.")] = 1024,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Predict every target for sequences; one TSV row per sequence, one column per target."""
+    from motiflens.prediction import predict_file
+
+    report = predict_file(
+        run_dir,
+        source,
+        out or run_dir / "predictions.tsv",
+        genome=genome,
+        split=split,
+        batch_size=batch_size,
+        reverse_complement=rc,
+        raw=raw,
+        pad=pad,
+        progress=progress,
+    )
+    typer.echo(str(report))
