@@ -164,20 +164,11 @@ def evaluate_run(
     from motiflens.models import load_model
     from motiflens.plots.training import plot_roc_pr
     from motiflens.prediction import predict_array
-    from motiflens.runs import atomic_path, read_manifest, record_step, write_text_atomic
+    from motiflens.runs import atomic_path, record_step, training_dataset, write_text_atomic
 
     run_dir = Path(run_dir)
     model, config = load_model(run_dir, device=device)
-    if data is None:
-        trained_on = read_manifest(run_dir)["steps"].get("train", {}).get("dataset")
-        if trained_on is None:
-            raise InputError(
-                "no data given and the run does not record its training dataset",
-                path=run_dir,
-                hint="pass the dataset file (or a labelled FASTA/TSV) to evaluate on",
-            )
-        data = trained_on
-    data = Path(data)
+    data = training_dataset(run_dir) if data is None else Path(data)
     labels, batches, n = _labelled_batches(data, split, config.length, batch_size)
     if len(labels) != config.n_targets:
         raise InputError(

@@ -8,6 +8,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from motiflens.errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -73,3 +75,21 @@ def read_manifest(run_dir: str | Path) -> dict:
 
     path = Path(run_dir) / MANIFEST
     return json.loads(path.read_text()) if path.exists() else {"steps": {}}
+
+
+def training_dataset(run_dir: str | Path) -> Path:
+    """The dataset file a run was trained on, as its manifest records it.
+
+    Raises
+    ------
+    InputError
+        The manifest does not record one (give the data explicitly then).
+    """
+    trained_on = read_manifest(run_dir).get("steps", {}).get("train", {}).get("dataset")
+    if trained_on is None:
+        raise InputError(
+            "no data given and the run does not record its training dataset",
+            path=run_dir,
+            hint="pass the dataset file (or sequences) explicitly",
+        )
+    return Path(trained_on)

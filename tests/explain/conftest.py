@@ -152,3 +152,68 @@ def trained_sim(tmp_path_factory: pytest.TempPathFactory) -> TrainedSim:
         ground_truth=read_ground_truth(dataset, "test"),
         best_val_auroc=float(result.best_score),
     )
+
+
+# Five single-motif tasks for the motif-discovery checks (filters, insertion): enough
+# planted motifs that "at least 80% recovered" means something.
+MOTIF_TASKS = (
+    TaskSpec("CTCF", ["MA0139.2"], positive_rate=0.3),
+    TaskSpec("REST", ["MA0138.3"], positive_rate=0.3),
+    TaskSpec("SPI1", ["MA0080.7"], positive_rate=0.3),
+    TaskSpec("AP-1", ["MA0478.2"], positive_rate=0.3),
+    TaskSpec("SOX2", ["MA0143.5"], positive_rate=0.3),
+)
+MOTIF_CONFIG = {
+    "model": {
+        "name": "basset",
+        "arch": {
+            "filters": [48],
+            "sizes": [19],
+            "pools": [SIM_LENGTH - 19 + 1],
+            "hidden": [],
+            "batch_norm": False,
+        },
+    },
+    "training": {
+        "preset": "demo",
+        "lr": 0.01,
+        "batch_size": 64,
+        "max_epochs": 10,
+        "patience": 50,
+        "seed": 1,
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrainedMotifs:
+    """Dataset, run directory and model of the five-motif simulation (see MOTIF_TASKS)."""
+
+    run_dir: Path
+    dataset: Path
+    model: SequenceModel
+    target_labels: list[str]
+    planted: dict[str, str]  # task -> JASPAR id
+
+
+@pytest.fixture(scope="session")
+def trained_motifs(tmp_path_factory: pytest.TempPathFactory) -> TrainedMotifs:
+    root = tmp_path_factory.mktemp("trained_motifs")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        dataset = root / "sim.h5"
+        simulate(dataset, tasks=MOTIF_TASKS, n_sequences=8000, length=SIM_LENGTH, seed=2,
+                 progress=False)  # fmt: skip
+        run_dir = root / "run"
+        train(dataset, run_dir, RunConfig.from_dict(MOTIF_CONFIG), progress=False)
+    finally:
+        torch.set_num_threads(before)
+    model, _ = load_model(run_dir, device="cpu")
+    return TrainedMotifs(
+        run_dir=run_dir,
+        dataset=dataset,
+        model=model,
+        target_labels=target_labels(dataset),
+        planted={t.name: t.motifs[0] for t in MOTIF_TASKS},
+    )

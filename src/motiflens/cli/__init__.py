@@ -9,6 +9,7 @@ makes the verbs exist.
 from motiflens.cli import data  # noqa: F401
 from motiflens.cli import training  # noqa: F401
 from motiflens.cli import explain  # noqa: F401
+from motiflens.cli import motifs  # noqa: F401
 
 # isort: on
 from motiflens.cli.common import app

@@ -44,6 +44,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from motiflens.models import predict_transform, prepared_model
+from motiflens.motifs.meme import write_meme as write_meme_file
+from motiflens.motifs.pwm import Motif
 from motiflens.runs import atomic_path
 
 __all__ = [
@@ -327,13 +329,6 @@ def _optimize_sequence(
 # ------------------------------------------------------------------------------ files
 
 
-def _meme_name(name: str) -> str:
-    clean = re.sub(r"\s+", "_", name.strip())
-    if not clean:
-        raise ValueError("a motif name must not be empty")
-    return clean
-
-
 def write_meme(
     matrices: np.ndarray | Sequence[np.ndarray],
     path: str | Path,
@@ -343,6 +338,8 @@ def write_meme(
     nsites: int = 20,
 ) -> Path:
     """Write probability matrices as a MEME (version 4, minimal) motif file, atomically.
+
+    A matrix-level front end to :func:`motiflens.motifs.write_meme`, which writes the file.
 
     Parameters
     ----------
@@ -375,38 +372,12 @@ def write_meme(
         names = list(name)
     if len(names) != len(mats):
         raise ValueError(f"{len(mats)} matrices but {len(names)} names")
-    bg = np.asarray(background, dtype=np.float64)
-    if bg.shape != (4,) or np.any(bg < 0) or not math.isclose(bg.sum(), 1.0, abs_tol=1e-3):
-        raise ValueError(f"background must be 4 frequencies summing to 1, got {background}")
-    lines = [
-        "MEME version 4",
-        "",
-        f"ALPHABET= {ALPHABET}",
-        "",
-        "strands: + -",
-        "",
-        "Background letter frequencies",
-        " ".join(f"{b} {f:.6g}" for b, f in zip(ALPHABET, bg, strict=True)),
-        "",
-    ]
+    motifs = []
     for mat, motif_name in zip(mats, names, strict=True):
-        mat = np.asarray(mat, dtype=np.float64)
-        if mat.ndim != 2 or mat.shape[0] != 4 or mat.shape[1] < 1:
-            raise ValueError(f"motif {motif_name!r}: expected a (4, L) matrix, got {mat.shape}")
-        if np.any(mat < 0) or not np.allclose(mat.sum(axis=0), 1.0, atol=1e-3):
-            raise ValueError(
-                f"motif {motif_name!r}: not a probability matrix "
-                "(entries must be >= 0 and every column must sum to 1)"
-            )
-        lines += [
-            f"MOTIF {_meme_name(motif_name)}",
-            f"letter-probability matrix: alength= 4 w= {mat.shape[1]} nsites= {nsites} E= 0",
-        ]
-        lines += [" ".join(f"{v:.6f}" for v in col) for col in mat.T]
-        lines.append("")
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-    return Path(path)
+        if not str(motif_name).strip():
+            raise ValueError("a motif name must not be empty")
+        motifs.append(Motif(str(motif_name), str(motif_name), mat, nsites=nsites))
+    return write_meme_file(motifs, path, background)
 
 
 def write_fasta(

@@ -118,8 +118,10 @@ class Basset(FirstConvModel):
             )
 
     def forward_from_first_activation(self, a: torch.Tensor) -> torch.Tensor:
-        h = self.first_block.reduce(a)
-        for block in self.conv_blocks[1:]:
+        return self.forward_from_block(1, self.first_block.reduce(a))
+
+    def forward_from_block(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        for block in self.conv_blocks[i:]:
             h = block(h)
         return self._dense_head(h.flatten(1))
 

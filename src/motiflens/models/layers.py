@@ -281,5 +281,13 @@ class FirstConvModel(SequenceModel):
         """Run the rest of the network on (possibly edited) first-layer activations."""
         raise NotImplementedError
 
+    def forward_from_block(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """Run conv blocks ``i, i+1, ...`` and the head on block ``i-1``'s output ``h``.
+
+        Only models that are a plain stack of :class:`ConvBlock` followed by a head have
+        it (``conv_blocks``); filter nullification uses it to start after layer 2.
+        """
+        raise NotImplementedError(f"{type(self).__name__} is not a plain conv stack")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_from_first_activation(self.first_activation(x))

@@ -1,0 +1,89 @@
+"""`motiflens filters` and `motiflens insert` from the command line: outputs and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from motiflens.cli import app
+from motiflens.config import RunConfig
+from motiflens.motifs.meme import read_meme, write_meme
+from motiflens.motifs.pwm import Motif
+from motiflens.training import train
+from tests.test_training import TINY, make_dataset
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("motifs")
+    data = make_dataset(tmp / "d.h5", n=600)
+    cfg = RunConfig.from_dict({**TINY, "training": {**TINY["training"], "max_epochs": 2}})
+    train(data, tmp / "run", cfg, progress=False)
+    # A small MEME database: the planted ACGTTG and 30 random motifs as the null.
+    rng = np.random.default_rng(0)
+    planted = np.eye(4)[[0, 1, 2, 3, 3, 2]].T * 0.94 + 0.015
+    motifs = [Motif("PLANTED", "acgttg", planted)] + [
+        Motif(f"R{i}", f"random{i}", rng.dirichlet(np.ones(4), size=8).T) for i in range(30)
+    ]
+    db = write_meme(motifs, tmp / "db.meme")
+    return tmp / "run", data, db
+
+
+def test_filters_writes_table_pwms_matches_and_influence(tiny_run):
+    run, data, db = tiny_run
+    out = runner.invoke(app, ["filters", str(run), str(data), "--db", str(db), "-n", "60",
+                              "--logos"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    folder = run / "explain" / "filters"
+    table = pd.read_csv(folder / "filters.tsv", sep="\t")
+    assert list(table["filter"]) == list(range(16))
+    assert {"consensus", "ic", "match_q", "influence", "influence_ss"} <= set(table.columns)
+    motifs, _ = read_meme(folder / "filters.meme")
+    assert {m.id for m in motifs} <= {f"filter{f}" for f in range(16)}
+    assert len(list((folder / "logos").glob("filter*.png"))) >= len(motifs)
+    infl = pd.read_csv(folder / "influence_targets.tsv", sep="\t")
+    assert list(infl.columns) == ["filter", "motif", "gc", "never"]
+    assert (folder / "influence_heatmap.png").exists() and (folder / "ic_influence.svg").exists()
+    assert '"filters"' in (run / "manifest.json").read_text()
+
+
+def test_insert_writes_long_table_and_heat_map(tiny_run):
+    run, data, db = tiny_run
+    out = runner.invoke(app, ["insert", str(run), str(data), "--db", str(db), "-n", "40",
+                              "--motif", "PLANTED", "--motif", "random3"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    table = pd.read_csv(run / "explain" / "insertion" / "insertion.tsv", sep="\t")
+    assert sorted(set(table["motif_id"])) == ["PLANTED", "R3"]
+    assert len(table) == 2 * 3
+    assert (run / "explain" / "insertion" / "insertion_heatmap.png").exists()
+
+
+def test_bad_database_spec_lists_what_exists(tiny_run):
+    run, data, _ = tiny_run
+    out = runner.invoke(app, ["filters", str(run), str(data), "--db", "jaspar:1999"])
+    assert out.exit_code == 2
+    assert "JASPAR2024" in out.output
+
+
+def test_unparsable_meme_file_names_the_line(tiny_run, tmp_path):
+    run, data, _ = tiny_run
+    bad = tmp_path / "bad.meme"
+    bad.write_text("MEME version 4\n\nMOTIF X\nletter-probability matrix: alength= 4 w= 2\n"
+                   "0.25 0.25 0.5\n0.25 0.25 0.25 0.25\n")  # fmt: skip
+    out = runner.invoke(app, ["insert", str(run), str(data), "--db", str(bad)])
+    assert out.exit_code == 2
+    assert "bad.meme:5:" in out.output and "found 3 numbers" in out.output
+
+
+def test_rnn_run_has_no_filters(tmp_path):
+    data = make_dataset(tmp_path / "d.h5", n=200)
+    cfg = {"model": {"name": "rnn", "arch": {"hidden": 4}},
+           "training": {"preset": "demo", "max_epochs": 1}}  # fmt: skip
+    train(data, tmp_path / "run", RunConfig.from_dict(cfg), progress=False)
+    out = runner.invoke(app, ["filters", str(tmp_path / "run"), str(data)])
+    assert out.exit_code == 2
+    assert "first layer is not a convolution" in out.output

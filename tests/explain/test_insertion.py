@@ -1,0 +1,76 @@
+"""Motif insertion: sampled instances, the mean change per target, planted motifs first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motiflens.config import ModelConfig
+from motiflens.data.hdf5 import read_split
+from motiflens.explain.filters import same_family
+from motiflens.explain.insertion import (
+    insert_motifs,
+    insertion_backgrounds,
+    sample_instances,
+    top_motifs,
+)
+from motiflens.models import build_model
+from motiflens.motifs.databases import jaspar_motif, load_database
+from motiflens.motifs.pwm import Motif
+
+
+def test_sampled_instances_follow_the_pwm():
+    probs = np.array([[1, 0, 0.5], [0, 0, 0.5], [0, 0, 0], [0, 1, 0]], dtype=float)
+    inst = sample_instances(probs, 4000, np.random.default_rng(0))
+    assert inst.shape == (4000, 4, 3)
+    np.testing.assert_array_equal(inst.sum(axis=1), 1)
+    assert inst[:, 0, 0].all() and inst[:, 3, 1].all()  # fixed columns
+    assert abs(inst[:, 0, 2].mean() - 0.5) < 0.03 and not inst[:, 2:, 2].any()
+
+
+def test_insertion_change_of_a_linear_model_by_hand():
+    # Logit = the most A's in any 3 bp window (a width-3 filter of A-weights, global max
+    # pool): backgrounds without A score 0, and "AAA" written at the centre scores 3.
+    arch = {"filters": [1], "sizes": [3], "pools": [8], "hidden": [], "batch_norm": False}
+    cfg = ModelConfig.from_dict({"name": "basset", "n_targets": 1, "length": 10, "arch": arch})
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        model.conv1.weight.zero_()
+        model.conv1.bias.zero_()
+        model.conv1.weight[0, 0, :] = 1.0
+        model.output.weight.fill_(1.0)
+        model.output.bias.zero_()
+    rng = np.random.default_rng(0)
+    X = np.eye(4, dtype=np.float32)[rng.integers(1, 4, (20, 10))].transpose(0, 2, 1).copy()
+    aaa = Motif("AAA", "AAA", np.array([[1.0] * 3, [0] * 3, [0] * 3, [0] * 3]))
+    table = insert_motifs(model, X, [aaa], ["t"], progress=False)
+    np.testing.assert_allclose(table["delta_score"], [3.0], rtol=1e-6)
+    p0, p1 = 0.5, 1 / (1 + np.exp(-3.0))
+    np.testing.assert_allclose(table["delta_pred"], [p1 - p0], rtol=1e-5)
+
+
+def test_shuffled_backgrounds_keep_composition():
+    X = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (5, 50))]
+    X = X.transpose(0, 2, 1).copy()
+    bg = insertion_backgrounds(X, "shuffle", seed=0)
+    np.testing.assert_array_equal(bg.sum(axis=2), X.sum(axis=2))
+    assert not np.array_equal(bg, X)
+
+
+@pytest.mark.slow
+def test_insertion_ranks_each_planted_motif_first(trained_motifs):
+    x, _, _ = read_split(trained_motifs.dataset, "test")
+    planted = {task: jaspar_motif(i) for task, i in trained_motifs.planted.items()}
+    # the planted motifs among 25 other JASPAR motifs
+    others = load_database("jaspar:2024:CORE:vertebrates")[::35][:25]
+    motifs = list(planted.values()) + [m for m in others if m.id not in
+                                       {p.id for p in planted.values()}]  # fmt: skip
+    bg = insertion_backgrounds(x[:96], "shuffle", seed=0)
+    table = insert_motifs(trained_motifs.model, bg, motifs, trained_motifs.target_labels,
+                          progress=False)  # fmt: skip
+    best = top_motifs(table, 1).set_index("target")
+    by_id = {m.id: m for m in motifs}
+    for task, motif in planted.items():
+        winner = by_id[best.at[task, "motif_id"]]
+        assert same_family(winner, motif), (task, winner.id, winner.name)
