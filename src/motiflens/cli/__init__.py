@@ -10,6 +10,8 @@ from motiflens.cli import data  # noqa: F401
 from motiflens.cli import training  # noqa: F401
 from motiflens.cli import explain  # noqa: F401
 from motiflens.cli import motifs  # noqa: F401
+from motiflens.cli import variants  # noqa: F401
+from motiflens.cli import dashboard  # noqa: F401
 
 # isort: on
 from motiflens.cli.common import app

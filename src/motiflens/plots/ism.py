@@ -35,6 +35,7 @@ def plot_ism(
     positions: Sequence[int] | np.ndarray | None = None,
     mark: int | None = None,
     min_limit: float = MIN_LIMIT,
+    mark_width: int = 1,
 ) -> Path:
     """Draw Basset's saturation mutagenesis figure and save it as PNG and SVG.
 
@@ -62,6 +63,9 @@ def plot_ism(
     min_limit
         Smallest limit of the letter heights and of the colour scale (Basset's ``-m``).
         Default is 0.1.
+    mark_width
+        Bases the mark covers from ``mark`` on (an indel's allele): with more than one,
+        the span ``mark .. mark + mark_width - 1`` is shaded as well. Default is 1.
 
     Returns
     -------
@@ -144,6 +148,10 @@ def plot_ism(
     if mark is not None:
         for ax in (ax_logo, ax_track, ax_heat):
             ax.axvline(mark, color="black", lw=0.8, ls="--", zorder=5)
+            if mark_width > 1:
+                ax.axvspan(
+                    mark - 0.5, mark + mark_width - 0.5, color="black", alpha=0.08, gid="mark"
+                )
     ax_heat.set_xlim(x[0] - 0.5, x[-1] + 0.5)
     if title:
         ax_logo.set_title(title)

@@ -1,0 +1,77 @@
+"""The variants verb: SAD scores of VCF variants, optionally with ISM around the top ones."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from motiflens.cli.common import RunDir, Targets, _friendly, app
+
+
+class RefMismatchPolicy(StrEnum):
+    skip = "skip"
+    use_genome = "use-genome"
+    error = "error"
+
+
+@app.command()
+@_friendly
+def variants(
+    run_dir: RunDir,
+    vcf: Annotated[Path, typer.Argument(help="VCF file (plain or bgzip).")],
+    genome: Annotated[Path, typer.Option(help="Genome FASTA the VCF refers to.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default RUN_DIR/explain/variants)."),
+    ] = None,
+    target: Targets = None,
+    ref_mismatch: Annotated[
+        RefMismatchPolicy,
+        typer.Option(help="When the genome's bases differ from REF: skip, use-genome or error."),
+    ] = RefMismatchPolicy.skip,
+    skip_bad: Annotated[
+        bool, typer.Option(help="Skip malformed VCF lines (each named) instead of stopping.")
+    ] = False,
+    rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Variants read and scored at a time.")] = 1024,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 1024,
+    ism: Annotated[
+        bool, typer.Option(help="Saturation mutagenesis around the top variants.")
+    ] = False,
+    ism_top: Annotated[
+        int, typer.Option(help="ISM for the top K variants by max |SAD| (0: all).")
+    ] = 10,
+    ism_targets: Annotated[
+        int, typer.Option(help="ISM for each variant's top targets by |SAD|.")
+    ] = 1,
+    window: Annotated[
+        int, typer.Option(help="ISM mutates the central WINDOW positions (0: all).")
+    ] = 200,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Variant effects: predict reference and alternative alleles, report SAD per target."""
+    from motiflens.explain.variants import score_variants
+
+    if ism_top < 0 or ism_targets < 1 or window < 0:
+        raise typer.BadParameter("--ism-top >= 0, --ism-targets >= 1 and --window >= 0")
+    report = score_variants(
+        run_dir,
+        vcf,
+        genome,
+        out_dir=out,
+        targets=target,
+        ref_mismatch=ref_mismatch.value,  # type: ignore[arg-type]
+        skip_bad=skip_bad,
+        reverse_complement=rc,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+        ism=ism,
+        ism_top=ism_top,
+        ism_targets=ism_targets,
+        ism_window=window or None,
+        progress=progress,
+    )
+    typer.echo(str(report))

@@ -1,0 +1,778 @@
+"""Variant effect scores: SAD per target for VCF variants, and ISM around the top ones.
+
+Basset's ``basset_sad.py`` and ``basset_sat_vcf.py`` with explicit policies:
+
+- **Sequences** (Basset's ``bvcf.snps_seq1``): for a model of length ``L`` the window
+  holds ``L // 2 - 1`` genome bases left of the variant, then the allele, then the right
+  flank, so an SNV sits at 0-based index ``L // 2 - 1``. Both sequences are ``L`` long:
+  the reference is the genome window; in the alternative the REF bases are replaced by
+  ALT and the right flank is cut (insertion) or extended from the genome (deletion) at
+  the right end. Bases beyond a chromosome end are N (0.25 in every channel), counted.
+- **Chromosome names** ``1``/``chr1``, ``MT``/``chrM`` are matched to the genome's;
+  variants on a chromosome the genome lacks are skipped, counted and logged.
+- **REF check**: where the genome's bases at POS differ from REF, ``ref_mismatch``
+  decides: ``"skip"`` (default; counted, one line per variant in ``log.tsv``),
+  ``"use-genome"`` (score the genome's own bases as the reference, the genome flanks
+  around ALT as the alternative; logged) or ``"error"`` (stop, naming the variant and
+  its line).
+- **Scores** per target: ``ref_pred``, ``alt_pred`` (the model's predictions, i.e.
+  probabilities for a binary task), ``sad = alt_pred - ref_pred`` and
+  ``log_odds_diff`` = alt minus ref of the model's raw outputs: the log-odds difference
+  ``logit(alt) - logit(ref)`` for a binary task, the log rate ratio for a Poisson task,
+  and for a regression task the raw difference (equal to ``sad``).
+
+The VCF is streamed in chunks and the TSV is written as it goes (under a temporary name,
+renamed at the end), so memory stays bounded whatever the number of variants.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from motiflens.errors import InputError
+from motiflens.explain.inputs import explain_dir, resolve_targets
+from motiflens.explain.ism import loss_gain, saturation_mutagenesis, write_ism
+from motiflens.models import load_model, predict_transform
+from motiflens.prediction import predict_array, read_target_labels
+from motiflens.runs import atomic_path, record_step
+from motiflens.sequence.fasta import Genome
+from motiflens.sequence.onehot import UNKNOWN, code_table, codes_to_onehot
+from motiflens.sequence.vcf import Variant, VCFStats, read_vcf
+
+log = logging.getLogger(__name__)
+
+RefMismatch = Literal["skip", "use-genome", "error"]
+REF_MISMATCH_POLICIES = ("skip", "use-genome", "error")
+
+SAD_COLUMNS = (
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "target",
+    "ref_pred",
+    "alt_pred",
+    "sad",
+    "log_odds_diff",
+    "info",
+)
+LOG_COLUMNS = ("line", "chrom", "pos", "id", "ref", "alt", "action", "reason")
+#: Per-variant warnings shown on the console before only the count goes on (all of them
+#: are in ``log.tsv``).
+MAX_WARNINGS = 10
+_MITO = ("chrM", "MT", "M", "chrMT")
+
+
+# ------------------------------------------------------------------ chromosome names
+
+
+def resolve_chrom(name: str, sizes: dict[str, int] | Iterable[str]) -> str | None:
+    """The genome's name for a VCF chromosome, with or without ``chr``; None if absent.
+
+    ``1`` matches ``chr1`` and back; the mitochondrion matches among ``chrM``, ``MT``,
+    ``M`` and ``chrMT``.
+    """
+    names = sizes if isinstance(sizes, dict) else set(sizes)
+    if name in names:
+        return name
+    base = name[3:] if name[:3].lower() == "chr" else name
+    candidates = [base, f"chr{base}", f"Chr{base}"]
+    if base.upper() in ("M", "MT"):
+        candidates += list(_MITO)
+    return next((c for c in candidates if c in names), None)
+
+
+# ------------------------------------------------------------------ sequences
+
+
+@dataclass
+class VariantSequences:
+    """Reference and alternative windows for a batch of variants.
+
+    Attributes
+    ----------
+    ref, alt
+        ``(n, L)`` uint8 base codes (A=0, C=1, G=2, T=3, N=4).
+    genome_ref
+        The genome's bases where REF should be (upper case; ``N`` beyond a chromosome end).
+    ref_matches
+        ``(n,)`` bool: the genome's bases equal REF.
+    padded
+        ``(n,)`` bool: the window ran over a chromosome end and was filled with N.
+    """
+
+    ref: np.ndarray
+    alt: np.ndarray
+    genome_ref: list[str]
+    ref_matches: np.ndarray
+    padded: np.ndarray
+
+
+def variant_offset(length: int) -> int:
+    """0-based index of the variant's first base in a window of ``length`` (``L//2 - 1``)."""
+    return length // 2 - 1
+
+
+def max_allele_length(length: int) -> int:
+    """Longest REF or ALT the window takes (``L // 2``): half the window is right flank."""
+    return length // 2
+
+
+def variant_sequences(
+    genome: Genome,
+    variants: Sequence[Variant],
+    length: int,
+    *,
+    chroms: Sequence[str] | None = None,
+) -> VariantSequences:
+    """Build the reference and alternative sequences of ``length`` around each variant.
+
+    Parameters
+    ----------
+    genome
+        The genome.
+    variants
+        Variants whose REF and ALT are at most :func:`max_allele_length` long.
+    length
+        Model input length ``L``.
+    chroms
+        The genome's name of each variant's chromosome (default: :func:`resolve_chrom`,
+        an error for an unknown one).
+
+    Returns
+    -------
+    VariantSequences
+        The window starts ``L // 2 - 1`` bases left of POS. Reference: the genome window.
+        Alternative: the same left flank, ALT, then the genome from just after REF,
+        cut or extended at the right end to ``L``.
+    """
+    n = len(variants)
+    left = variant_offset(length)
+    if left < 0:
+        raise ValueError(f"a model length of {length} leaves no room for a variant")
+    if chroms is None:
+        chroms = []
+        for v in variants:
+            name = resolve_chrom(v.chrom, genome.sizes)
+            if name is None:
+                raise InputError(f"chromosome {v.chrom!r} is not in the genome", line=v.line)
+            chroms.append(name)
+    longest = max_allele_length(length)
+    for v in variants:
+        if max(len(v.ref), len(v.alt)) > longest:
+            raise ValueError(f"{v.label()}: an allele is longer than {longest} bp")
+    extra = np.array([max(0, len(v.ref) - len(v.alt)) for v in variants], dtype=np.int64)
+    # One width for the batch: enough for the longest deletion's right flank.
+    width = length + (int(extra.max()) if n else 0)
+    starts = np.array([v.pos - 1 - left for v in variants], dtype=np.int64)
+    sizes = np.array([genome.sizes[c] for c in chroms], dtype=np.int64)
+    need_end = starts + length + extra
+    padded = (starts < 0) | (need_end > sizes)
+    codes = np.full((n, width), UNKNOWN, dtype=np.uint8)
+    inside = (starts >= 0) & (starts + width <= sizes)
+    chrom_arr = np.array(chroms, dtype=object)
+    for chrom in dict.fromkeys(chrom_arr[inside].tolist()):
+        rows = np.flatnonzero(inside & (chrom_arr == chrom))
+        codes[rows] = genome.fetch_codes(chrom, starts[rows], width)
+    for i in np.flatnonzero(~inside).tolist():
+        # Near a chromosome end: fetch what exists, the rest stays N.
+        a, b = max(int(starts[i]), 0), min(int(starts[i]) + width, int(sizes[i]))
+        if b > a:
+            codes[i, a - starts[i] : b - starts[i]] = genome.fetch_codes(chroms[i], [a], b - a)[0]
+    table = code_table()
+    ref = codes[:, :length].copy()
+    alt = ref.copy()
+    genome_ref: list[str] = []
+    matches = np.zeros(n, dtype=bool)
+    letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
+    for i, v in enumerate(variants):
+        here = codes[i, left : left + len(v.ref)]
+        genome_ref.append(letters[here].tobytes().decode("ascii"))
+        matches[i] = np.array_equal(here, table[np.frombuffer(v.ref.encode(), np.uint8)])
+        alt_codes = table[np.frombuffer(v.alt.encode(), np.uint8)]
+        if len(v.ref) == 1 and len(v.alt) == 1:
+            alt[i, left] = alt_codes[0]
+            continue
+        tail = length - left - len(v.alt)
+        after = left + len(v.ref)
+        alt[i] = np.concatenate([codes[i, :left], alt_codes, codes[i, after : after + tail]])
+    return VariantSequences(ref, alt, genome_ref, matches, padded)
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def score_sequences(
+    model: nn.Module,
+    ref: np.ndarray,
+    alt: np.ndarray,
+    task: str,
+    *,
+    reverse_complement: bool = False,
+    batch_size: int = 1024,
+    device: str | torch.device | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predictions for reference and alternative sequences, and the raw-output difference.
+
+    Parameters
+    ----------
+    model
+        Returns ``(batch, T)`` raw outputs (logits).
+    ref, alt
+        ``(n, L)`` base codes.
+    task
+        ``"binary"``, ``"regression"`` or ``"poisson"``: how raw outputs become predictions.
+    reverse_complement
+        Average forward and reverse-complement raw outputs (see
+        :func:`~motiflens.prediction.predict_array`).
+
+    Returns
+    -------
+    (ref_pred, alt_pred, raw_diff)
+        ``(n, T)`` float32 each; ``raw_diff`` is alt minus ref of the raw outputs.
+    """
+    n = len(ref)
+    x = codes_to_onehot(np.concatenate([ref, alt]), np.float32)
+    raw = predict_array(
+        model, x, batch_size=batch_size, device=device, reverse_complement=reverse_complement
+    )
+    preds = predict_transform(task, torch.from_numpy(raw)).numpy()
+    return preds[:n], preds[n:], raw[n:] - raw[:n]
+
+
+@dataclass
+class VariantReport:
+    """What :func:`score_variants` did."""
+
+    path: Path
+    log_path: Path
+    task: str
+    n_targets: int
+    scored: int = 0
+    vcf: VCFStats = field(default_factory=VCFStats)
+    unknown_chrom: int = 0
+    unknown_chroms: list[str] = field(default_factory=list)
+    ref_mismatch: int = 0
+    ref_mismatch_policy: str = "skip"
+    padded: int = 0
+    too_long: int = 0
+    reverse_complement: bool = False
+    ism_dir: Path | None = None
+    ism_variants: int = 0
+
+    def __str__(self) -> str:
+        rc = " (forward and reverse complement averaged)" if self.reverse_complement else ""
+        v = self.vcf
+        lines = [
+            f"variants  {self.path}",
+            f"{self.scored:,} variant alleles scored x {self.n_targets} targets{rc}; "
+            f"{v.records:,} VCF records read",
+        ]
+        if self.task == "regression":
+            lines.append("regression task: log_odds_diff is the raw difference alt - ref")
+        elif self.task == "poisson":
+            lines.append("poisson task: log_odds_diff is the log rate ratio log(alt/ref)")
+        if self.ref_mismatch:
+            what = {
+                "skip": "skipped",
+                "use-genome": "scored with the genome's bases as reference",
+            }.get(self.ref_mismatch_policy, self.ref_mismatch_policy)
+            lines.append(f"{self.ref_mismatch:,} REF mismatches with the genome: {what}")
+        if self.unknown_chrom:
+            shown = ", ".join(self.unknown_chroms[:5])
+            lines.append(
+                f"{self.unknown_chrom:,} variants skipped on chromosomes not in the genome "
+                f"({shown})"
+            )
+        if self.padded:
+            lines.append(f"{self.padded:,} windows ran over a chromosome end: padded with N")
+        if self.too_long:
+            lines.append(f"{self.too_long:,} alleles longer than half the window skipped")
+        if v.symbolic or v.no_alt:
+            lines.append(
+                f"{v.symbolic:,} symbolic/structural ALT alleles and {v.no_alt:,} records "
+                "without ALT skipped"
+            )
+        if v.bad_lines:
+            lines.append(f"{v.bad_lines:,} malformed VCF lines skipped")
+        if self.ism_dir is not None:
+            lines.append(f"ISM of {self.ism_variants} variant(s) -> {self.ism_dir}")
+        lines.append(f"details per variant: {self.log_path}")
+        return "\n".join(lines)
+
+
+def _clean(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _clean_any(value: object) -> str:
+    return _clean(str(value))
+
+
+class _Log:
+    """``log.tsv``: one line per variant skipped or scored with a caveat, streamed.
+
+    Entries wait until the chunk is done and go out sorted by line, so the file is in VCF
+    order although a chunk's checks run in stages.
+    """
+
+    def __init__(self, fh: IO[str]) -> None:
+        self.fh = fh
+        self.shown = 0
+        self.pending: list[tuple[int, str]] = []
+        fh.write("\t".join(LOG_COLUMNS) + "\n")
+
+    def add(self, v: Variant | None, line: int, action: str, reason: str) -> None:
+        cols = ("", "", "", "", "") if v is None else (v.chrom, v.pos, v.id, v.ref, v.alt)
+        text = "\t".join(map(str, (line, *map(_clean_any, cols), action, _clean(reason))))
+        self.pending.append((line, text + "\n"))
+
+    def flush(self) -> None:
+        self.pending.sort(key=lambda item: item[0])
+        self.fh.writelines(text for _, text in self.pending)
+        self.pending.clear()
+
+    def warn(self, message: str) -> None:
+        self.shown += 1
+        if self.shown <= MAX_WARNINGS:
+            log.warning(message)
+        elif self.shown == MAX_WARNINGS + 1:
+            log.warning("more variant warnings; all are listed in log.tsv")
+
+
+@dataclass(order=True)
+class TopVariant:
+    """A variant picked for ISM, ordered by its largest |SAD| (ties: the earlier one).
+
+    Attributes
+    ----------
+    score
+        Largest |SAD| over the reported targets.
+    order
+        Minus its rank in the stream (so that of equal scores the earlier ranks higher).
+    variant
+        The variant.
+    targets
+        Model outputs to run ISM for (largest |SAD| first).
+    sad
+        SAD of each of those targets.
+    """
+
+    score: float
+    order: int
+    variant: Variant = field(compare=False)
+    targets: list[int] = field(compare=False)
+    sad: list[float] = field(compare=False)
+
+
+def score_variants(
+    run_dir: str | Path,
+    vcf: str | Path,
+    genome: str | Path | Genome,
+    *,
+    out_dir: str | Path | None = None,
+    targets: Sequence[str | int] | None = None,
+    ref_mismatch: RefMismatch = "skip",
+    skip_bad: bool = False,
+    reverse_complement: bool = False,
+    chunk_size: int = 1024,
+    batch_size: int = 1024,
+    device: str | torch.device | None = None,
+    ism: bool = False,
+    ism_top: int = 10,
+    ism_targets: int = 1,
+    ism_window: int | None = 200,
+    ism_method: str = "auto",
+    progress: bool = True,
+) -> VariantReport:
+    """Score every SNV and short indel of a VCF with a trained model (SAD per target).
+
+    Parameters
+    ----------
+    run_dir
+        Trained run directory (model, config, target labels).
+    vcf
+        VCF file, plain or bgzip.
+    genome
+        Genome FASTA (path or open :class:`~motiflens.sequence.fasta.Genome`).
+    out_dir
+        Where to write; default ``RUN_DIR/explain/variants``.
+    targets
+        Target names or indices to report (default all).
+    ref_mismatch
+        ``"skip"``, ``"use-genome"`` or ``"error"`` (module docstring).
+    skip_bad
+        Skip malformed VCF lines (named in the log) instead of stopping at the first.
+    reverse_complement
+        Average forward and reverse-complement raw outputs.
+    chunk_size
+        Variants read and scored at a time (memory is bounded by this).
+    batch_size
+        Sequences per forward pass.
+    device
+        Where to run the model (default CUDA if available, else CPU).
+    ism
+        Also run saturation mutagenesis around the top variants (:func:`variant_ism`).
+    ism_top
+        How many variants, by largest |SAD| over the reported targets; 0 for all
+        (held in memory: for small VCFs).
+    ism_targets
+        Targets per variant for ISM: its largest |SAD| ones.
+    ism_window
+        Central positions to mutate (Basset's ``-n 200``); None for the whole sequence.
+    ism_method
+        ``"auto"``, ``"fast"`` or ``"naive"`` (see
+        :func:`~motiflens.explain.ism.saturation_mutagenesis`).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    VariantReport
+
+    Notes
+    -----
+    Outputs: ``sad.tsv`` (columns :data:`SAD_COLUMNS`, one row per variant allele and target),
+    ``log.tsv`` (:data:`LOG_COLUMNS`: each variant skipped or scored with a caveat, and
+    each malformed line skipped), and with ``ism`` an ``ism/`` folder. A step
+    ``variants`` is added to the run's manifest.
+    """
+    if ref_mismatch not in REF_MISMATCH_POLICIES:
+        raise InputError(
+            f"unknown REF-mismatch policy {ref_mismatch!r}",
+            hint=f"choose one of {', '.join(REF_MISMATCH_POLICIES)}",
+        )
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    run_dir = Path(run_dir)
+    model, config = load_model(run_dir, device)
+    if config.length is None or config.n_targets is None:
+        raise InputError(
+            "the model config has no input length or number of targets",
+            path=run_dir / "config.yaml",
+        )
+    length = config.length
+    labels = read_target_labels(run_dir, config.n_targets)
+    chosen = resolve_targets(targets, labels)
+    out = Path(out_dir) if out_dir is not None else explain_dir(run_dir, "variants")
+    out.mkdir(parents=True, exist_ok=True)
+    fasta = genome if isinstance(genome, Genome) else Genome(genome)
+    report = VariantReport(
+        path=out / "sad.tsv",
+        log_path=out / "log.tsv",
+        task=config.task,
+        n_targets=len(chosen),
+        ref_mismatch_policy=ref_mismatch,
+        reverse_complement=reverse_complement,
+    )
+    top: list[TopVariant] = []
+    try:
+        with (
+            atomic_path(report.path) as tmp,
+            open(tmp, "w", encoding="utf-8", newline="\n") as fh,
+            atomic_path(report.log_path) as log_tmp,
+            open(log_tmp, "w", encoding="utf-8", newline="\n") as log_fh,
+            tqdm(desc="variants", unit="variant", disable=not progress) as bar,
+        ):
+            vlog = _Log(log_fh)
+
+            def on_bad(line: int, reason: str) -> None:
+                vlog.add(None, line, "skipped", f"malformed VCF line: {reason}")
+
+            fh.write("\t".join(SAD_COLUMNS) + "\n")
+            stream = read_vcf(vcf, skip_bad=skip_bad, stats=report.vcf, on_bad=on_bad)
+            for chunk in _chunks(stream, chunk_size):
+                kept, chroms = _admit(chunk, fasta, length, report, vlog, vcf)
+                if kept:
+                    _score_chunk(
+                        model, config.task, fasta, kept, chroms, length, chosen, labels,
+                        ref_mismatch, reverse_complement, batch_size, fh, vlog, report, top,
+                        ism_top if ism else -1, ism_targets, vcf,
+                    )  # fmt: skip
+                vlog.flush()
+                bar.update(len(chunk))
+            vlog.flush()
+        if ism and top:
+            report.ism_dir = out / "ism"
+            selected = sorted(top, reverse=True)
+            report.ism_variants = len(selected)
+            variant_ism(
+                model,
+                fasta,
+                selected,
+                report.ism_dir,
+                length=length,
+                labels=labels,
+                window=ism_window,
+                reverse_complement=reverse_complement,
+                method=ism_method,
+                device=device,
+            )
+    finally:
+        if fasta is not genome:
+            fasta.close()
+    _warn_counts(report)
+    outputs = [_relative(p, run_dir) for p in (report.path, report.log_path)]
+    if report.ism_dir is not None:
+        outputs.append(_relative(report.ism_dir, run_dir) + "/")
+    record_step(
+        run_dir,
+        "variants",
+        outputs,
+        vcf=str(vcf),
+        scored=report.scored,
+        ref_mismatch=report.ref_mismatch,
+        ref_mismatch_policy=ref_mismatch,
+        unknown_chrom=report.unknown_chrom,
+        padded=report.padded,
+        bad_lines=report.vcf.bad_lines,
+        symbolic=report.vcf.symbolic,
+        reverse_complement=reverse_complement,
+    )
+    return report
+
+
+def _relative(path: Path, run_dir: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(run_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _chunks(stream: Iterator[Variant], size: int) -> Iterator[list[Variant]]:
+    while chunk := list(islice(stream, size)):
+        yield chunk
+
+
+def _admit(
+    chunk: list[Variant],
+    genome: Genome,
+    length: int,
+    report: VariantReport,
+    vlog: _Log,
+    vcf: str | Path,
+) -> tuple[list[Variant], list[str]]:
+    """Variants on a known chromosome with alleles that fit; the others logged."""
+    kept: list[Variant] = []
+    chroms: list[str] = []
+    longest = max_allele_length(length)
+    for v in chunk:
+        name = resolve_chrom(v.chrom, genome.sizes)
+        if name is None:
+            report.unknown_chrom += 1
+            if v.chrom not in report.unknown_chroms:
+                report.unknown_chroms.append(v.chrom)
+                vlog.warn(f"chromosome {v.chrom!r} (VCF line {v.line}) is not in the genome")
+            vlog.add(v, v.line, "skipped", f"chromosome {v.chrom!r} is not in the genome")
+            continue
+        if max(len(v.ref), len(v.alt)) > longest:
+            report.too_long += 1
+            vlog.add(v, v.line, "skipped", f"allele longer than {longest} bp (half the window)")
+            continue
+        if v.pos > genome.sizes[name]:
+            report.ref_mismatch += 1
+            reason = f"POS is beyond the end of {name} ({genome.sizes[name]:,} bp)"
+            if report.ref_mismatch_policy == "error":
+                raise InputError(f"variant {v.label()}: {reason}", path=vcf, line=v.line)
+            vlog.add(v, v.line, "skipped", reason)
+            continue
+        kept.append(v)
+        chroms.append(name)
+    return kept, chroms
+
+
+def _score_chunk(
+    model: nn.Module,
+    task: str,
+    genome: Genome,
+    variants: list[Variant],
+    chroms: list[str],
+    length: int,
+    chosen: list[int],
+    labels: list[str],
+    policy: str,
+    rc: bool,
+    batch_size: int,
+    fh: IO[str],
+    vlog: _Log,
+    report: VariantReport,
+    top: list[TopVariant],
+    ism_top: int,
+    ism_targets: int,
+    vcf: str | Path,
+) -> None:
+    seqs = variant_sequences(genome, variants, length, chroms=chroms)
+    keep = np.ones(len(variants), dtype=bool)
+    for i in np.flatnonzero(~seqs.ref_matches).tolist():
+        v = variants[i]
+        report.ref_mismatch += 1
+        reason = f"REF {v.ref} does not match the genome ({seqs.genome_ref[i]})"
+        if policy == "error":
+            raise InputError(
+                f"variant {v.label()}: {reason}",
+                path=vcf,
+                line=v.line,
+                hint="check that the VCF and the genome are the same assembly; or use "
+                "--ref-mismatch skip / use-genome",
+            )
+        if policy == "skip":
+            keep[i] = False
+            vlog.add(v, v.line, "skipped", reason)
+        else:
+            vlog.add(v, v.line, "scored", f"{reason}: the genome's bases were the reference")
+        vlog.warn(f"line {v.line}: {v.label()}: {reason}")
+    for i in np.flatnonzero(seqs.padded & keep).tolist():
+        v = variants[i]
+        report.padded += 1
+        vlog.add(v, v.line, "scored", "window runs over the chromosome end: padded with N")
+    rows = np.flatnonzero(keep)
+    if not rows.size:
+        return
+    ref_pred, alt_pred, raw_diff = score_sequences(
+        model, seqs.ref[rows], seqs.alt[rows], task, reverse_complement=rc, batch_size=batch_size
+    )
+    cols = np.asarray(chosen)
+    ref_pred, alt_pred, raw_diff = ref_pred[:, cols], alt_pred[:, cols], raw_diff[:, cols]
+    sad = alt_pred - ref_pred
+    names = [_clean(labels[t]) for t in chosen]
+    lines = []
+    for k, i in enumerate(rows.tolist()):
+        v = variants[i]
+        head = f"{_clean(v.chrom)}\t{v.pos}\t{_clean(v.id)}\t{v.ref}\t{v.alt}\t"
+        tail = f"\t{_clean(v.info)}\n"
+        for j, name in enumerate(names):
+            lines.append(
+                f"{head}{name}\t{ref_pred[k, j]:.6g}\t{alt_pred[k, j]:.6g}\t"
+                f"{sad[k, j]:.6g}\t{raw_diff[k, j]:.6g}{tail}"
+            )
+    fh.writelines(lines)
+    report.scored += len(rows)
+    if ism_top < 0:
+        return
+    strength = np.abs(sad).max(axis=1)
+    for k, i in enumerate(rows.tolist()):
+        order = np.argsort(-np.abs(sad[k]), kind="stable")[:ism_targets]
+        item = TopVariant(
+            float(strength[k]),
+            -(report.scored - len(rows) + k),
+            variants[i],
+            [chosen[j] for j in order.tolist()],
+            [float(sad[k, j]) for j in order.tolist()],
+        )
+        if ism_top == 0 or len(top) < ism_top:
+            heapq.heappush(top, item)
+        elif item > top[0]:
+            heapq.heapreplace(top, item)
+
+
+def _warn_counts(report: VariantReport) -> None:
+    if report.padded:
+        log.warning(
+            "%d variant window(s) ran over a chromosome end and were padded with N",
+            report.padded,
+        )
+    if report.ref_mismatch and report.ref_mismatch_policy == "skip":
+        log.warning(
+            "%d variant(s) skipped because REF does not match the genome (see %s)",
+            report.ref_mismatch,
+            report.log_path,
+        )
+
+
+# ------------------------------------------------------------------ ISM
+
+
+def variant_ism(
+    model: nn.Module,
+    genome: Genome,
+    selected: Sequence[TopVariant],
+    out_dir: str | Path,
+    *,
+    length: int,
+    labels: Sequence[str],
+    window: int | None = 200,
+    reverse_complement: bool = False,
+    method: str = "auto",
+    device: str | torch.device | None = None,
+) -> Path:
+    """Saturation mutagenesis of each selected variant's reference and alternative.
+
+    Basset's ``basset_sat_vcf.py``: for each variant, both sequences are mutated over the
+    central ``window`` positions for the variant's top targets; one HDF5 file per variant
+    (:func:`~motiflens.explain.ism.write_ism`, sequences named ``ref`` and ``alt``), a
+    figure per sequence and target with the variant marked, and ``ism.tsv`` listing them.
+
+    Returns
+    -------
+    Path
+        ``out_dir/ism.tsv``.
+    """
+    from motiflens.plots.ism import plot_ism
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    left = variant_offset(length)
+    win = None if window is None or window >= length else window
+    rows = ["\t".join(("rank", "chrom", "pos", "id", "ref", "alt", "target", "sad", "h5",
+                       "figure_ref", "figure_alt"))]  # fmt: skip
+    letters = np.frombuffer(b"ACGTN", dtype=np.uint8)
+    for rank, item in enumerate(selected, start=1):
+        v = item.variant
+        seqs = variant_sequences(genome, [v], length)
+        x = codes_to_onehot(np.concatenate([seqs.ref, seqs.alt]), np.float32)
+        result = saturation_mutagenesis(
+            model,
+            x,
+            window=win,
+            targets=item.targets,
+            reverse_complement=reverse_complement,
+            method=method,  # type: ignore[arg-type]
+            device=device,
+        )
+        stem = f"{rank:04d}_{_safe(v.chrom)}_{v.pos}_{_safe(v.ref)[:20]}_{_safe(v.alt)[:20]}"
+        names = [labels[t] for t in item.targets]
+        h5 = write_ism(out / f"{stem}.h5", result, ["ref", "alt"], names)
+        loss, gain = loss_gain(result.delta)
+        for k, (t_name, sad) in enumerate(zip(names, item.sad, strict=True)):
+            figures = []
+            for s, (which, allele) in enumerate((("ref", v.ref), ("alt", v.alt))):
+                codes = (seqs.ref if s == 0 else seqs.alt)[0]
+                region = letters[codes[result.positions]].tobytes().decode("ascii")
+                fig = plot_ism(
+                    result.delta[s, :, :, k],
+                    loss[s, :, k],
+                    gain[s, :, k],
+                    region,
+                    out / f"{stem}_{_safe(t_name)}_{which}.png",
+                    title=f"{v.label()} | {which} {allele} | {t_name} | SAD {sad:+.3g}",
+                    positions=result.positions,
+                    mark=left,
+                    mark_width=len(allele),
+                )
+                figures.append(fig.name)
+            rows.append(
+                "\t".join(
+                    map(str, (rank, v.chrom, v.pos, v.id, v.ref, v.alt, t_name, f"{sad:.6g}",
+                              h5.name, *figures))
+                )
+            )  # fmt: skip
+    path = out / "ism.tsv"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]

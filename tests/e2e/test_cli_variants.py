@@ -1,0 +1,71 @@
+"""`motiflens variants` from the command line: files written, policies, clear errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from motiflens.cli import app
+from tests.explain.test_variants import CHR1, make_run, write_genome, write_vcf
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("variants")
+    run = make_run(tmp / "run")
+    genome = write_genome(tmp / "g.fa")
+    wrong = "A" if CHR1[90] != "A" else "C"
+    vcf = write_vcf(
+        tmp / "v.vcf",
+        [
+            f"1\t51\trs1\t{CHR1[50]}\tA,C\t.\t.\tDP=4",  # line 3
+            "1 61 spaced A G . . .",  # line 4: malformed
+            f"chr1\t91\trsWrong\t{wrong}\tT\t.\t.\t.",  # line 5: REF mismatch
+            f"1\t151\tdel\t{CHR1[150:152]}\t{CHR1[150]}\t.\t.\tSVLEN=-1",  # line 6
+        ],
+    )
+    return run, genome, vcf
+
+
+def test_malformed_line_stops_with_its_line_number(setup):
+    run, genome, vcf = setup
+    out = runner.invoke(app, ["variants", str(run), str(vcf), "--genome", str(genome)])
+    assert out.exit_code == 2
+    assert f"{vcf}:4" in out.output and "space-separated" in out.output
+    assert "--skip-bad" in out.output
+
+
+def test_skip_bad_scores_the_rest_and_writes_the_tsv(setup):
+    run, genome, vcf = setup
+    args = ["variants", str(run), str(vcf), "--genome", str(genome), "--skip-bad"]
+    out = runner.invoke(app, [*args, "--ism", "--ism-top", "1", "--window", "10"])
+    assert out.exit_code == 0, out.output
+    folder = run / "explain" / "variants"
+    sad = pd.read_csv(folder / "sad.tsv", sep="\t", dtype=str)
+    # rs1 has two ALTs; rsWrong is skipped (default policy); 3 targets each
+    assert sad["id"].tolist() == ["rs1"] * 6 + ["del"] * 3
+    assert sad["alt"].tolist()[:6] == ["A"] * 3 + ["C"] * 3
+    assert sad["info"].tolist()[-1] == "SVLEN=-1"
+    assert "3 variant alleles scored x 3 targets" in out.output
+    assert "1 REF mismatches with the genome: skipped" in out.output
+    assert "1 malformed VCF lines skipped" in out.output
+    logged = pd.read_csv(folder / "log.tsv", sep="\t", dtype=str)
+    assert logged["line"].tolist() == ["4", "5"]
+    assert len(pd.read_csv(folder / "ism" / "ism.tsv", sep="\t")) == 1
+    assert len(list((folder / "ism").glob("*.png"))) == 2  # reference and alternative
+
+
+def test_ref_mismatch_error_policy_and_other_output_folder(setup, tmp_path):
+    run, genome, vcf = setup
+    args = ["variants", str(run), str(vcf), "--genome", str(genome), "--skip-bad"]
+    out = runner.invoke(app, [*args, "--ref-mismatch", "error", "-o", str(tmp_path / "o")])
+    assert out.exit_code == 2
+    assert f"{vcf}:5" in out.output and "rsWrong" in out.output
+    out = runner.invoke(app, [*args, "--ref-mismatch", "use-genome", "-o", str(tmp_path / "o")])
+    assert out.exit_code == 0, out.output
+    sad = pd.read_csv(tmp_path / "o" / "sad.tsv", sep="\t", dtype=str)
+    assert "rsWrong" in set(sad["id"])
+    assert "scored with the genome's bases as reference" in out.output
