@@ -1,0 +1,49 @@
+"""Verbs that show a run: serve (the web dashboard) and report (one HTML file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from motiflens.cli.common import RunDir, Targets, _friendly, app
+
+
+@app.command()
+@_friendly
+def serve(
+    run_dir: RunDir,
+    host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    genome: Annotated[
+        Path | None, typer.Option(help="Genome FASTA, for chrom:start-end in the explorer.")
+    ] = None,
+) -> None:
+    """The dashboard in the browser: overview, filters, sequence explorer, variants."""
+    from motiflens.dashboard.app import serve as run_server
+
+    run_server(run_dir, host=host, port=port, genome=genome, announce=typer.echo)
+
+
+@app.command()
+@_friendly
+def report(
+    run_dir: RunDir,
+    out: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    top: Annotated[int, typer.Option(help="Precomputed test sequences per target.")] = 2,
+    target: Targets = None,
+    max_targets: Annotated[
+        int, typer.Option(help="Targets with precomputed sequences, without --target.")
+    ] = 12,
+) -> None:
+    """One self-contained HTML report (opens offline) of the run, for sharing."""
+    from motiflens.dashboard.export import write_report
+
+    path = write_report(run_dir, out, top=top, targets=target, max_targets=max_targets)
+    size = path.stat().st_size / 1e6
+    typer.echo(f"report -> {path} ({size:.1f} MB; opens offline in a browser)")

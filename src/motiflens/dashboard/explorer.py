@@ -1,0 +1,604 @@
+"""The sequence explorer: a run's model, loaded once, answering one sequence at a time.
+
+Every computation goes through the same API as the CLI verbs: predictions through
+:func:`motiflens.prediction.predict_array`, ISM through
+:func:`motiflens.explain.ism.saturation_mutagenesis` (the fast exact path) and
+:func:`~motiflens.explain.ism.loss_gain`, attributions through
+:func:`motiflens.explain.saliency.attribute` (gradient x input) and temporal scores through
+:func:`motiflens.explain.temporal.temporal_scores`. The web server runs requests in a
+thread pool, so one lock serialises everything that touches the model (the explain
+functions switch its mode and ``requires_grad`` while they run).
+
+Input rules
+-----------
+A pasted sequence may start with one FASTA header line; whitespace anywhere is dropped;
+the letters must be A, C, G, T or N (any case). It may be at most the model's input
+length ``L``. A shorter one is centre-padded with N to ``L`` (as ``motiflens predict``
+does) and only its own bases are mutated and shown. A genome region ``chrom:start-end``
+(1-based, inclusive, as genome browsers write it; commas allowed) is read from the
+``--genome`` FASTA as the ``L`` bp window centred on it (shifted to stay inside the
+chromosome), with the region itself shown.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from motiflens.dashboard.data import dataset_path, json_safe
+from motiflens.errors import InputError
+
+__all__ = [
+    "MAX_FREE_LENGTH",
+    "Explorer",
+    "SequenceInput",
+    "filter_thresholds",
+    "parse_region",
+    "parse_sequence",
+]
+
+#: Longest pasted sequence for a model without a fixed input length (the RNNs).
+MAX_FREE_LENGTH = 5000
+#: Filter hits and database-motif hits returned per sequence at most, each (the strongest).
+MAX_MATCHES = 30
+#: A filter "matches" where its activation reaches this fraction of its largest possible
+#: value (Basset's filter PWMs used half of the largest activation seen in the data).
+MATCH_FRACTION = 0.5
+#: A database motif matches where its log-odds score is at least this far (as a fraction)
+#: from its lowest to its highest possible score (the "85%" relative score of TFBSTools).
+MOTIF_FRACTION = 0.85
+#: Test sequences scored for the ROC/PR curves (and the report's top sequences) at most:
+#: about half a minute for Basset at 600 bp on two CPU cores.
+CURVE_SEQUENCES = 5000
+#: Points per ROC/PR curve sent to the browser at most.
+CURVE_POINTS = 300
+
+_REGION = re.compile(r"^\s*([^\s:]+):([\d,]+)-([\d,]+)\s*$")
+
+
+class SequenceInput:
+    """One sequence ready for the model.
+
+    Attributes
+    ----------
+    name
+        Header, region or test-sequence name.
+    x
+        ``(1, 4, L)`` float32 one-hot model input.
+    start, end
+        The shown part of the input, 0-based half-open (the bases the user gave).
+    note
+        How the input was padded or placed, for the page.
+    """
+
+    def __init__(self, name: str, x: np.ndarray, start: int, end: int, note: str = "") -> None:
+        self.name, self.x, self.start, self.end, self.note = name, x, start, end, note
+
+    @property
+    def sequence(self) -> str:
+        """The shown bases as letters."""
+        from motiflens.sequence.onehot import decode
+
+        return str(decode(self.x[0, :, self.start : self.end]))
+
+
+def parse_sequence(text: str, max_length: int | None) -> tuple[str, str]:
+    """A pasted sequence (optionally with one FASTA header) -> ``(name, bases)``.
+
+    Raises
+    ------
+    InputError
+        Empty input, a second FASTA record, a letter other than A/C/G/T/N (the message
+        gives the letter and its position), or more than ``max_length`` bases.
+    """
+    lines = text.strip().splitlines()
+    name = "pasted sequence"
+    if lines and lines[0].lstrip().startswith(">"):
+        name = lines[0].strip()[1:].strip()[:100] or name
+        lines = lines[1:]
+    if any(line.lstrip().startswith(">") for line in lines):
+        raise InputError(
+            "more than one FASTA record", hint="paste one sequence at a time (one > header)"
+        )
+    seq = "".join("".join(line.split()) for line in lines).upper()
+    if not seq:
+        raise InputError("no sequence given", hint="paste DNA letters (A, C, G, T, N)")
+    bad = re.search(r"[^ACGTN]", seq)
+    if bad:
+        raise InputError(
+            f"invalid character {bad.group()!r} at position {bad.start() + 1} of the sequence",
+            hint="sequences may hold only A, C, G, T and N (any case); a FASTA header line "
+            "starting with > may come first",
+        )
+    if max_length is not None and len(seq) > max_length:
+        raise InputError(
+            f"the sequence is {len(seq):,} bp; this model reads at most {max_length:,} bp",
+            hint=f"paste at most {max_length:,} bp (shorter ones are centre-padded with N)",
+        )
+    return name, seq
+
+
+def parse_region(text: str) -> tuple[str, int, int]:
+    """``chrom:start-end`` (1-based inclusive, commas allowed) -> 0-based half-open."""
+    match = _REGION.match(text)
+    if not match:
+        raise InputError(
+            f"not a genome region: {text[:60]!r}", hint="write it as chr1:1,000,001-1,000,600"
+        )
+    chrom = match.group(1)
+    start, end = (int(match.group(k).replace(",", "")) for k in (2, 3))
+    if start < 1 or end < start:
+        raise InputError(f"empty or negative region {text.strip()!r}", hint="start <= end, 1-based")
+    return chrom, start - 1, end
+
+
+def filter_thresholds(model: torch.nn.Module) -> np.ndarray | None:
+    """Each first-layer filter's largest possible activation times :data:`MATCH_FRACTION`.
+
+    The largest activation over all one-hot inputs is the sum over the filter's columns
+    of its best base's weight, plus the bias, after folding the batch norm (eval mode)
+    into the convolution. ``None`` for a model without a first conv layer (the RNN).
+    """
+    from motiflens.models import FirstConvModel
+
+    if not isinstance(model, FirstConvModel):
+        return None
+    block = model.first_block
+    w = block.conv.weight.detach().double().cpu()
+    b = (
+        block.conv.bias.detach().double().cpu()
+        if block.conv.bias is not None
+        else torch.zeros(w.shape[0], dtype=torch.float64)
+    )
+    if isinstance(block.bn, torch.nn.BatchNorm1d):
+        bn = block.bn
+        scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)).detach().double()
+        scale = scale / torch.sqrt(bn.running_var.double() + bn.eps)
+        shift = (bn.bias if bn.affine else torch.zeros_like(bn.running_mean)).detach().double()
+        w = w * scale[:, None, None]
+        b = (b - bn.running_mean.double()) * scale + shift
+    best = w.max(dim=1).values.sum(dim=1) + b
+    return (best.clamp(min=0) * MATCH_FRACTION).numpy()
+
+
+class Explorer:
+    """A run's model and what the explorer computes with it.
+
+    Parameters
+    ----------
+    run_dir
+        A trained run directory (``config.yaml`` + ``model.safetensors``).
+    genome
+        Genome FASTA for ``chrom:start-end`` requests (optional).
+    device
+        Where to run the model (default CPU: the dashboard serves one sequence at a time).
+
+    Raises
+    ------
+    InputError
+        The run directory has no model (the message says which file is missing).
+    """
+
+    def __init__(
+        self, run_dir: str | Path, genome: str | Path | None = None, device: str = "cpu"
+    ) -> None:
+        from motiflens.models import load_model
+        from motiflens.prediction import read_target_labels
+        from motiflens.sequence.fasta import Genome
+
+        self.run_dir = Path(run_dir)
+        self.model, self.config = load_model(self.run_dir, device=device)
+        self.labels = read_target_labels(self.run_dir, self.config.n_targets)
+        self.length: int | None = self.config.length if self.config.name == "basset" else None
+        if self.length is None and self.config.length:
+            self.length = int(self.config.length)
+        self.genome = Genome(genome) if genome is not None else None
+        self.lock = threading.Lock()
+        self.thresholds = filter_thresholds(self.model)
+        self.filter_names = _filter_names(self.run_dir)
+        self.motifs = _matched_motifs(self.run_dir)
+        self.dataset = dataset_path(self.run_dir)
+        self._curves: dict[str, Any] | None = None
+
+    # ----------------------------------------------------------------- inputs
+
+    @property
+    def is_rnn(self) -> bool:
+        """Whether the model has temporal output scores (rnn, cnn-rnn)."""
+        return self.config.name in ("rnn", "cnn-rnn")
+
+    def target_index(self, target: str | int | None, default: int = 0) -> int:
+        """A target name or index -> index (``None`` -> ``default``)."""
+        from motiflens.explain.inputs import resolve_targets
+
+        if target is None or target == "":
+            return default
+        return resolve_targets([target], self.labels)[0]
+
+    def from_text(self, text: str) -> SequenceInput:
+        """A pasted sequence, validated and centre-padded to the model's length."""
+        from motiflens.sequence.onehot import one_hot
+
+        max_length = self.length if self.length is not None else MAX_FREE_LENGTH
+        name, seq = parse_sequence(text, max_length)
+        if len(seq) < self.model.min_length and self.length is None:
+            raise InputError(f"this model needs at least {self.model.min_length} bp")
+        length = self.length or len(seq)
+        left = (length - len(seq)) // 2
+        # As resize(): an odd extra N goes on the right, so the centre stays put.
+        padded = "N" * left + seq + "N" * (length - len(seq) - left)
+        note = (
+            f"{len(seq)} bp centre-padded with N to the model's {length} bp"
+            if len(seq) < length
+            else ""
+        )
+        return SequenceInput(name, one_hot([padded])[:1], left, left + len(seq), note)
+
+    def from_region(self, text: str) -> SequenceInput:
+        """A genome region read from ``--genome``: the model window centred on it."""
+        from motiflens.sequence.onehot import codes_to_onehot
+
+        if self.genome is None:
+            raise InputError(
+                "this server has no genome", hint="restart it with --genome FASTA to use regions"
+            )
+        chrom, start, end = parse_region(text)
+        size = self.genome.sizes.get(chrom)
+        if size is None:
+            raise InputError(f"chromosome {chrom!r} is not in the genome")
+        if end > size:
+            raise InputError(f"{text.strip()} runs past the end of {chrom} ({size:,} bp)")
+        length = self.length or (end - start)
+        if end - start > length:
+            raise InputError(
+                f"the region is {end - start:,} bp; this model reads at most {length:,} bp"
+            )
+        if size < length:
+            raise InputError(f"{chrom} is shorter ({size:,} bp) than the model's {length:,} bp")
+        w0 = min(max((start + end) // 2 - length // 2, 0), size - length)
+        codes = self.genome.fetch_codes(chrom, np.array([w0]), length)
+        x = codes_to_onehot(codes, np.float32)
+        note = f"model window {chrom}:{w0 + 1:,}-{w0 + length:,}"
+        return SequenceInput(f"{chrom}:{start + 1}-{end}", x, start - w0, end - w0, note)
+
+    def from_test(self, index: int) -> SequenceInput:
+        """The ``index``-th sequence of the dataset's test split."""
+        import h5py
+
+        from motiflens.data.hdf5 import to_float_onehot
+
+        if self.dataset is None:
+            raise InputError("the run's dataset file was not found", hint="paste a sequence")
+        with h5py.File(self.dataset, "r") as h5:
+            n = h5["test_in"].shape[0]
+            if not 0 <= index < n:
+                raise InputError(f"test sequence {index} does not exist (0..{n - 1})")
+            x = to_float_onehot(h5["test_in"][index : index + 1])
+            headers = h5.get("test_headers")
+            name = _text(headers[index]) if headers is not None else f"test_{index}"
+        return SequenceInput(name, x, 0, x.shape[-1])
+
+    def resolve(self, request: dict[str, Any]) -> SequenceInput:
+        """The sequence of a request: ``sequence``, ``region`` or ``test_index``."""
+        if request.get("sequence"):
+            return self.from_text(str(request["sequence"]))
+        if request.get("region"):
+            return self.from_region(str(request["region"]))
+        if request.get("test_index") is not None:
+            index = request["test_index"]
+            if isinstance(index, bool) or not isinstance(index, int | str):
+                raise InputError("test_index must be a whole number")
+            if isinstance(index, str) and not index.strip().isdigit():
+                raise InputError("test_index must be a whole number")
+            return self.from_test(int(index))
+        raise InputError("give a sequence, a region or a test sequence")
+
+    # ----------------------------------------------------------------- answers
+
+    def predict(self, seq: SequenceInput) -> list[dict[str, Any]]:
+        """Prediction (and logit) of every target."""
+        from motiflens.prediction import predict_array
+
+        with self.lock:
+            logits = predict_array(self.model, seq.x)[0]
+        from motiflens.models import predict_transform
+
+        preds = predict_transform(self.config.task, torch.from_numpy(logits)).numpy()
+        return [
+            {"target": t, "index": i, "prediction": float(p), "logit": float(g)}
+            for i, (t, p, g) in enumerate(zip(self.labels, preds, logits, strict=True))
+        ]
+
+    def explain(self, seq: SequenceInput, target: str | int | None = None) -> dict[str, Any]:
+        """Everything the explorer shows for one sequence and one target.
+
+        The target defaults to the one with the highest prediction.
+        """
+        from motiflens.explain.ism import loss_gain, saturation_mutagenesis
+        from motiflens.explain.saliency import attribute
+
+        began = time.perf_counter()
+        predictions = self.predict(seq)
+        best = int(np.argmax([p["prediction"] for p in predictions]))
+        t = self.target_index(target, default=best)
+        window = (seq.start, seq.end)
+        with self.lock:
+            with warnings.catch_warnings():
+                # RNNs take the naive path; the page says which path ran, once is enough.
+                warnings.filterwarnings("ignore", message="ISM: using naive")
+                ism = saturation_mutagenesis(self.model, seq.x, window=window, targets=[t])
+            attr = attribute(self.model, seq.x, target=[t], method="gradient_x_input")
+            temporal = self._temporal(seq, t)
+            matches = self._filter_matches(seq)
+        matches += self._motif_matches(seq)
+        delta = ism.delta[0, :, :, 0]
+        loss, gain = loss_gain(ism.delta)
+        out = {
+            "name": seq.name,
+            "sequence": seq.sequence,
+            "start": seq.start,
+            "note": seq.note,
+            "model_length": int(seq.x.shape[-1]),
+            "predictions": predictions,
+            "target": self.labels[t],
+            "target_index": t,
+            "ism": {
+                "reference": float(ism.reference[0, 0]),
+                "delta": _round(delta),
+                "loss": _round(loss[0, :, 0]),
+                "gain": _round(gain[0, :, 0]),
+                "method": ism.method_used,
+            },
+            "attribution": _round(attr.attributions[0, 0][:, seq.start : seq.end]),
+            "temporal": temporal,
+            "matches": matches,
+        }
+        out["seconds"] = round(time.perf_counter() - began, 4)
+        return json_safe(out)
+
+    def _temporal(self, seq: SequenceInput, t: int) -> dict[str, Any] | None:
+        if not self.is_rnn:
+            return None
+        from motiflens.explain.temporal import temporal_scores
+
+        scores = temporal_scores(self.model, seq.x, target=[t])
+        sl = slice(seq.start, seq.end)
+        return {
+            "forward": _round(scores.forward[0, sl, 0]),
+            "backward": _round(scores.backward[0, sl, 0]),
+        }
+
+    def _filter_matches(self, seq: SequenceInput) -> list[dict[str, Any]]:
+        """First-layer filters whose activation passes their threshold, strongest first.
+
+        A filter fires at most once per stretch of its own width (the strongest position
+        wins); positions are 0-based starts in the shown sequence.
+        """
+        if self.thresholds is None:
+            return []
+        model = self.model
+        width = int(model.conv1.weight.shape[-1])
+        pad = int(model.conv1_padding[0])
+        with torch.inference_mode():
+            was = model.training
+            model.eval()
+            try:
+                act = model.first_activation(torch.from_numpy(seq.x))[0].cpu().numpy()
+            finally:
+                model.train(was)
+        thr = self.thresholds
+        found: list[dict[str, Any]] = []
+        for f in np.flatnonzero((act > thr[:, None]).any(axis=1) & (thr > 0)):
+            cols = np.flatnonzero(act[f] > thr[f])
+            taken: list[int] = []
+            for j in cols[np.argsort(-act[f, cols], kind="stable")]:
+                if any(abs(int(j) - k) < width for k in taken):
+                    continue
+                taken.append(int(j))
+                start = int(j) - pad - seq.start
+                if start + width <= 0 or start >= seq.end - seq.start:
+                    continue
+                found.append(
+                    {
+                        "source": "filter",
+                        "id": f"filter{int(f)}",
+                        "label": self.filter_names.get(int(f), ""),
+                        "start": start,
+                        "end": start + width,
+                        "score": round(float(act[f, j] / (thr[f] / MATCH_FRACTION)), 4),
+                    }
+                )
+        # Annotated filters first (their names are what a reader looks for), then by score.
+        found.sort(key=lambda m: (not m["label"], -m["score"]))
+        return found[:MAX_MATCHES]
+
+    def _motif_matches(self, seq: SequenceInput) -> list[dict[str, Any]]:
+        """Database motifs the filters matched (``explain/filters/matched.meme``) scanned over
+        the shown sequence, both strands: sites whose log-odds score reaches
+        :data:`MOTIF_FRACTION` of the way from the motif's lowest to its highest score."""
+        if not self.motifs:
+            return []
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        x = seq.x[0, :, seq.start : seq.end].astype(np.float64)
+        found: list[dict[str, Any]] = []
+        for motif_id, name, lo_mat in self.motifs:
+            w = lo_mat.shape[1]
+            if x.shape[1] < w:
+                continue
+            windows = sliding_window_view(x, w, axis=1)  # (4, n - w + 1, w)
+            lo, hi = lo_mat.min(axis=0).sum(), lo_mat.max(axis=0).sum()
+            hits: list[tuple[float, int, str]] = []
+            for strand, mat in (("+", lo_mat), ("-", lo_mat[::-1, ::-1])):
+                score = np.einsum("bnw,bw->n", windows, mat)
+                rel = (score - lo) / max(hi - lo, 1e-9)
+                for i in np.flatnonzero(rel >= MOTIF_FRACTION):
+                    hits.append((float(rel[i]), int(i), strand))
+            # One hit per stretch of the motif's width, either strand: the strongest.
+            taken: list[int] = []
+            for rel_score, i, strand in sorted(hits, reverse=True):
+                if any(abs(i - k) < w for k in taken):
+                    continue
+                taken.append(i)
+                found.append({"source": "motif", "id": motif_id, "label": f"{name} ({strand})",
+                              "start": i, "end": i + w, "score": round(rel_score, 4)})  # fmt: skip
+        return _group_overlapping(found)[:MAX_MATCHES]
+
+    # ------------------------------------------------------------- test set
+
+    def test_sequences(self, limit: int = 500) -> dict[str, Any]:
+        """Names and positive targets of the first ``limit`` test sequences."""
+        import h5py
+
+        if self.dataset is None:
+            return {"missing": True, "message": "the run's dataset file was not found"}
+        with h5py.File(self.dataset, "r") as h5:
+            if "test_in" not in h5:
+                return {"missing": True, "message": "the dataset has no test split"}
+            n = min(limit, h5["test_in"].shape[0])
+            y = h5["test_out"][:n]
+            headers = h5.get("test_headers")
+            names = [_text(v) for v in headers[:n]] if headers is not None else None
+        rows = []
+        for i in range(n):
+            positive = [self.labels[k] for k in np.flatnonzero(np.asarray(y[i]) > 0.5)]
+            rows.append({"index": i, "name": names[i] if names else f"test_{i}",
+                         "positive": positive})  # fmt: skip
+        return {"missing": False, "rows": rows}
+
+    def test_predictions(self, limit: int = CURVE_SEQUENCES) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions and labels ``(n, T)`` of the first ``limit`` test sequences."""
+        import h5py
+
+        from motiflens.data.hdf5 import to_float_onehot
+        from motiflens.prediction import predict_array
+
+        if self.dataset is None:
+            raise InputError("the run's dataset file was not found")
+        preds, ys = [], []
+        with h5py.File(self.dataset, "r") as h5:
+            n = min(limit, h5["test_in"].shape[0])
+            for lo in range(0, n, 1024):
+                x = to_float_onehot(h5["test_in"][lo : min(lo + 1024, n)])
+                with self.lock:
+                    preds.append(predict_array(self.model, x, transform=self.config.task))
+                ys.append(np.asarray(h5["test_out"][lo : min(lo + 1024, n)], dtype=np.float32))
+        return np.concatenate(preds), np.concatenate(ys)
+
+    def curves(self) -> dict[str, Any]:
+        """ROC and PR curves per target on the test split (computed once, then cached)."""
+        if self._curves is not None:
+            return self._curves
+        if self.dataset is None:
+            return {
+                "missing": True,
+                "message": "the run's dataset file was not found, so no curves",
+                "command": f"motiflens test {self.run_dir}",
+            }
+        if self.config.task != "binary":
+            return {"missing": True, "message": "ROC/PR curves are for binary targets only"}
+        preds, ys = self.test_predictions()
+        self._curves = json_safe(roc_pr_curves(ys, preds, self.labels))
+        return self._curves
+
+
+def roc_pr_curves(
+    y: np.ndarray, scores: np.ndarray, labels: list[str], points: int = CURVE_POINTS
+) -> dict[str, Any]:
+    """Per target ROC (fpr, tpr) and PR (recall, precision) curves, thinned to ``points``.
+
+    Targets without both classes get no curve (``None``).
+    """
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    out: dict[str, Any] = {"missing": False, "n": len(y), "targets": {}}
+    for k, name in enumerate(labels):
+        yt = y[:, k] > 0.5
+        if yt.all() or not yt.any():
+            out["targets"][name] = None
+            continue
+        fpr, tpr, _ = roc_curve(yt, scores[:, k])
+        precision, recall, _ = precision_recall_curve(yt, scores[:, k])
+        out["targets"][name] = {
+            "fpr": _thin(fpr, points),
+            "tpr": _thin(tpr, points),
+            "recall": _thin(recall, points),
+            "precision": _thin(precision, points),
+        }
+    return out
+
+
+def _thin(values: np.ndarray, points: int) -> list[float]:
+    """At most ``points`` evenly spaced entries, first and last kept."""
+    if len(values) > points:
+        values = values[np.unique(np.linspace(0, len(values) - 1, points).round().astype(int))]
+    return np.round(values.astype(float), 5).tolist()
+
+
+def _round(a: np.ndarray) -> list[Any]:
+    return np.round(np.asarray(a, dtype=np.float64), 5).tolist()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _filter_names(run_dir: Path) -> dict[int, str]:
+    """Filter index -> best match name, from ``explain/filters/filters.tsv`` if present."""
+    import pandas as pd
+
+    path = run_dir / "explain" / "filters" / "filters.tsv"
+    if not path.is_file():
+        return {}
+    try:
+        df = pd.read_csv(path, sep="\t")
+        return {
+            int(f): str(n)
+            for f, n in zip(df["filter"], df["match_name"], strict=True)
+            if isinstance(n, str) and n
+        }
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _matched_motifs(run_dir: Path) -> list[tuple[str, str, np.ndarray]]:
+    """``(id, name, log-odds (4, w))`` of ``explain/filters/matched.meme``, if present.
+
+    Uses :mod:`motiflens.motifs` (MEME reader, log-odds); an empty list where the file or
+    that package is missing.
+    """
+    path = run_dir / "explain" / "filters" / "matched.meme"
+    if not path.is_file():
+        return []
+    try:
+        from motiflens.motifs.meme import read_meme
+        from motiflens.motifs.pwm import log_odds
+    except ImportError:
+        return []
+    try:
+        motifs, background = read_meme(path)
+    except (InputError, OSError, ValueError):
+        return []
+    return [(m.id, m.name, log_odds(m.probs, background)) for m in motifs]
+
+
+def _group_overlapping(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Strongest first; a hit covering at least half of a stronger kept hit (of another
+    database motif: a family of similar motifs at one site) joins it as ``also``."""
+    kept: list[dict[str, Any]] = []
+    for hit in sorted(hits, key=lambda m: -m["score"]):
+        for other in kept:
+            overlap = min(hit["end"], other["end"]) - max(hit["start"], other["start"])
+            if overlap * 2 >= min(hit["end"] - hit["start"], other["end"] - other["start"]):
+                other.setdefault("also", []).append(hit["label"])
+                break
+        else:
+            kept.append(dict(hit))
+    return kept

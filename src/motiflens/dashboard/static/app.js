@@ -1,0 +1,772 @@
+// motiflens dashboard: one page, five panels, vanilla JS + Plotly.
+// Live (served by `motiflens serve`) it reads api/*; as a report (`motiflens report`) it
+// reads the same structures from window.MOTIFLENS_REPORT, inlined in the file.
+// Every string that comes from data or the user goes in through textContent, never as
+// HTML.
+"use strict";
+
+const REPORT = window.MOTIFLENS_REPORT || null;
+// Blue for a decrease, white for none, red for an increase (heat maps are centred on 0).
+const DIVERGING = [
+  [0, "#2166ac"],
+  [0.5, "#f7f7f7"],
+  [1, "#b2182b"],
+];
+const state = { model: null, overview: null, rendered: {} };
+
+// ------------------------------------------------------------------ small helpers
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") node.textContent = v;
+    else if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+  }
+  return node;
+}
+
+function errorText(body, status) {
+  let text = (body && (body.error || (typeof body.detail === "string" ? body.detail : null))) || `HTTP ${status}`;
+  if (body && Array.isArray(body.detail)) text = body.detail.map((d) => d.msg).join("; ");
+  if (body && body.hint) text += `\nhint: ${body.hint}`;
+  return text;
+}
+
+async function getJSON(name, params) {
+  if (REPORT) {
+    if (name in REPORT) return REPORT[name];
+    return { missing: true, message: "not included in this report (use `motiflens serve`)" };
+  }
+  const query = params ? `?${new URLSearchParams(params)}` : "";
+  const response = await fetch(`api/${name}${query}`);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(errorText(body, response.status));
+  return body;
+}
+
+async function postJSON(name, payload) {
+  const response = await fetch(`api/${name}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(errorText(body, response.status));
+  return body;
+}
+
+function fmt(value, digits) {
+  if (value === null || value === undefined || value === "") return "";
+  if (typeof value !== "number") return String(value);
+  if (Number.isInteger(value)) return String(value);
+  const d = digits === undefined ? 3 : digits;
+  if (Math.abs(value) > 0 && (Math.abs(value) < 10 ** -d || Math.abs(value) >= 1e5)) return value.toExponential(2);
+  return value.toFixed(d);
+}
+
+function missingBox(view, what) {
+  return el(
+    "div",
+    { class: "missing" },
+    el("p", { text: `${what}: ${(view && view.message) || "not available"}` }),
+    view && view.command ? [el("p", { class: "note", text: "Run:" }), el("pre", { class: "cmd", text: view.command })] : null,
+  );
+}
+
+function errorBox(err, id) {
+  return el("div", { class: "error", id: id || null, text: String(err.message || err) });
+}
+
+function plot(div, traces, layout, config) {
+  const base = {
+    margin: { l: 60, r: 20, t: 30, b: 40 },
+    font: { family: "system-ui, sans-serif", size: 12 },
+    paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff",
+  };
+  return Plotly.newPlot(div, traces, Object.assign(base, layout), Object.assign({ displaylogo: false, responsive: true }, config || {}));
+}
+
+function safeName(name) {
+  // As the CLI's file names for targets (cli.common._safe).
+  return String(name).replace(/[^A-Za-z0-9\-_.]/g, "_").slice(0, 80);
+}
+
+// A table sorted by clicking a header. columns: [{key, label, num, render(row)}].
+function sortableTable(columns, rows, opts) {
+  const o = opts || {};
+  const table = el("table", { class: "data", id: o.id || null });
+  const thead = el("thead");
+  const tbody = el("tbody");
+  table.append(thead, tbody);
+  let current = rows.slice();
+  let sortKey = o.sortKey || null;
+  let sortDir = o.sortDir || 1;
+  const headRow = el("tr");
+  const ths = columns.map((c) => {
+    const th = el("th", { text: c.label || c.key, title: c.title || null });
+    if (c.sortable !== false) {
+      th.addEventListener("click", () => {
+        sortDir = sortKey === c.key ? -sortDir : c.num ? -1 : 1;
+        sortKey = c.key;
+        draw();
+      });
+    }
+    headRow.appendChild(th);
+    return th;
+  });
+  thead.appendChild(headRow);
+  function draw() {
+    const data = current.slice();
+    if (sortKey) {
+      data.sort((a, b) => {
+        const x = a[sortKey];
+        const y = b[sortKey];
+        if (x === null || x === undefined) return 1;
+        if (y === null || y === undefined) return -1;
+        return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
+      });
+    }
+    columns.forEach((c, i) => {
+      ths[i].classList.toggle("sorted-asc", sortKey === c.key && sortDir === 1);
+      ths[i].classList.toggle("sorted-desc", sortKey === c.key && sortDir === -1);
+    });
+    tbody.replaceChildren();
+    const limit = o.limit || 2000;
+    for (const row of data.slice(0, limit)) {
+      const tr = el("tr", { class: o.onRowClick ? "clickable" : null });
+      if (o.onRowClick) tr.addEventListener("click", () => o.onRowClick(row, tr));
+      for (const c of columns) {
+        const value = c.render ? c.render(row) : fmt(row[c.key]);
+        tr.appendChild(el("td", { class: c.num ? "num" : null }, value));
+      }
+      tbody.appendChild(tr);
+    }
+    if (o.onDraw) o.onDraw(data.length);
+  }
+  draw();
+  return {
+    table,
+    update(newRows) {
+      current = newRows.slice();
+      draw();
+    },
+  };
+}
+
+function figureLinks(paths) {
+  if (REPORT || !paths || !paths.length) return null;
+  return el(
+    "div",
+    { class: "figures" },
+    el("span", { class: "note", text: "Figures:" }),
+    paths.map((p) => el("a", { href: `files/${p.split("/").map(encodeURIComponent).join("/")}`, target: "_blank", text: p.split("/").pop() })),
+  );
+}
+
+// ------------------------------------------------------------------ overview
+
+function modelCard(ov) {
+  const model = (ov.config && ov.config.model) || {};
+  const arch = model.arch || {};
+  const dl = el("dl");
+  const add = (k, v, id) => dl.append(el("dt", { text: k }), el("dd", { text: v, id: id || null }));
+  add("architecture", model.name || "?");
+  add("task", model.task || "?");
+  add("targets", String(ov.targets.length), "n-targets");
+  add("input length", model.length ? `${model.length} bp` : "any");
+  for (const [k, v] of Object.entries(arch)) add(k, Array.isArray(v) ? v.join(", ") : String(v));
+  return el("div", { class: "card" }, el("h3", { text: "Model" }), dl);
+}
+
+function datasetCard(ov) {
+  const d = ov.dataset;
+  const dl = el("dl");
+  const add = (k, v) => dl.append(el("dt", { text: k }), el("dd", { text: v }));
+  if (!d) {
+    add("dataset", "not found (the manifest names none, or the file has moved)");
+  } else if (d.error) {
+    add("dataset", d.path);
+    add("error", d.error);
+  } else {
+    add("file", d.path);
+    add("length", `${d.length} bp`);
+    for (const [split, s] of Object.entries(d.splits || {})) {
+      const rate = s.positive_rate_mean === undefined || s.positive_rate_mean === null ? "" : `, mean positive rate ${fmt(s.positive_rate_mean, 3)}`;
+      add(split, `${s.n.toLocaleString()} sequences${rate}`);
+    }
+  }
+  return el("div", { class: "card" }, el("h3", { text: "Dataset" }), dl);
+}
+
+function stepsCard(ov) {
+  const dl = el("dl");
+  for (const s of ov.steps) dl.append(el("dt", { text: s.step }), el("dd", { text: `${s.time || ""}  ${s.command || ""}` }));
+  if (!ov.steps.length) dl.append(el("dt", { text: "steps" }), el("dd", { text: "none recorded (no manifest.json)" }));
+  return el("div", { class: "card" }, el("h3", { text: "Steps run" }), dl);
+}
+
+function drawTraining(container, training) {
+  const c = training.columns;
+  const epoch = c.epoch || c[Object.keys(c)[0]].map((_, i) => i);
+  const lossDiv = el("div", { class: "plot", id: "training-loss" });
+  const metricDiv = el("div", { class: "plot", id: "training-metrics" });
+  container.append(el("div", { class: "grid2" }, lossDiv, metricDiv));
+  const lines = (keys) => keys.filter((k) => c[k]).map((k) => ({ x: epoch, y: c[k], name: k, mode: "lines+markers", type: "scatter" }));
+  plot(lossDiv, lines(Object.keys(c).filter((k) => k.includes("loss"))), { title: { text: "Loss" }, xaxis: { title: { text: "epoch" } }, height: 320 });
+  const metricKeys = Object.keys(c).filter((k) => /au(roc|prc)|pearson|spearman|r2/.test(k));
+  plot(metricDiv, lines(metricKeys), { title: { text: "Validation metrics" }, xaxis: { title: { text: "epoch" } }, height: 320 });
+}
+
+function drawCurves(rocDiv, prDiv, curves, targets) {
+  const roc = [];
+  const pr = [];
+  for (const t of targets) {
+    const c = curves.targets[t];
+    if (!c) continue;
+    roc.push({ x: c.fpr, y: c.tpr, name: t, mode: "lines", type: "scatter" });
+    pr.push({ x: c.recall, y: c.precision, name: t, mode: "lines", type: "scatter" });
+  }
+  roc.push({ x: [0, 1], y: [0, 1], mode: "lines", line: { dash: "dot", color: "#aaa" }, showlegend: false, hoverinfo: "skip" });
+  plot(rocDiv, roc, { title: { text: "ROC" }, xaxis: { title: { text: "false positive rate" }, range: [0, 1] }, yaxis: { title: { text: "true positive rate" }, range: [0, 1.02] }, height: 380 });
+  plot(prDiv, pr, { title: { text: "Precision-recall" }, xaxis: { title: { text: "recall" }, range: [0, 1] }, yaxis: { title: { text: "precision" }, range: [0, 1.02] }, height: 380 });
+}
+
+async function renderOverview(sec) {
+  const ov = await getJSON("overview");
+  state.overview = ov;
+  document.getElementById("run-name").textContent = ov.run_dir;
+  sec.replaceChildren();
+  sec.append(el("h2", { text: "Run" }));
+  if (ov.config_error) sec.append(el("div", { class: "error", text: ov.config_error }));
+  sec.append(el("div", { class: "cards" }, modelCard(ov), datasetCard(ov), stepsCard(ov)));
+
+  sec.append(el("h2", { text: "Training" }));
+  if (ov.training.missing) sec.append(missingBox(ov.training, "Training curves"));
+  else drawTraining(sec, ov.training);
+
+  sec.append(el("h2", { text: "Test performance per target" }));
+  if (ov.test.missing) {
+    sec.append(missingBox(ov.test, "Test metrics"));
+    return;
+  }
+  if (ov.test.summary) sec.append(el("p", { class: "note", text: ov.test.summary }));
+  const rows = ov.test.rows;
+  const selected = new Set(rows.slice(0, 8).map((r) => r.target));
+  const rocDiv = el("div", { class: "plot", id: "roc-plot" });
+  const prDiv = el("div", { class: "plot", id: "pr-plot" });
+  let curves = null;
+  const redraw = () => curves && !curves.missing && drawCurves(rocDiv, prDiv, curves, [...selected]);
+  const columns = [
+    {
+      key: "_curve",
+      label: "curve",
+      sortable: false,
+      render: (r) => {
+        const box = el("input", { type: "checkbox", title: "show on the ROC/PR plots" });
+        box.checked = selected.has(r.target);
+        box.addEventListener("change", () => {
+          if (box.checked) selected.add(r.target);
+          else selected.delete(r.target);
+          redraw();
+        });
+        return box;
+      },
+    },
+  ].concat(ov.test.columns.map((k) => ({ key: k, label: k, num: typeof rows[0]?.[k] === "number" })));
+  const count = el("p", { id: "target-count", class: "note", text: `${rows.length} targets` });
+  const tbl = sortableTable(columns, rows, { id: "targets-table" });
+  sec.append(count, el("div", { class: "scroll" }, tbl.table));
+  sec.append(el("h2", { text: "ROC and PR curves (test split; tick targets in the table)" }));
+  const curveNote = el("p", { class: "note", id: "curve-note", text: "computing the curves on the test split…" });
+  const holder = el("div", { class: "grid2" }, rocDiv, prDiv);
+  sec.append(curveNote, holder);
+  try {
+    curves = await getJSON("curves");
+  } catch (err) {
+    holder.replaceWith(errorBox(err));
+    return;
+  }
+  curveNote.textContent = curves.missing ? "" : `${curves.n.toLocaleString()} test sequences${curves.n >= 5000 ? " (the first 5,000)" : ""}`;
+  if (curves.missing) holder.replaceWith(missingBox(curves, "ROC/PR curves"));
+  else redraw();
+}
+
+// ------------------------------------------------------------------ filters
+
+function alignedLogo(fv, row) {
+  const own = fv.pwms[`filter${row.filter}`];
+  const match = row.match_id ? fv.matched[row.match_id] : null;
+  if (!own || !match) return null;
+  const probs = row.match_strand === "-" ? Logo.reverseComplement(match.probs) : match.probs;
+  // motifs.compare's convention: filter column i at x = i, oriented match column j at
+  // x = offset + j.
+  const offset = Number(row.match_offset) || 0;
+  return Logo.pwmSVG(
+    [
+      { probs: own.probs, offset: 0 },
+      { probs, offset: offset },
+    ],
+    { col: 8, height: 26, titles: [`filter${row.filter}`, `${match.name} (${row.match_strand || "+"})`] },
+  );
+}
+
+async function renderFilters(sec) {
+  const fv = await getJSON("filters");
+  sec.replaceChildren(el("h2", { text: "First-layer filters" }));
+  if (fv.missing) {
+    sec.append(missingBox(fv, "Filter analysis"));
+    return;
+  }
+  for (const w of fv.warnings || []) sec.append(el("div", { class: "error", text: w }));
+  const annotated = el("input", { type: "checkbox", id: "annotated-only" });
+  const search = el("input", { type: "search", id: "filter-search", placeholder: "search: motif name, id, consensus, filter" });
+  const shown = el("span", { class: "note", id: "filters-shown" });
+  sec.append(el("div", { class: "controls" }, el("label", {}, annotated, " annotated only"), search, shown));
+
+  if (fv.influence) {
+    sec.append(el("h2", { text: "Influence of each filter on each target (clustered)" }));
+    const names = {};
+    for (const r of fv.rows) names[String(r.filter)] = r.match_name || "";
+    const ylabels = fv.influence.rows.map((f) => `filter${f}${names[f] ? ` ${names[f]}` : ""}`);
+    const div = el("div", { class: "plot", id: "influence-heatmap" });
+    sec.append(div);
+    plot(
+      div,
+      [
+        {
+          type: "heatmap",
+          z: fv.influence.values,
+          x: fv.influence.cols,
+          y: ylabels,
+          colorscale: DIVERGING,
+          zmid: 0,
+          hovertemplate: "%{y}<br>target %{x}<br>influence %{z:.4g}<extra></extra>",
+        },
+      ],
+      { height: Math.min(600, 120 + 14 * ylabels.length), margin: { l: 160, r: 20, t: 20, b: 90 }, yaxis: { automargin: true, autorange: "reversed" } },
+    );
+  }
+
+  sec.append(el("h2", { text: "Filters" }));
+  const columns = [
+    { key: "filter", label: "filter", num: true },
+    {
+      key: "_logo",
+      label: "logo",
+      sortable: false,
+      render: (r) => {
+        const pwm = fv.pwms[`filter${r.filter}`];
+        return pwm ? Logo.pwmSVG([{ probs: pwm.probs, offset: 0 }], { titles: [`filter${r.filter}`] }) : el("span", { class: "note", text: "few sites" });
+      },
+    },
+    { key: "consensus", label: "consensus", render: (r) => el("code", { text: r.consensus || "" }) },
+    { key: "ic", label: "IC (bits)", num: true },
+    { key: "sites", label: "sites", num: true },
+    { key: "influence", label: "influence", num: true },
+    {
+      key: "match_name",
+      label: "best match",
+      render: (r) => (r.match_name ? el("span", {}, el("span", { class: "match-name", text: r.match_name }), el("span", { class: "note", text: ` ${r.match_id || ""}` })) : ""),
+    },
+    { key: "match_q", label: "q-value", num: true },
+    { key: "_aligned", label: "filter / match (aligned)", sortable: false, render: (r) => alignedLogo(fv, r) || "" },
+    {
+      key: "_more",
+      label: "other matches",
+      sortable: false,
+      render: (r) => {
+        const m = (fv.matches[String(r.filter)] || []).filter((x) => x.target_id !== r.match_id);
+        return m.slice(0, 4).map((x) => el("span", { class: "tag", title: `q = ${fmt(x.q_value)}`, text: x.target_name || x.target_id }));
+      },
+    },
+  ];
+  const tbl = sortableTable(columns, fv.rows, { id: "filters-table", sortKey: "influence", sortDir: -1, onDraw: (n) => (shown.textContent = `${n} of ${fv.rows.length} filters`) });
+  sec.append(el("div", { class: "scroll" }, tbl.table));
+  const apply = () => {
+    const q = search.value.trim().toLowerCase();
+    tbl.update(
+      fv.rows.filter((r) => {
+        if (annotated.checked && !r.match_name) return false;
+        if (!q) return true;
+        return [`filter${r.filter}`, r.match_name, r.match_id, r.consensus].some((v) => v && String(v).toLowerCase().includes(q));
+      }),
+    );
+  };
+  annotated.addEventListener("change", apply);
+  search.addEventListener("input", apply);
+  if (fv.recovery) {
+    sec.append(el("h2", { text: "Planted motifs recovered (simulated data)" }));
+    const cols = Object.keys(fv.recovery[0] || {}).map((k) => ({ key: k, label: k, num: typeof fv.recovery[0][k] === "number" }));
+    sec.append(sortableTable(cols, fv.recovery, { id: "recovery-table" }).table);
+  }
+  const links = figureLinks(fv.figures);
+  if (links) sec.append(links);
+}
+
+// ------------------------------------------------------------------ explorer
+
+// Rows for the match track: each match in the first row where it overlaps nothing; at
+// most maxLanes rows (weaker matches that do not fit are left out: -1).
+function laneLayout(matches, maxLanes) {
+  const lanes = [];
+  return matches.map((m) => {
+    let lane = lanes.findIndex((end) => end <= m.start);
+    if (lane < 0) {
+      if (lanes.length >= maxLanes) return -1;
+      lane = lanes.length;
+      lanes.push(0);
+    }
+    lanes[lane] = m.end;
+    return lane;
+  });
+}
+
+function drawExplain(div, res, marks) {
+  const n = res.sequence.length;
+  const xs = Array.from({ length: n }, (_, i) => i + 1);
+  const seq = res.sequence;
+  const tracks = ["loss/gain", "ISM", "attribution"];
+  if (res.matches && res.matches.length) tracks.push("matches");
+  if (res.temporal) tracks.push("temporal");
+  const heights = { "loss/gain": 1, ISM: 1.4, attribution: 1.2, matches: 1.3, temporal: 1 };
+  const total = tracks.reduce((s, t) => s + heights[t], 0);
+  const gap = 0.04;
+  const domains = {};
+  let y = 0;
+  for (const t of tracks) {
+    const h = (heights[t] / total) * (1 - gap * (tracks.length - 1));
+    domains[t] = [y, y + h];
+    y += h + gap;
+  }
+  const axis = {};
+  tracks.forEach((t, i) => (axis[t] = i === 0 ? "y" : `y${i + 1}`));
+  const layout = {
+    height: 180 + 110 * tracks.length,
+    margin: { l: 90, r: 30, t: 30, b: 40 },
+    showlegend: true,
+    legend: { orientation: "h", y: -0.08 },
+    xaxis: { title: { text: `position in ${res.name}` }, range: [0.5, n + 0.5], zeroline: false },
+    shapes: [],
+    title: { text: `${res.target}: logit ${fmt(res.ism.reference)}`, font: { size: 13 } },
+  };
+  const yaxis = (t, extra) => {
+    const key = axis[t] === "y" ? "yaxis" : `yaxis${axis[t].slice(1)}`;
+    layout[key] = Object.assign({ domain: domains[t], title: { text: t, font: { size: 11 } }, anchor: "x", zeroline: false }, extra || {});
+  };
+  const traces = [];
+  // loss / gain
+  traces.push({ x: xs, y: res.ism.gain, name: "gain", type: "scatter", mode: "lines", line: { color: "#109648" }, yaxis: axis["loss/gain"], hovertemplate: "%{x}: gain %{y:.3f}<extra></extra>" });
+  traces.push({ x: xs, y: res.ism.loss.map((v) => -v), name: "loss", type: "scatter", mode: "lines", line: { color: "#D62839" }, yaxis: axis["loss/gain"], hovertemplate: "%{x}: loss %{y:.3f}<extra></extra>" });
+  yaxis("loss/gain");
+  // ISM heat map
+  const ref = xs.map((_, i) => seq[i]);
+  traces.push({
+    type: "heatmap",
+    x: xs,
+    y: ["A", "C", "G", "T"],
+    z: res.ism.delta,
+    customdata: [ref, ref, ref, ref],
+    colorscale: DIVERGING,
+    zmid: 0,
+    yaxis: axis.ISM,
+    name: "ISM",
+    showscale: true,
+    colorbar: { len: domains.ISM[1] - domains.ISM[0], y: (domains.ISM[0] + domains.ISM[1]) / 2, thickness: 12, title: { text: "Δ logit", side: "right" } },
+    hovertemplate: "position %{x} (%{customdata}) → %{y}: Δ logit %{z:.3f}<extra></extra>",
+  });
+  yaxis("ISM", { title: { text: "ISM" } });
+  // attribution logo: letters as shapes on the same x axis
+  const attr = res.attribution;
+  let lo = 0;
+  let hi = 0;
+  for (let j = 0; j < n; j++) {
+    let p = 0;
+    let q = 0;
+    for (let b = 0; b < 4; b++) {
+      if (attr[b][j] > 0) p += attr[b][j];
+      else q += attr[b][j];
+    }
+    hi = Math.max(hi, p);
+    lo = Math.min(lo, q);
+  }
+  const pad = (hi - lo || 1) * 0.08;
+  const attrAxis = axis.attribution;
+  layout.shapes.push(...Logo.plotlyShapes(attr, 1, "x", attrAxis));
+  traces.push({
+    x: xs,
+    y: xs.map((_, j) => attr[0][j] + attr[1][j] + attr[2][j] + attr[3][j]),
+    customdata: ref,
+    type: "scatter",
+    mode: "markers",
+    marker: { opacity: 0 },
+    yaxis: attrAxis,
+    name: "gradient × input",
+    showlegend: false,
+    hovertemplate: "%{x} (%{customdata}): %{y:.4f}<extra>gradient × input</extra>",
+  });
+  yaxis("attribution", { title: { text: "grad × input" }, range: [lo - pad, hi + pad] });
+  if (tracks.includes("matches")) {
+    const placed = laneLayout(res.matches, 8);
+    const shown = res.matches.filter((_, i) => placed[i] >= 0);
+    const lanes = placed.filter((l) => l >= 0);
+    const label = (m) => `${m.label || m.id}${m.also ? ` +${m.also.length}` : ""}`;
+    traces.push({
+      type: "bar",
+      orientation: "h",
+      base: shown.map((m) => m.start + 0.5),
+      x: shown.map((m) => m.end - m.start),
+      y: lanes,
+      text: shown.map(label),
+      textposition: "inside",
+      insidetextanchor: "middle",
+      textfont: { size: 10, color: "#fff" },
+      constraintext: "none",
+      customdata: shown.map((m) => [m.id, label(m), m.score, m.start + 1, m.end, m.also ? `<br>also: ${m.also.slice(0, 8).join(", ")}` : ""]),
+      marker: { color: shown.map((m) => (m.source === "motif" ? "#c4841d" : m.label ? "#255C99" : "#98a2b3")) },
+      yaxis: axis.matches,
+      name: "motif matches",
+      hovertemplate: "%{customdata[0]} %{customdata[1]}<br>%{customdata[3]}-%{customdata[4]}, score %{customdata[2]:.0%} of its best%{customdata[5]}<extra></extra>",
+    });
+    yaxis("matches", { title: { text: "matches" }, showticklabels: false, autorange: "reversed" });
+  }
+  if (res.temporal) {
+    traces.push({ x: xs, y: res.temporal.forward, name: "forward (prefix)", type: "scatter", mode: "lines", yaxis: axis.temporal });
+    traces.push({ x: xs, y: res.temporal.backward, name: "backward (suffix)", type: "scatter", mode: "lines", yaxis: axis.temporal });
+    yaxis("temporal", { title: { text: "temporal" }, range: [0, 1] });
+  }
+  for (const m of marks || []) {
+    layout.shapes.push({ type: "line", x0: m, x1: m, yref: "paper", y0: 0, y1: 1, line: { color: "#111", width: 1, dash: "dot" } });
+  }
+  return plot(div, traces, layout);
+}
+
+function drawPredictions(div, res, onPick) {
+  const preds = res.predictions;
+  const trace = {
+    type: "bar",
+    x: preds.map((p) => p.target),
+    y: preds.map((p) => p.prediction),
+    marker: { color: preds.map((p) => (p.target === res.target ? "#D62839" : "#255C99")) },
+    hovertemplate: "%{x}: %{y:.3f}<extra>click to explain</extra>",
+  };
+  plot(div, [trace], { height: 260, title: { text: "Prediction per target (click a bar to explain that target)", font: { size: 13 } }, xaxis: { type: "category", automargin: true }, yaxis: { title: { text: "prediction" } } });
+  if (onPick) div.on("plotly_click", (ev) => onPick(ev.points[0].x));
+}
+
+function explainOutput(sec) {
+  const status = el("p", { class: "note", id: "explain-status" });
+  const error = el("div", { id: "explorer-error" });
+  const predDiv = el("div", { class: "plot", id: "pred-bar" });
+  const ismDiv = el("div", { class: "plot", id: "ism-plot" });
+  sec.append(status, error, predDiv, ismDiv);
+  return { status, error, predDiv, ismDiv };
+}
+
+function showExplain(out, res, onPick, marks) {
+  out.error.replaceChildren();
+  const parts = [`${res.name}: ${res.sequence.length} bp shown`, res.note, `ISM (${res.ism.method}) + gradient × input for ${res.target}`];
+  if (res.seconds !== undefined) parts.push(`${res.seconds.toFixed(2)} s on the server`);
+  out.status.textContent = parts.filter(Boolean).join(" · ");
+  drawPredictions(out.predDiv, res, onPick);
+  drawExplain(out.ismDiv, res, marks);
+}
+
+async function renderExplorer(sec) {
+  const model = await getJSON("model");
+  state.model = model;
+  sec.replaceChildren(el("h2", { text: "Sequence explorer" }));
+  if (!model.available) {
+    sec.append(missingBox(model, "The explorer needs a trained model"));
+    return;
+  }
+  if (REPORT) {
+    const views = REPORT.views || [];
+    if (!views.length) {
+      sec.append(missingBox({ message: "no precomputed sequences in this report" }, "Explorer"));
+      return;
+    }
+    sec.append(el("p", { class: "note", text: "Precomputed for the report: the test sequences each target predicts highest. For any other sequence, run `motiflens serve`." }));
+    const select = el("select", { id: "view-select" }, views.map((v, i) => el("option", { value: String(i), text: `${v.target}: ${v.name}` })));
+    sec.append(el("div", { class: "controls" }, el("label", {}, "sequence ", select)));
+    const out = explainOutput(sec);
+    const show = () => showExplain(out, views[Number(select.value)], null);
+    select.addEventListener("change", show);
+    show();
+    return;
+  }
+  const max = model.length ? `at most ${model.length} bp; shorter sequences are centre-padded with N` : "any length";
+  const text = el("textarea", { id: "seq-input", placeholder: `Paste a DNA sequence (A, C, G, T, N; ${max}); a FASTA header line may come first.` });
+  const target = el("select", { id: "target-select" }, el("option", { value: "", text: "highest prediction" }), model.targets.map((t) => el("option", { value: t, text: t })));
+  const testSelect = el("select", { id: "test-select" }, el("option", { value: "", text: "(pick a test sequence)" }));
+  const region = el("input", { type: "text", id: "region-input", placeholder: model.genome ? "chr1:1,000,001-1,000,600" : "needs serve --genome", disabled: !model.genome });
+  const button = el("button", { type: "button", class: "primary", id: "explain-btn", text: "Explain" });
+  sec.append(
+    el("p", { class: "note", text: `Model input: ${max}. Predictions for every target, then ISM (every single-base change), gradient × input and the first-layer filters that fire, for the chosen target.` }),
+    text,
+    el("div", { class: "controls" }, el("label", {}, "or test sequence ", testSelect), el("label", {}, "or region ", region), el("label", {}, "target ", target), button),
+  );
+  const out = explainOutput(sec);
+  let source = "text";
+  testSelect.addEventListener("change", () => (source = testSelect.value ? "test" : "text"));
+  region.addEventListener("input", () => (source = region.value ? "region" : "text"));
+  text.addEventListener("input", () => (source = "text"));
+  const run = async () => {
+    const payload = { target: target.value || null };
+    if (source === "test" && testSelect.value) payload.test_index = Number(testSelect.value);
+    else if (source === "region" && region.value) payload.region = region.value;
+    else payload.sequence = text.value;
+    button.disabled = true;
+    out.status.textContent = "computing…";
+    try {
+      const res = await postJSON("explain", payload);
+      showExplain(out, res, (t) => {
+        target.value = t;
+        run();
+      });
+    } catch (err) {
+      out.status.textContent = "";
+      out.error.replaceChildren(errorBox(err));
+    } finally {
+      button.disabled = false;
+    }
+  };
+  button.addEventListener("click", run);
+  getJSON("test_sequences")
+    .then((ts) => {
+      if (ts.missing) {
+        testSelect.disabled = true;
+        testSelect.title = ts.message;
+        return;
+      }
+      for (const r of ts.rows) testSelect.appendChild(el("option", { value: String(r.index), text: `${r.name}${r.positive.length ? `  [${r.positive.join(", ")}]` : ""}` }));
+    })
+    .catch(() => (testSelect.disabled = true));
+}
+
+// ------------------------------------------------------------------ optimization & insertion
+
+async function renderAnalyses(sec) {
+  const [opt, ins] = await Promise.all([getJSON("optimize"), getJSON("insertion")]);
+  sec.replaceChildren(el("h2", { text: "Class optimization" }));
+  if (opt.missing) sec.append(missingBox(opt, "Class optimization"));
+  else {
+    const columns = [
+      { key: "target", label: "target" },
+      {
+        key: "_logo",
+        label: "optimized input",
+        sortable: false,
+        render: (r) => {
+          const pwm = opt.pwms[safeName(r.target)];
+          return pwm ? Logo.pwmSVG([{ probs: pwm.probs, offset: 0 }], { col: 5, height: 40 }) : "";
+        },
+      },
+      { key: "score", label: "score", num: true },
+      { key: "sequence", label: "designed sequence", render: (r) => el("code", { title: r.sequence || "", text: (r.sequence || "").slice(0, 60) + ((r.sequence || "").length > 60 ? "…" : "") }) },
+    ];
+    sec.append(el("div", { class: "scroll" }, sortableTable(columns, opt.rows, { id: "optimize-table" }).table));
+    const links = figureLinks(opt.figures);
+    if (links) sec.append(links);
+  }
+  sec.append(el("h2", { text: "Motif insertion" }));
+  if (ins.missing) sec.append(missingBox(ins, "Motif insertion"));
+  else {
+    const div = el("div", { class: "plot", id: "insertion-heatmap" });
+    sec.append(el("p", { class: "note", text: "Mean change of each target's logit when the motif is inserted into background sequences (clustered)." }), div);
+    const h = ins.heatmap;
+    plot(div, [{ type: "heatmap", z: h.values, x: h.cols, y: h.rows, colorscale: DIVERGING, zmid: 0, hovertemplate: "%{y} → %{x}: Δ %{z:.3f}<extra></extra>" }], { height: Math.min(900, 140 + 16 * h.rows.length), margin: { l: 160, r: 20, t: 20, b: 90 }, yaxis: { automargin: true, autorange: "reversed" } });
+    const links = figureLinks(ins.figures);
+    if (links) sec.append(links);
+  }
+}
+
+// ------------------------------------------------------------------ variants
+
+async function renderVariants(sec) {
+  const vv = await getJSON("variants");
+  sec.replaceChildren(el("h2", { text: "Variant effects (SAD)" }));
+  if (vv.missing) {
+    sec.append(missingBox(vv, "Variant scores"));
+    return;
+  }
+  const model = state.model || (await getJSON("model"));
+  const search = el("input", { type: "search", id: "variant-search", placeholder: "search: id, chrom:pos, target" });
+  const shown = el("span", { class: "note" });
+  sec.append(el("div", { class: "controls" }, search, shown));
+  if (vv.n_rows > vv.rows.length) sec.append(el("p", { class: "note", text: `largest |SAD| ${vv.rows.length.toLocaleString()} of ${vv.n_rows.toLocaleString()} rows shown` }));
+  const detail = el("div", { id: "variant-detail" });
+  const keys = ["chrom", "pos", "id", "ref", "alt", "target", "ref_pred", "alt_pred", "sad", "log_odds_diff"];
+  const columns = keys.filter((k) => vv.rows.length && k in vv.rows[0]).map((k) => ({ key: k, label: k, num: ["pos", "ref_pred", "alt_pred", "sad", "log_odds_diff"].includes(k) }));
+  const tbl = sortableTable(columns, vv.rows, { id: "variants-table", onRowClick: (r) => showVariant(r), onDraw: (n) => (shown.textContent = `${n} rows`) });
+  sec.append(el("div", { class: "scroll" }, tbl.table), detail);
+  search.addEventListener("input", () => {
+    const q = search.value.trim().toLowerCase();
+    tbl.update(vv.rows.filter((r) => !q || [r.id, `${r.chrom}:${r.pos}`, r.target].some((v) => v && String(v).toLowerCase().includes(q))));
+  });
+
+  async function showVariant(r) {
+    detail.replaceChildren(el("h2", { text: `ISM around ${r.id && r.id !== "." ? r.id : `${r.chrom}:${r.pos}`} (${r.ref}>${r.alt}) for ${r.target}` }));
+    const keysToTry = [r.id, `${r.chrom}:${r.pos}`].filter((k) => k && k !== ".");
+    const stored = (vv.ism || []).find((name) => keysToTry.some((k) => name.includes(k)));
+    const div = el("div", { class: "plot", id: "variant-ism" });
+    try {
+      if (stored && !REPORT) {
+        const ism = await getJSON("variant_ism", { name: stored, target: r.target });
+        detail.append(div);
+        const xs = ism.positions.map((p) => p + 1);
+        plot(div, [{ type: "heatmap", x: xs, y: ["A", "C", "G", "T"], z: ism.delta, colorscale: DIVERGING, zmid: 0, hovertemplate: "%{x} → %{y}: Δ %{z:.3f}<extra></extra>" }], { height: 260, title: { text: `stored ISM: ${stored}` } });
+      } else if (model.genome && !REPORT) {
+        const flank = 25;
+        const res = await postJSON("explain", { region: `${r.chrom}:${Math.max(1, r.pos - flank)}-${r.pos + flank}`, target: r.target });
+        const out = explainOutput(detail);
+        showExplain(out, res, null, [r.pos - Math.max(1, r.pos - flank) + 1]);
+      } else {
+        detail.append(missingBox({ message: "no ISM stored for this variant and no genome to compute it", command: REPORT ? null : `motiflens variants ${state.overview ? state.overview.run_dir : "RUN_DIR"} VCF --genome FASTA --ism   (or: motiflens serve RUN_DIR --genome FASTA)` }, "ISM around the variant"));
+      }
+    } catch (err) {
+      detail.append(errorBox(err));
+    }
+  }
+}
+
+// ------------------------------------------------------------------ tabs
+
+const PANELS = { overview: renderOverview, filters: renderFilters, explorer: renderExplorer, analyses: renderAnalyses, variants: renderVariants };
+
+async function show(tab) {
+  if (!(tab in PANELS)) tab = "overview";
+  for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === tab);
+  for (const name of Object.keys(PANELS)) document.getElementById(name).hidden = name !== tab;
+  if (state.rendered[tab]) return;
+  state.rendered[tab] = true;
+  const sec = document.getElementById(tab);
+  try {
+    await PANELS[tab](sec);
+  } catch (err) {
+    sec.replaceChildren(errorBox(err));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const b of document.querySelectorAll("#tabs button")) {
+    b.addEventListener("click", () => {
+      history.replaceState(null, "", `#${b.dataset.tab}`);
+      show(b.dataset.tab);
+    });
+  }
+  if (REPORT) document.getElementById("footer").textContent = `motiflens report · ${REPORT.created || ""}`;
+  const first = location.hash.slice(1) || "overview";
+  if (first !== "overview") {
+    // the run name in the header comes with the overview
+    getJSON("overview").then((ov) => (document.getElementById("run-name").textContent = ov.run_dir)).catch(() => {});
+  }
+  show(first);
+});

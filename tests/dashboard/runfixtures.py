@@ -1,0 +1,193 @@
+"""Small run directories for the dashboard tests, written by hand after the run-dir contract.
+
+``make_run(root)`` writes a complete run: a tiny Basset (random weights, seeded) over a
+40 bp, 3-target dataset (``tests.test_training.make_dataset``: targets ``motif``, ``gc``,
+``never``; ``never`` has no positive in the test split), the manifest, training and test
+metrics, and every analysis file of ``/tmp/notes/formats.md``: ``explain/filters/``
+(8 filters; filter 2 is annotated ``CTCF`` and has its PWM and its match's),
+``explain/insertion/``, ``explain/optimize/`` and ``explain/variants/``. Beside the run sit
+a ``secret.txt`` and, inside it, a symlink pointing at it, for the path-traversal tests.
+
+``make_bare_run(root)`` is the model alone (``config.yaml`` + ``model.safetensors``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motiflens.config import RunConfig
+from motiflens.models import build_model, save_model
+from motiflens.runs import record_step
+from tests.test_training import make_dataset
+
+LENGTH = 40
+TARGETS = ["motif", "gc", "never"]
+N_FILTERS = 8
+WIDTH = 6
+ANNOTATED = 2  # the filter matched to CTCF
+
+TINY_BASSET = {
+    "model": {
+        "name": "basset",
+        "n_targets": 3,
+        "length": LENGTH,
+        "arch": {
+            "filters": [N_FILTERS, 4],
+            "sizes": [WIDTH, 3],
+            "pools": [2, 2],
+            "hidden": [8],
+            "batch_norm": True,
+        },
+    }
+}
+TINY_RNN = {"model": {"name": "rnn", "n_targets": 3, "length": LENGTH, "arch": {"hidden": 6}}}
+
+SECRET = "top secret, outside the run directory"
+
+# A CTCF-like probability matrix (4 x 5) and the filter's own (4 x 6).
+CTCF_PROBS = np.array(
+    [
+        [0.1, 0.7, 0.1, 0.1, 0.05],
+        [0.7, 0.1, 0.1, 0.1, 0.05],
+        [0.1, 0.1, 0.7, 0.1, 0.85],
+        [0.1, 0.1, 0.1, 0.7, 0.05],
+    ]
+)
+FILTER_PROBS = np.array(
+    [
+        [0.25, 0.1, 0.8, 0.1, 0.1, 0.25],
+        [0.25, 0.1, 0.1, 0.1, 0.1, 0.25],
+        [0.25, 0.7, 0.05, 0.7, 0.1, 0.25],
+        [0.25, 0.1, 0.05, 0.1, 0.7, 0.25],
+    ]
+)
+
+
+def _meme(motifs: list[tuple[str, str, np.ndarray]]) -> str:
+    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", ""]
+    lines += ["Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
+    for motif_id, name, probs in motifs:
+        lines.append(f"MOTIF {motif_id} {name}".rstrip())
+        lines.append(f"letter-probability matrix: alength= 4 w= {probs.shape[1]} nsites= 20 E= 0")
+        lines += [" ".join(f"{v:.6f}" for v in col) for col in probs.T]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _tsv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "\t".join(header) + "\n"
+    text += "".join("\t".join("" if v is None else str(v) for v in row) + "\n" for row in rows)
+    path.write_text(text)
+
+
+def save_tiny_model(run: Path, config: dict, seed: int = 0) -> None:
+    """A model with random weights (seeded) and non-trivial batch-norm statistics."""
+    cfg = RunConfig.from_dict(config)
+    torch.manual_seed(seed)
+    model = build_model(cfg.model)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(-1.5, 1.5)  # some negative scales, too
+            module.bias.data.uniform_(-0.2, 0.2)
+    save_model(run, model.eval(), cfg)
+
+
+def make_bare_run(root: Path, config: dict | None = None) -> Path:
+    """``root/bare``: config.yaml and model.safetensors only."""
+    run = root / "bare"
+    save_tiny_model(run, config or TINY_BASSET)
+    return run
+
+
+def make_run(root: Path) -> Path:
+    """``root/run``: a complete run directory (see the module docstring)."""
+    data = make_dataset(root / "data.h5", n=200, length=LENGTH, seed=3)
+    run = root / "run"
+    save_tiny_model(run, TINY_BASSET)
+    (run / "target_labels.txt").write_text("\n".join(TARGETS) + "\n")
+    record_step(run, "train", ["config.yaml"], dataset=str(data))
+    record_step(run, "test", ["metrics/test.tsv"], data=str(data), split="test")
+    _tsv(
+        run / "metrics" / "training.tsv",
+        ["epoch", "val_loss", "val_auroc", "val_auprc", "train_loss", "lr", "seconds"],
+        [[0, 0.6, 0.7, 0.6, 0.65, 0.01, 1.0], [1, 0.5, 0.8, 0.7, 0.55, 0.01, 1.0],
+         [2, 0.45, 0.85, 0.75, 0.5, 0.01, 1.0]],
+    )  # fmt: skip
+    _tsv(
+        run / "metrics" / "test.tsv",
+        ["target", "n", "positives", "auroc", "auprc"],
+        [["motif", 30, 14, 0.91, 0.88], ["gc", 30, 16, 0.62, 0.6], ["never", 30, 0, None, None]],
+    )
+    (run / "metrics" / "test_summary.txt").write_text("AUROC: mean 0.7650 over 2 targets\n")
+
+    filters = run / "explain" / "filters"
+    rows = []
+    for f in range(N_FILTERS):
+        annotated = f == ANNOTATED
+        rows.append([
+            f, 20 + f, "NGCGTN" if annotated else "NNNNNN", round(0.5 + 0.3 * f, 3), 0.1, 0.05,
+            "MA0139.2" if annotated else None, "CTCF" if annotated else None,
+            0.001 if annotated else None, 1 if annotated else None,
+            "-" if annotated else None, round(0.01 * (N_FILTERS - f), 4), 1e-4 * f,
+        ])  # fmt: skip
+    _tsv(
+        filters / "filters.tsv",
+        ["filter", "sites", "consensus", "ic", "act_mean", "act_std", "match_id", "match_name",
+         "match_q", "match_offset", "match_strand", "influence", "influence_ss"],
+        rows,
+    )  # fmt: skip
+    (filters / "filters.meme").write_text(
+        _meme([(f"filter{ANNOTATED}", "CTCF", FILTER_PROBS), ("filter5", "", FILTER_PROBS[::-1])])
+    )
+    (filters / "matched.meme").write_text(_meme([("MA0139.2", "CTCF", CTCF_PROBS)]))
+    _tsv(
+        filters / "matches.tsv",
+        ["filter", "target_id", "target_name", "offset", "overlap", "strand", "p_value",
+         "e_value", "q_value"],
+        [[ANNOTATED, "MA0139.2", "CTCF", 1, 5, "-", 1e-5, 1e-3, 0.001]],
+    )  # fmt: skip
+    # Two clear groups of filters: {0, 2, 4, 6} push "motif", {1, 3, 5, 7} push "never".
+    influence = [[f] + ([1.0 + 0.01 * f, 0.0, 0.0] if f % 2 == 0 else [0.0, 0.0, 2.0 + 0.01 * f])
+                 for f in range(N_FILTERS)]  # fmt: skip
+    _tsv(filters / "influence_targets.tsv", ["filter", *TARGETS], influence)
+    (filters / "ic_influence.png").write_bytes(b"\x89PNG\r\n\x1a\n fixture")
+
+    _tsv(
+        run / "explain" / "insertion" / "insertion.tsv",
+        ["motif_id", "motif_name", "target", "delta_score", "delta_pred"],
+        [["MA0139.2", "CTCF", t, 0.5 * (i + 1), 0.1] for i, t in enumerate(TARGETS)]
+        + [["MA0138.3", "REST", t, -0.2 * (i + 1), -0.05] for i, t in enumerate(TARGETS)],
+    )
+    optimize = run / "explain" / "optimize"
+    _tsv(optimize / "optimize.tsv", ["target", "start", "score", "sequence"],
+         [["motif", 0, 0.97, "ACGT" * 10]])  # fmt: skip
+    (optimize / "motif.meme").write_text(_meme([("motif_optimized", "", FILTER_PROBS)]))
+    _tsv(
+        run / "explain" / "variants" / "sad.tsv",
+        ["chrom", "pos", "id", "ref", "alt", "target", "ref_pred", "alt_pred", "sad",
+         "log_odds_diff", "info"],
+        [["chr1", 20, "rs1", "A", "G", t, 0.5, 0.5 + d, d, 4 * d, "."]
+         for t, d in zip(TARGETS, (0.3, -0.1, 0.0), strict=True)]
+        + [["chr1", 30, "rs2", "C", "T", t, 0.4, 0.4 + d, d, 4 * d, "AF=0.1"]
+           for t, d in zip(TARGETS, (0.05, -0.6, 0.01), strict=True)],
+    )  # fmt: skip
+
+    (root / "secret.txt").write_text(SECRET)
+    (run / "explain" / "leak.txt").symlink_to(root / "secret.txt")
+    (run / ".hidden.txt").write_text("hidden")
+    return run
+
+
+def make_genome(path: Path, length: int = 100, seed: int = 5) -> tuple[Path, str]:
+    """A one-chromosome genome FASTA ``chr1`` (60 bases a line) and its sequence."""
+    rng = np.random.default_rng(seed)
+    seq = "".join(rng.choice(list("ACGT"), length))
+    lines = [seq[i : i + 60] for i in range(0, length, 60)]
+    path.write_text(">chr1\n" + "\n".join(lines) + "\n")
+    return path, seq

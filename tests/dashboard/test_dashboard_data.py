@@ -1,0 +1,55 @@
+"""Reading a run directory for the dashboard: MEME files, clustering, JSON safety."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+
+from motiflens.dashboard.data import _parse_meme, cluster_order, json_safe, read_meme_file
+from motiflens.errors import InputError
+from tests.dashboard.runfixtures import CTCF_PROBS, FILTER_PROBS, _meme
+
+
+@pytest.mark.parametrize("reader", ["fallback", "motifs package"])
+def test_meme_files_read_as_written(tmp_path, reader):
+    path = tmp_path / "m.meme"
+    path.write_text(_meme([("filter2", "CTCF", FILTER_PROBS), ("MA0139.2", "", CTCF_PROBS)]))
+    if reader == "fallback":
+        motifs = _parse_meme(path.read_text(), path)
+    else:
+        pytest.importorskip("motiflens.motifs.meme")
+        motifs = read_meme_file(path)
+    assert [(m["id"], m["name"]) for m in motifs] == [("filter2", "CTCF"), ("MA0139.2", "MA0139.2")]
+    assert np.allclose(motifs[0]["probs"], FILTER_PROBS, atol=1e-4)
+    assert np.allclose(motifs[1]["probs"], CTCF_PROBS, atol=1e-4)
+
+
+def test_meme_fallback_names_the_bad_line(tmp_path):
+    path = tmp_path / "bad.meme"
+    path.write_text(
+        "MEME version 4\n\nMOTIF x\nletter-probability matrix: w= 2\n0.5 0.5\n0.1 0.2\n"
+    )
+    with pytest.raises(InputError, match=r"bad.meme:5.*expected 4 probabilities"):
+        _parse_meme(path.read_text(), path)
+
+
+def test_cluster_order_groups_similar_rows_and_columns():
+    # rows 0, 2, 4 are alike and so are 1, 3; columns 0 and 2 are alike
+    m = np.array([[5.0, 0, 5.1], [0, 3, 0], [5.2, 0, 4.9], [0, 3.1, 0.1], [4.8, 0.2, 5.0]])
+    rows, cols = cluster_order(m)
+    assert sorted(rows) == [0, 1, 2, 3, 4] and sorted(cols) == [0, 1, 2]
+    groups = [0 if r in (0, 2, 4) else 1 for r in rows]
+    assert sum(a != b for a, b in itertools.pairwise(groups)) == 1
+    assert abs(cols.index(0) - cols.index(2)) == 1
+    assert cluster_order(np.ones((2, 2))) == ([0, 1], [0, 1])  # too small to cluster
+
+
+def test_json_safe_turns_nan_and_numpy_into_plain_json():
+    value = {"a": np.float32(1.5), "b": [np.nan, math.inf], "c": np.arange(2), 3: np.bool_(True)}
+    assert json.loads(json.dumps(json_safe(value), allow_nan=False)) == {
+        "a": 1.5, "b": [None, None], "c": [0, 1], "3": True,
+    }  # fmt: skip

@@ -1,0 +1,102 @@
+"""The static report: one HTML file, everything inlined, the same views as the API."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from motiflens.cli import app
+from motiflens.dashboard.export import build_report_data, render_report, write_report
+from motiflens.models import load_model
+from tests.dashboard.runfixtures import TARGETS, make_bare_run, make_run
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("report"))
+
+
+def _embedded(html: str) -> dict:
+    match = re.search(r"<script>window\.MOTIFLENS_REPORT = (.*?);</script>", html, re.S)
+    assert match, "no embedded report data"
+    return json.loads(match.group(1))
+
+
+def test_report_is_one_self_contained_file(run, tmp_path):
+    out = write_report(run, tmp_path / "r.html", top=2, progress=False)
+    html = out.read_text()
+    # no script, stylesheet, image or link is fetched from anywhere
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<link[^>]+href=\"(?!data:)", html)
+    assert not re.search(r"<img[^>]+src=", html)
+    assert "Plotly" in html and "const Logo" in html
+    data = _embedded(html)
+    assert data["overview"]["targets"] == TARGETS
+    assert len(data["filters"]["rows"]) == 8
+    assert data["model"]["available"] and not data["model"]["genome"]
+
+
+def test_report_views_are_each_targets_top_test_sequences(run):
+    import h5py
+
+    data = build_report_data(run, top=2, progress=False)
+    assert [v["target"] for v in data["views"]] == [t for t in TARGETS for _ in range(2)]
+    model, _ = load_model(run, device="cpu")
+    with h5py.File(run.parent / "data.h5") as h5:
+        x = h5["test_in"][:].astype(np.float32)
+        names = [n.decode() for n in h5["test_headers"][:]]
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)).numpy()
+    for k, target in enumerate(TARGETS):
+        top = [names[i] for i in np.argsort(-logits[:, k], kind="stable")[:2]]
+        assert [v["name"] for v in data["views"] if v["target"] == target] == top
+
+
+def test_report_data_cannot_close_its_script_element():
+    html = render_report({"overview": {"name": "</script><script>alert(1)</script>"}})
+    data_part = html.split("window.MOTIFLENS_REPORT = ", 1)[1].split(";</script>", 1)[0]
+    assert "</script" not in data_part and "<" not in data_part
+    assert json.loads(data_part)["overview"]["name"].startswith("</script>")
+
+
+def test_report_of_a_bare_run(tmp_path):
+    run = make_bare_run(tmp_path)
+    data = build_report_data(run, progress=False)
+    assert data["overview"]["test"]["missing"] and data["filters"]["missing"]
+    assert data["views"] == []  # no dataset to pick test sequences from
+    assert data["curves"]["missing"]
+
+
+def test_report_verb(run, tmp_path):
+    out = tmp_path / "cli.html"
+    result = runner.invoke(app, ["report", str(run), "-o", str(out), "--top", "1",
+                                 "--target", "gc"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "report ->" in result.output
+    views = _embedded(out.read_text())["views"]
+    assert [v["target"] for v in views] == ["gc"]
+
+
+def test_report_verb_on_a_missing_directory(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path / "nope"), "-o", str(tmp_path / "x.html")])
+    assert result.exit_code == 2 and "run directory not found" in result.output
+
+
+def test_serve_verb_is_registered():
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0 and "--genome" in result.output and "--port" in result.output

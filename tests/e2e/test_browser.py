@@ -1,0 +1,272 @@
+"""The dashboard in a real browser: Playwright driving Debian's headless Chromium.
+
+One server (uvicorn in a thread, on a free local port) and one browser serve every test
+of the module. Each page records its console errors and uncaught exceptions; a test
+fails on any it did not expect. Skipped, with the reason, where Chromium is not installed
+(``make chromium`` installs it) or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"{CHROMIUM} not found: install Debian's chromium (`make chromium`) for browser tests",
+)
+
+from tests.dashboard.runfixtures import ANNOTATED, N_FILTERS, TARGETS, make_run  # noqa: E402
+
+SEQ = "ACGTTGCAAGGCTTACGATCGATCGGATCCATGCAAGTCA"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture(scope="module")
+def server(run):
+    import uvicorn
+
+    from motiflens.dashboard.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the dashboard server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A fresh page that records console errors, page errors and every request."""
+
+    def __init__(self, browser):
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+
+    def close(self, allowed: tuple[str, ...] = ()) -> None:
+        self.page.close()
+        unexpected = [e for e in self.errors if not any(a in e for a in allowed)]
+        assert not unexpected, unexpected
+
+
+@pytest.fixture
+def page(browser):
+    p = Page(browser)
+    yield p
+    if not p.page.is_closed():
+        p.page.close()
+
+
+def _plot_types(pw_page, selector: str) -> list[str]:
+    """The trace types Plotly drew into a div (its ``data`` property)."""
+    pw_page.wait_for_function(
+        f"document.querySelector('{selector}') && "
+        f"(document.querySelector('{selector}').data || []).length > 0"
+    )
+    return pw_page.evaluate(f"document.querySelector('{selector}').data.map(t => t.type)")
+
+
+def test_overview_shows_every_target(server, page, tmp_path):
+    p = page.page
+    p.goto(server)
+    p.wait_for_selector("#targets-table tbody tr")
+    assert p.text_content("#n-targets") == str(len(TARGETS))
+    assert p.text_content("#target-count") == f"{len(TARGETS)} targets"
+    assert p.locator("#targets-table tbody tr").count() == len(TARGETS)
+    assert "scatter" in _plot_types(p, "#training-loss")
+    assert "scatter" in _plot_types(p, "#roc-plot")
+    # sort by AUROC (descending on the first click): "never" (no AUROC) goes last
+    p.click("#targets-table th:has-text('auroc')")
+    first = p.text_content("#targets-table tbody tr:first-child td:nth-child(2)")
+    last = p.text_content("#targets-table tbody tr:last-child td:nth-child(2)")
+    assert (first, last) == ("motif", "never")
+    p.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+    page.close()
+
+
+def test_filters_page_lists_filters_and_their_motif(server, page, tmp_path):
+    p = page.page
+    p.goto(server + "#filters")
+    p.wait_for_selector("#filters-table tbody tr")
+    assert p.locator("#filters-table tbody tr").count() == N_FILTERS
+    assert "CTCF" in p.text_content("#filters-table")
+    assert p.locator("#filters-table svg.logo").count() >= 3  # 2 filter logos + aligned pair
+    assert "heatmap" in _plot_types(p, "#influence-heatmap")
+    p.check("#annotated-only")
+    rows = p.locator("#filters-table tbody tr")
+    assert rows.count() == 1 and rows.first.locator("td").first.text_content() == str(ANNOTATED)
+    p.uncheck("#annotated-only")
+    p.fill("#filter-search", "filter5")
+    assert p.locator("#filters-table tbody tr").count() == 1
+    p.screenshot(path=str(tmp_path / "filters.png"), full_page=True)
+    page.close()
+
+
+def test_explorer_draws_the_ism_heat_map(server, page, tmp_path):
+    p = page.page
+    p.goto(server + "#explorer")
+    p.fill("#seq-input", f">pasted\n{SEQ}")
+    p.select_option("#target-select", "gc")
+    p.click("#explain-btn")
+    types = _plot_types(p, "#ism-plot")
+    assert "heatmap" in types and "bar" in _plot_types(p, "#pred-bar")
+    assert p.locator("#ism-plot .heatmaplayer").count() == 1
+    assert "ISM (fast)" in p.text_content("#explain-status")
+    # the attribution logo's letters are drawn as shapes on the same x axis
+    assert p.evaluate("document.querySelector('#ism-plot').layout.shapes.length") > 0
+    p.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
+    page.close()
+
+
+def test_explorer_shows_bad_input_as_a_message(server, page):
+    p = page.page
+    p.goto(server + "#explorer")
+    p.fill("#seq-input", "ACGTZZ")
+    p.click("#explain-btn")
+    p.wait_for_selector("#explorer-error .error")
+    assert "invalid character 'Z' at position 5" in p.text_content("#explorer-error")
+    # the browser logs the 400 response itself; nothing else may go wrong
+    page.close(allowed=("status of 400",))
+
+
+def test_missing_analyses_print_their_command(tmp_path, browser):
+    """A model-only run in its own server: the pages say what to run."""
+    import uvicorn
+
+    from motiflens.dashboard.app import create_app
+    from tests.dashboard.runfixtures import make_bare_run
+
+    run = make_bare_run(tmp_path)
+    port = _free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started and thread.is_alive():
+        time.sleep(0.05)
+    p = Page(browser)
+    try:
+        p.page.goto(f"http://127.0.0.1:{port}/#filters")
+        p.page.wait_for_selector("#filters .missing")
+        assert f"motiflens filters {run}" in p.page.text_content("#filters pre.cmd")
+        p.page.click("button[data-tab=variants]")
+        p.page.wait_for_selector("#variants .missing")
+        assert "motiflens variants" in p.page.text_content("#variants pre.cmd")
+    finally:
+        p.close()
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_report_opens_from_disk_without_network(run, tmp_path, browser):
+    from motiflens.dashboard.export import write_report
+
+    path = write_report(run, tmp_path / "report.html", top=1, progress=False)
+    p = Page(browser)
+    pw = p.page
+    pw.goto(path.as_uri())
+    pw.wait_for_selector("#targets-table tbody tr")
+    assert pw.text_content("#n-targets") == str(len(TARGETS))
+    assert "scatter" in _plot_types(pw, "#roc-plot")
+    pw.click("button[data-tab=filters]")
+    assert "heatmap" in _plot_types(pw, "#influence-heatmap")
+    assert "CTCF" in pw.text_content("#filters-table")
+    pw.click("button[data-tab=explorer]")
+    assert "heatmap" in _plot_types(pw, "#ism-plot")
+    pw.click("button[data-tab=analyses]")
+    assert "heatmap" in _plot_types(pw, "#insertion-heatmap")
+    pw.click("button[data-tab=variants]")
+    pw.wait_for_selector("#variants-table tbody tr")
+    pw.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    network = [u for u in p.requests if u.startswith(("http:", "https:"))]
+    assert not network, network
+    assert all(u.startswith(("file:", "data:", "blob:")) for u in p.requests), p.requests
+    p.close()
+
+
+def test_variants_table_and_a_variant_without_stored_ism(server, page):
+    p = page.page
+    p.goto(server + "#variants")
+    p.wait_for_selector("#variants-table tbody tr")
+    assert p.locator("#variants-table tbody tr").count() == 6
+    assert p.text_content("#variants-table tbody tr:first-child").count("rs2") == 1  # |SAD| 0.6
+    p.click("#variants-table tbody tr:first-child")
+    p.wait_for_selector("#variant-detail .missing")
+    assert "--genome FASTA" in p.text_content("#variant-detail")
+    page.close()
+
+
+def test_filters_page_names_the_planted_motifs_of_a_trained_run(trained_motifs, browser, tmp_path):
+    """A model trained on planted JASPAR motifs, `motiflens filters` on it, then the page."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from motiflens.cli import app
+    from motiflens.dashboard.app import create_app
+
+    run = trained_motifs.run_dir
+    out = CliRunner().invoke(app, ["filters", str(run), "--no-logos", "-n", "400"])
+    assert out.exit_code == 0, out.output
+    port = _free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started and thread.is_alive():
+        time.sleep(0.05)
+    p = Page(browser)
+    try:
+        p.page.goto(f"http://127.0.0.1:{port}/#filters")
+        p.page.wait_for_selector("#filters-table tbody tr")
+        assert p.page.locator("#filters-table tbody tr").count() == 48
+        text = p.page.text_content("#filters-table")
+        assert "CTCF" in text and "REST" in text
+        p.page.screenshot(path=str(tmp_path / "planted_filters.png"), full_page=True)
+    finally:
+        p.close()
+        srv.should_exit = True
+        thread.join(timeout=10)
