@@ -227,7 +227,12 @@ def keep_freed_memory() -> bool:
     return mallopt(mmap_max=0, trim_threshold=2**31 - 1)
 
 
-def _monitor(task: str, has_valid: bool, monitor: str) -> tuple[str, str]:
+def monitor_for(task: str, has_valid: bool, monitor: str) -> tuple[str, str]:
+    """The metric that picks the best epoch, and whether it is maximised or minimised.
+
+    ``monitor="auto"``: mean validation AUROC for binary tasks, validation loss otherwise,
+    training loss without a validation split. Returns ``(metric, "max" | "min")``.
+    """
     if monitor != "auto":
         return monitor, ("max" if monitor in ("val_auroc", "val_auprc", "val_pearson") else "min")
     if not has_valid:
@@ -252,6 +257,7 @@ def train(
     strategy: str = "auto",
     accelerator: str = "auto",
     progress: bool = True,
+    callbacks: list[Callback] | None = None,
 ) -> TrainResult:
     """Train a model on a dataset file and write a run directory.
 
@@ -270,6 +276,9 @@ def train(
         Passed to Lightning's Trainer (e.g. ``devices=2, strategy="ddp"``).
     progress
         Show the progress bar.
+    callbacks
+        Extra Lightning callbacks, added to motiflens's own (checkpoints, early
+        stopping, metrics table); e.g. the pruning callback of :mod:`motiflens.tuning`.
 
     Returns
     -------
@@ -316,7 +325,7 @@ def train(
         if valid_ds is not None
         else None
     )
-    monitor, mode = _monitor(mcfg.task, valid_ds is not None, tcfg.monitor)
+    monitor, mode = monitor_for(mcfg.task, valid_ds is not None, tcfg.monitor)
     # Fixed names, overwritten in place: resume always finds checkpoints/last.ckpt.
     best_ckpt = ModelCheckpoint(
         dirpath=ckpt_dir,
@@ -333,7 +342,7 @@ def train(
         devices=devices,
         num_nodes=num_nodes,
         strategy=strategy,
-        callbacks=[best_ckpt, stopper, MetricsWriter(run_dir)],
+        callbacks=[best_ckpt, stopper, MetricsWriter(run_dir), *(callbacks or [])],
         logger=False,
         enable_progress_bar=progress,
         enable_model_summary=False,

@@ -8,6 +8,7 @@ makes the verbs exist.
 # Registration order is the order `motiflens --help` lists the verbs in: pipeline order.
 from motiflens.cli import data  # noqa: F401
 from motiflens.cli import training  # noqa: F401
+from motiflens.cli import tune  # noqa: F401
 from motiflens.cli import explain  # noqa: F401
 from motiflens.cli import motifs  # noqa: F401
 from motiflens.cli import variants  # noqa: F401
