@@ -3,13 +3,19 @@
 Inputs are streamed in batches (a million sequences never sit in memory at once) and the
 predictions go to a TSV, one column per target, written atomically. Optionally each
 sequence is also run reverse-complemented and the two outputs averaged (Basset's ``-rc``).
+
+:func:`predict_file` runs on one process or many (``devices``, ``num_nodes``,
+``strategy``; see :mod:`motiflens.distributed`): batch ``b`` of the input goes to rank
+``b % world_size`` and rank 0 writes the rows back in input order, so the file is the
+one a single process writes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -19,9 +25,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from motiflens.data.hdf5 import SequenceDataset, to_float_onehot
+from motiflens.distributed import Launch, Shard, merge_units, run_sharded
 from motiflens.errors import InputError
 from motiflens.models import load_model, pick_device, predict_transform
-from motiflens.runs import atomic_path
 from motiflens.sequence.bed import read_bed
 from motiflens.sequence.fasta import Genome, read_fasta
 from motiflens.sequence.onehot import (
@@ -201,17 +207,25 @@ class _Stream:
     """Counters that a batch generator fills in as it goes."""
 
     n: int = 0
+    parsed: int = 0  # records read, including those of batches skipped (another rank's)
     n_resized: int = 0
     resized_examples: list[str] = field(default_factory=list)
 
 
+Keep = Callable[[int], bool] | None
+"""Which batches (by 0-based index) to produce; None for all. The others are skipped as
+cheaply as the format allows (FASTA is still parsed, so errors surface on every rank)."""
+
+
 def _fasta_batches(
-    path: Path, length: int, batch_size: int, pad: bool, stream: _Stream
+    path: Path, length: int, batch_size: int, pad: bool, stream: _Stream, keep: Keep = None
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     names: list[str] = []
     rows: list[np.ndarray] = []
     table = code_table()
+    b = 0
     for header, seq, line in read_fasta(path):
+        stream.parsed += 1
         # read_fasta has checked every character (and named the line of a bad one)
         codes = table[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
         if len(codes) != length:
@@ -231,9 +245,10 @@ def _fasta_batches(
         names.append(header)
         rows.append(codes)
         if len(rows) == batch_size:
-            yield names, codes_to_onehot(np.stack(rows), np.float32)
-            names, rows = [], []
-    if rows:
+            if keep is None or keep(b):
+                yield names, codes_to_onehot(np.stack(rows), np.float32)
+            names, rows, b = [], [], b + 1
+    if rows and (keep is None or keep(b)):
         yield names, codes_to_onehot(np.stack(rows), np.float32)
 
 
@@ -287,9 +302,13 @@ def _bed_batches(
     length: int,
     batch_size: int,
     stream: _Stream,
+    keep: Keep = None,
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     chroms, starts, strands, names = windows
-    for lo in range(0, len(starts), batch_size):
+    for b, lo in enumerate(range(0, len(starts), batch_size)):
+        stream.parsed += min(batch_size, len(starts) - lo)
+        if keep is not None and not keep(b):
+            continue
         hi = min(lo + batch_size, len(starts))
         codes = np.empty((hi - lo, length), dtype=np.uint8)
         batch_chroms = chroms[lo:hi]
@@ -303,12 +322,15 @@ def _bed_batches(
 
 
 def _dataset_batches(
-    path: Path, split: str, batch_size: int
+    path: Path, split: str, batch_size: int, stream: _Stream, keep: Keep = None
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     with h5py.File(path, "r") as h5:
         data = h5[f"{split}_in"]
         headers = h5.get(f"{split}_headers")
-        for lo in range(0, data.shape[0], batch_size):
+        for b, lo in enumerate(range(0, data.shape[0], batch_size)):
+            stream.parsed += min(batch_size, data.shape[0] - lo)
+            if keep is not None and not keep(b):
+                continue
             hi = min(lo + batch_size, data.shape[0])
             if headers is None:
                 names = [f"{split}_{i}" for i in range(lo, hi)]
@@ -325,8 +347,12 @@ def _open_source(
     split: str,
     batch_size: int,
     pad: bool,
+    keep: Keep = None,
 ) -> tuple[str, int | None, Iterator[tuple[list[str], np.ndarray]], _Stream]:
-    """Check the input up front; return (kind, total or None, batches, counters)."""
+    """Check the input up front; return (kind, total or None, batches, counters).
+
+    ``keep`` selects batches by index (a rank's share); see :data:`Keep`.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     path = Path(source)
@@ -343,9 +369,9 @@ def _open_source(
                 path=path,
                 hint="predict with a model trained on sequences of this length",
             )
-        return kind, len(ds), _dataset_batches(path, split, batch_size), stream
+        return kind, len(ds), _dataset_batches(path, split, batch_size, stream, keep), stream
     if kind == "fasta":
-        return kind, None, _fasta_batches(path, length, batch_size, pad, stream), stream
+        return kind, None, _fasta_batches(path, length, batch_size, pad, stream, keep), stream
     if genome is None:
         raise InputError(
             "this looks like a BED file (it does not start with '>'), and reading "
@@ -363,7 +389,7 @@ def _open_source(
 
     def batches() -> Iterator[tuple[list[str], np.ndarray]]:
         try:
-            yield from _bed_batches(path, fasta, windows, length, batch_size, stream)
+            yield from _bed_batches(path, fasta, windows, length, batch_size, stream, keep)
         finally:
             if fasta is not genome:
                 fasta.close()
@@ -372,18 +398,22 @@ def _open_source(
 
 
 def _counted(
-    batches: Iterator[tuple[list[str], np.ndarray]], stream: _Stream, length: int
+    batches: Iterator[tuple[list[str], np.ndarray]],
+    stream: _Stream,
+    length: int,
+    *,
+    warn: bool = True,
 ) -> Iterator[tuple[list[str], np.ndarray]]:
-    """Count sequences and log one warning for all resized ones at the end."""
+    """Count sequences and log one warning for all resized ones at the end (if ``warn``)."""
     for names, x in batches:
         stream.n += len(names)
         yield names, x
-    if stream.n_resized:
+    if stream.n_resized and warn:
         log.warning(
             "%d of %d sequences were not %d bp long and were centre-padded (with N) or "
             "centre-trimmed to it, e.g. %s",
             stream.n_resized,
-            stream.n,
+            stream.parsed,
             length,
             ", ".join(stream.resized_examples),
         )
@@ -485,6 +515,7 @@ class PredictionReport:
     n_resized: int = 0
     reverse_complement: bool = False
     raw: bool = False
+    processes: int = 1
 
     def __str__(self) -> str:
         what = "logits" if self.raw else "predictions"
@@ -493,6 +524,8 @@ class PredictionReport:
             f"predictions  {self.path}",
             f"{self.n:,} sequences from a {self.kind} file x {self.n_targets} targets: {what}{rc}",
         ]
+        if self.processes > 1:
+            lines.append(f"computed by {self.processes} processes, merged in input order")
         if self.n_resized:
             lines.append(
                 f"{self.n_resized:,} sequences centre-padded or trimmed to {self.length} bp"
@@ -517,7 +550,11 @@ def predict_file(
     raw: bool = False,
     pad: bool = True,
     progress: bool = True,
-) -> PredictionReport:
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    strategy: str = "auto",
+    accelerator: str = "auto",
+) -> PredictionReport | None:
     """Predict every sequence of a FASTA, BED or dataset file with a trained model.
 
     Parameters
@@ -535,11 +572,12 @@ def predict_file(
     split
         Split of a dataset file.
     batch_size
-        Sequences read and run at a time.
+        Sequences read and run at a time (and the unit of work a process takes).
     reverse_complement
         Average forward and reverse-complement logits (see :func:`predict_array`).
     device
-        Where to run; default CUDA if available, else CPU.
+        One explicit device for a single process (e.g. ``"cpu"``, ``"cuda:1"``); default
+        CUDA if available, else CPU.
     raw
         Write logits instead of predictions (probabilities for binary tasks, rates for
         Poisson, values for regression).
@@ -547,16 +585,26 @@ def predict_file(
         Centre-pad or trim FASTA records of another length (with a warning) instead of
         refusing them.
     progress
-        Show a progress bar (its total is known for datasets and BED, not for FASTA).
+        Show a progress bar (rank 0's share; its total is known for datasets and BED,
+        not for FASTA).
+    devices, num_nodes, strategy, accelerator
+        Processes to run on, as Lightning takes them (:class:`~motiflens.distributed.Launch`):
+        e.g. ``devices=4, strategy="ddp"`` on four GPUs, or ``devices=2,
+        accelerator="cpu"``. Batch ``b`` goes to rank ``b % world_size``; the rows are
+        merged back in input order, so the file equals a single process's. With
+        ``strategy="ddp"`` Lightning re-runs the command line for the other processes:
+        call it from a command or script (from Python, use ``strategy="ddp_spawn"``).
 
     Returns
     -------
-    PredictionReport
+    PredictionReport or None
+        None in the processes other than rank 0 of a multi-process run.
     """
     out = Path(out)
     if out.is_dir():
         raise InputError("the output path is a directory", path=out, hint="name a .tsv file")
-    model, config = load_model(run_dir, device)
+    # Checked here, in every process, before any process is started or waited for.
+    _model, config = load_model(run_dir, "cpu")
     if config.length is None or config.n_targets is None:
         raise InputError(
             "the model config has no input length or number of targets",
@@ -564,6 +612,65 @@ def predict_file(
             hint="set model.length and model.n_targets (training fills them in)",
         )
     labels = read_target_labels(run_dir, config.n_targets)
+    if genome is None or source_kind(source) != "bed":
+        # the file's kind, a dataset's length, a BED file without genome: one message from
+        # here rather than one per process (with a genome the BED file is read per rank)
+        _open_source(source, length=config.length, genome=genome, split=split,
+                     batch_size=batch_size, pad=pad)  # fmt: skip
+    options = {
+        "run_dir": Path(run_dir),
+        "source": Path(source),
+        "genome": genome,
+        "split": split,
+        "batch_size": batch_size,
+        "reverse_complement": reverse_complement,
+        "raw": raw,
+        "pad": pad,
+        "progress": progress,
+    }
+    header = "\t".join(["name", *map(_clean, labels)]) + "\n"
+    summary = {
+        "out": out,
+        "header": header,
+        "n_targets": config.n_targets,
+        "length": config.length,
+        "reverse_complement": reverse_complement,
+        "raw": raw,
+    }
+    return run_sharded(
+        partial(_predict_shard, **options),
+        partial(_merge_predictions, **summary),
+        near=out,
+        launch=Launch(devices, num_nodes, strategy, accelerator),
+        device=device,
+    )
+
+
+@dataclass
+class _Part:
+    """What one rank of :func:`predict_file` hands to rank 0."""
+
+    path: Path
+    counts: list[int]
+    kind: str
+    n_resized: int
+
+
+def _predict_shard(
+    shard: Shard,
+    *,
+    run_dir: Path,
+    source: Path,
+    genome: str | Path | Genome | None,
+    split: str,
+    batch_size: int,
+    reverse_complement: bool,
+    raw: bool,
+    pad: bool,
+    progress: bool,
+) -> _Part:
+    """Predict this rank's batches into its part file, one line per sequence."""
+    model, config = load_model(run_dir, shard.device)
     kind, total, batches, stream = _open_source(
         source,
         length=config.length,
@@ -571,15 +678,21 @@ def predict_file(
         split=split,
         batch_size=batch_size,
         pad=pad,
+        keep=shard.owns,
     )
+    own = None
+    if total is not None:
+        step = batch_size * shard.world_size
+        own = sum(min(batch_size, total - lo) for lo in range(shard.rank * batch_size, total, step))
+    desc = "predict" if shard.world_size == 1 else f"predict (rank 0 of {shard.world_size})"
     row = "%s" + "\t%.6g" * config.n_targets + "\n"
+    counts: list[int] = []
+    path = shard.part(".tsv")
     with (
-        atomic_path(out) as tmp,
-        open(tmp, "w", encoding="utf-8", newline="\n") as fh,
-        tqdm(total=total, desc="predict", unit="seq", disable=not progress) as bar,
+        open(path, "w", encoding="utf-8", newline="\n") as fh,
+        tqdm(total=own, desc=desc, unit="seq", disable=not (progress and shard.is_zero)) as bar,
     ):
-        fh.write("\t".join(["name", *map(_clean, labels)]) + "\n")
-        for names, x in _counted(batches, stream, config.length):
+        for names, x in _counted(batches, stream, config.length, warn=shard.is_zero):
             preds = predict_array(
                 model,
                 x,
@@ -591,14 +704,31 @@ def predict_file(
                 row % (_clean(name), *values)
                 for name, values in zip(names, preds.tolist(), strict=True)
             )
+            counts.append(len(names))
             bar.update(len(names))
+    return _Part(path=path, counts=counts, kind=kind, n_resized=stream.n_resized)
+
+
+def _merge_predictions(
+    parts: list[_Part],
+    *,
+    out: Path,
+    header: str,
+    n_targets: int,
+    length: int,
+    reverse_complement: bool,
+    raw: bool,
+) -> PredictionReport:
+    """Rank 0: the parts' rows back in input order, into ``out`` (atomically)."""
+    n = merge_units([p.path for p in parts], [p.counts for p in parts], out, header=header)
     return PredictionReport(
         path=out,
-        n=stream.n,
-        n_targets=config.n_targets,
-        kind=kind,
-        length=config.length,
-        n_resized=stream.n_resized,
+        n=n,
+        n_targets=n_targets,
+        kind=parts[0].kind,
+        length=length,
+        n_resized=parts[0].n_resized,
         reverse_complement=reverse_complement,
         raw=raw,
+        processes=len(parts),
     )

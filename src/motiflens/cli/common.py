@@ -30,6 +30,17 @@ Targets = Annotated[list[str] | None, typer.Option(help="Target name (repeatable
 GenomeOpt = Annotated[Path | None, typer.Option(help="Genome FASTA for BED input.")]
 SplitOpt = Annotated[str, typer.Option(help="Split of a dataset file.")]
 
+# Where predict / ism / variants run: Lightning's arguments, as `train` takes them. One
+# process by default (a GPU machine does not start a process per GPU unasked).
+DevicesOpt = Annotated[
+    str, typer.Option(help="Devices per node (1, 2, ..., auto, or a list such as 0,1).")
+]
+NumNodesOpt = Annotated[int, typer.Option(help="Nodes (machines), e.g. under SLURM.")]
+StrategyOpt = Annotated[
+    str, typer.Option(help="Lightning strategy: auto, ddp (several processes), ddp_spawn.")
+]
+AcceleratorOpt = Annotated[str, typer.Option(help="auto, cpu, gpu.")]
+
 
 def _friendly(fn: F) -> F:
     """Show bad-input errors as a message and exit code 2 instead of a traceback."""

@@ -10,10 +10,14 @@ import numpy as np
 import typer
 
 from motiflens.cli.common import (
+    AcceleratorOpt,
+    DevicesOpt,
     GenomeOpt,
+    NumNodesOpt,
     RunDir,
     Source,
     SplitOpt,
+    StrategyOpt,
     Targets,
     _friendly,
     _safe,
@@ -41,17 +45,25 @@ def ism(
     n: Annotated[int, typer.Option("-n", help="Number of sequences.")] = 10,
     figures: Annotated[int, typer.Option(help="Figures for the first this many.")] = 10,
     method: Annotated[str, typer.Option(help="auto, fast or naive.")] = "auto",
+    devices: DevicesOpt = "1",
+    num_nodes: NumNodesOpt = 1,
+    strategy: StrategyOpt = "auto",
+    accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """In-silico saturation mutagenesis: every single-base change, scored per target."""
+    """In-silico saturation mutagenesis: every single-base change, scored per target.
+
+    With --devices N (and --num-nodes) the sequences are shared among N processes in chunks
+    and the first writes ism.h5 in input order, the table and the figures.
+    """
+    from motiflens.distributed import Launch, env_rank
     from motiflens.explain.inputs import explain_dir, load_sequences, resolve_targets
     from motiflens.explain.ism import (
-        ism_chunks,
         ism_output_bytes,
         loss_gain,
         saturation_mutagenesis,
-        write_ism,
         write_ism_table,
     )
+    from motiflens.explain.ism_sharded import write_ism_sharded
     from motiflens.models import load_model
     from motiflens.plots.ism import plot_ism
     from motiflens.prediction import read_target_labels
@@ -64,12 +76,16 @@ def ism(
     names, X = load_sequences(source, length=config.length, genome=genome, split=split, limit=n)
     width = window or config.length
     size = ism_output_bytes(len(names), width, len(targets))
-    typer.echo(f"ISM of {len(names)} sequence(s) x {width} positions x {len(targets)} target(s): "
-               f"{size / 1e6:,.1f} MB of output")  # fmt: skip
+    if env_rank() == 0:
+        typer.echo(f"ISM of {len(names)} sequence(s) x {width} positions x {len(targets)} "
+                   f"target(s): {size / 1e6:,.1f} MB of output")  # fmt: skip
     out = explain_dir(run_dir, "ism")
     kw = dict(window=window, targets=targets, reverse_complement=rc, method=method)
     chosen = [labels[t] for t in targets]
-    write_ism(out / "ism.h5", ism_chunks(model, X, verbose=True, **kw), names, chosen)
+    launch = Launch.from_cli(devices, num_nodes, strategy, accelerator)
+    if write_ism_sharded(out / "ism.h5", model, X, names, chosen, launch=launch, verbose=True,
+                         **kw) is None:  # fmt: skip
+        return  # another process of a multi-process run: rank 0 writes the rest
     first = saturation_mutagenesis(model, X[:figures], **kw)
     write_ism_table(out / "ism.tsv", first, names[:figures], chosen)
     loss, gain = loss_gain(first.delta)

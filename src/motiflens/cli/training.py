@@ -9,10 +9,14 @@ from typing import Annotated
 import typer
 
 from motiflens.cli.common import (
+    AcceleratorOpt,
+    DevicesOpt,
     GenomeOpt,
+    NumNodesOpt,
     RunDir,
     Source,
     SplitOpt,
+    StrategyOpt,
     _friendly,
     app,
 )
@@ -142,10 +146,20 @@ def predict(
     ] = True,
     batch_size: Annotated[int, typer.Option(help="Sequences per batch.")] = 1024,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    devices: DevicesOpt = "1",
+    num_nodes: NumNodesOpt = 1,
+    strategy: StrategyOpt = "auto",
+    accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """Predict every target for sequences; one TSV row per sequence, one column per target."""
+    """Predict every target for sequences; one TSV row per sequence, one column per target.
+
+    With --devices N (and --num-nodes) each process predicts every N-th batch and the
+    first writes the rows back in input order: the same file as one process writes.
+    """
+    from motiflens.distributed import Launch
     from motiflens.prediction import predict_file
 
+    launch = Launch.from_cli(devices, num_nodes, strategy, accelerator)
     report = predict_file(
         run_dir,
         source,
@@ -157,5 +171,10 @@ def predict(
         raw=raw,
         pad=pad,
         progress=progress,
+        devices=launch.devices,
+        num_nodes=launch.num_nodes,
+        strategy=launch.strategy,
+        accelerator=launch.accelerator,
     )
-    typer.echo(str(report))
+    if report is not None:  # None in the other processes of a multi-process run
+        typer.echo(str(report))
