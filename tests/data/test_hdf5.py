@@ -364,7 +364,8 @@ def test_getitem(big):
     "indices",
     [
         [5, 3, 3, 9, 4],  # unsorted, duplicates, close together (one slice read)
-        [299, 0, 150, 0, 299],  # far apart (point selection)
+        [299, 0, 150, 0, 299],  # far apart (read run by run)
+        [201, 0, 1, 2, 200, 150, 1],  # far apart, with runs of consecutive rows
         [42],
         list(range(N_BIG))[::-1],
     ],
