@@ -175,6 +175,7 @@ def main() -> None:
         )
         t_all = time.perf_counter() - t
         rss_all = peak_rss_mb()
+        assert report is not None  # one process: this one is rank 0
         assert n_read == n_seq == report.scored == args.variants, (n_read, report.scored)
         tsv_mb = report.path.stat().st_size / 1e6
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -69,3 +75,35 @@ def test_ref_mismatch_error_policy_and_other_output_folder(setup, tmp_path):
     sad = pd.read_csv(tmp_path / "o" / "sad.tsv", sep="\t", dtype=str)
     assert "rsWrong" in set(sad["id"])
     assert "scored with the genome's bases as reference" in out.output
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("motiflens", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_write_the_single_process_files(setup, tmp_path):
+    """--devices 2 --strategy ddp (gloo, Lightning re-runs the command) against --devices 1."""
+    run, genome, vcf = setup
+    # one variant per chunk: rs1's two alleles, the malformed line, the mismatch and the
+    # deletion fall to both processes
+    args = ["variants", str(run), str(vcf), "--genome", str(genome), "--skip-bad",
+            "--chunk-size", "1", "--no-progress", "--accelerator", "cpu"]  # fmt: skip
+    _cli(*args, "-o", str(tmp_path / "one"), "--devices", "1")
+    res = _cli(*args, "-o", str(tmp_path / "two"), "--devices", "2", "--strategy", "ddp")
+    assert res.stdout.count("variants  ") == 1  # only rank 0 reports
+    assert "computed by 2 processes" in res.stdout
+    assert "3 variant alleles scored x 3 targets" in res.stdout
+    assert res.stderr.count("tab-separated") == 1  # the malformed line, warned about once
+    for name in ("sad.tsv", "log.tsv"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    sad = pd.read_csv(tmp_path / "two" / "sad.tsv", sep="\t", dtype=str)
+    assert sad["id"].tolist() == ["rs1"] * 6 + ["del"] * 3
+    logged = pd.read_csv(tmp_path / "two" / "log.tsv", sep="\t", dtype=str)
+    assert logged["line"].tolist() == ["4", "5"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["log.tsv", "sad.tsv"]

@@ -403,3 +403,114 @@ def test_ism_figure_marks_an_indel_allele_as_a_span(tmp_path):
         )  # bases 13, 14, 15
         assert any(list(line.get_xdata()) == [13, 13] for line in ax.lines)
     plt.close(saved["fig"])
+
+
+# ------------------------------------------------------------------ several processes
+
+
+def sharded_vcf(path: Path) -> tuple[Path, list[str], list[int]]:
+    """A VCF of 30 records on chr1 with REF mismatches, unknown chromosomes, a
+    multi-allelic record and malformed lines (first, middle, last).
+
+    Returns the file, the ids a single pass scores, in order (one per ALT allele), and
+    the VCF lines ``log.tsv`` lists, worked out while writing it.
+    """
+    rows: list[str] = []
+    scored: list[str] = []
+    logged: list[int] = []
+
+    def add(row: str, *, log: bool = False, ids: tuple[str, ...] = ()) -> None:
+        rows.append(row)
+        if log:
+            logged.append(len(rows) + 2)  # two header lines
+        scored.extend(ids)
+
+    add("bad line", log=True)
+    for k in range(30):
+        p = 5 + 9 * k  # 0-based
+        base = CHR1[p]
+        alt = "ACGT"[("ACGT".index(base) + 1) % 4]
+        if k in (6, 20):
+            add(f"chrZ\t{p + 1}\tz{k}\t{base}\t{alt}\t.\t.\t.", log=True)
+        elif k == 12:
+            add(f"chrY\t{p + 1}\ty{k}\t{base}\t{alt}\t.\t.\t.", log=True)
+        elif k % 3 == 1:  # 10 REF mismatches: skipped
+            wrong = "ACGT"[("ACGT".index(base) + 2) % 4]
+            add(f"1\t{p + 1}\tm{k}\t{wrong}\t{alt}\t.\t.\t.", log=True)
+        elif k == 15:
+            other = "ACGT"[("ACGT".index(base) + 3) % 4]
+            add(f"1\t{p + 1}\tv{k}\t{base}\t{alt},{other}\t.\t.\t.", ids=(f"v{k}",) * 2)
+        else:  # the first window runs over the start of chr1: scored, padded and logged
+            add(f"1\t{p + 1}\tv{k}\t{base}\t{alt}\t.\t.\t.", log=k == 0, ids=(f"v{k}",))
+        if k == 10:
+            add("1 200 spaced A G . . .", log=True)
+    add("trailing\tbad", log=True)
+    return write_vcf(path, rows), scored, logged
+
+
+def simulate_ranks(monkeypatch: pytest.MonkeyPatch, world: int) -> None:
+    """Make ``score_variants`` run ``world`` ranks one after another in this process."""
+    from motiflens import distributed
+    from motiflens.explain import variants
+
+    def fake(work, merge, *, near, launch=None, device=None):
+        return distributed.run_inline(work, merge, near=near, world_size=world)
+
+    monkeypatch.setattr(variants, "run_sharded", fake)
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_sharded_runs_write_the_single_process_files(run, tmp_path, monkeypatch, caplog, world):
+    from motiflens.explain import variants
+
+    genome = write_genome(tmp_path / "g.fa")
+    vcf, scored_ids, logged_lines = sharded_vcf(tmp_path / "v.vcf")
+    picked: dict[str, list[tuple[str, list[int]]]] = {}
+
+    def fake_ism(model, genome, selected, out_dir, **kw):  # the ISM choice, not the figures
+        picked[Path(out_dir).parent.name] = [(t.variant.id, t.targets) for t in selected]
+
+    monkeypatch.setattr(variants, "variant_ism", fake_ism)
+    kw = dict(skip_bad=True, chunk_size=2, ism=True, ism_top=4, ism_targets=2, progress=False)
+
+    def scored(name: str):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            report = score_variants(run, vcf, genome, out_dir=tmp_path / name, **kw)
+        return report, [r.getMessage().replace(f"/{name}/", "/") for r in caplog.records]
+
+    one, one_warnings = scored("one")
+    simulate_ranks(monkeypatch, world)
+    many, many_warnings = scored("many")
+
+    for name in ("sad.tsv", "log.tsv"):
+        assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    # ... and the files are what the VCF says, independently of either run
+    assert read_sad(tmp_path / "many" / "sad.tsv")["id"].tolist()[::3] == scored_ids
+    logged = pd.read_csv(tmp_path / "many" / "log.tsv", sep="\t", dtype=str)
+    assert logged["line"].astype(int).tolist() == logged_lines
+    assert not [p for p in (tmp_path / "many").iterdir() if ".shards-" in p.name]
+
+    assert many is not None and many.processes == world and one.processes == 1
+    for key in ("scored", "ref_mismatch", "unknown_chrom", "padded", "too_long"):
+        assert getattr(many, key) == getattr(one, key), key
+    assert (many.scored, many.ref_mismatch, many.unknown_chrom) == (len(scored_ids), 10, 3)
+    assert many.unknown_chroms == ["chrZ", "chrY"] and many.vcf.bad_lines == 3
+    assert many.vcf.records == one.vcf.records == 30
+    assert picked["many"] == picked["one"] and len(picked["one"]) == 4
+    assert f"computed by {world} processes" in str(many)
+
+    # The same warnings in the same order, except that several processes show the variants'
+    # after reading (a single one shows them as it goes, between the malformed lines'):
+    # 10 REF mismatches and 2 unknown chromosomes give the first 10 in VCF order, then
+    # "more"; each malformed line once (every process reads them, rank 0 reports them).
+    def split(messages: list[str]) -> tuple[list[str], list[str]]:
+        bad = [m for m in messages if "malformed VCF record" in m]
+        return bad, [m for m in messages if m not in bad]
+
+    assert split(many_warnings) == split(one_warnings)
+    bad_lines, variant_warnings = split(many_warnings)
+    assert len(bad_lines) == 3 and len(variant_warnings) == 13
+    assert variant_warnings[10] == "more variant warnings; all are listed in log.tsv"
+    assert "chrZ" in variant_warnings[2] and "chrY" in variant_warnings[5]
+    assert "line 5:" in variant_warnings[0] and "line 27:" in variant_warnings[9]

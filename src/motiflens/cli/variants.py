@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from motiflens.cli.common import RunDir, Targets, _friendly, app
+from motiflens.cli.common import (
+    AcceleratorOpt,
+    DevicesOpt,
+    NumNodesOpt,
+    RunDir,
+    StrategyOpt,
+    Targets,
+    _friendly,
+    app,
+)
 
 
 class RefMismatchPolicy(StrEnum):
@@ -51,8 +60,18 @@ def variants(
         int, typer.Option(help="ISM mutates the central WINDOW positions (0: all).")
     ] = 200,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    devices: DevicesOpt = "1",
+    num_nodes: NumNodesOpt = 1,
+    strategy: StrategyOpt = "auto",
+    accelerator: AcceleratorOpt = "auto",
 ) -> None:
-    """Variant effects: predict reference and alternative alleles, report SAD per target."""
+    """Variant effects: predict reference and alternative alleles, report SAD per target.
+
+    With --devices N (and --num-nodes) every process reads the VCF and scores every N-th
+    chunk; the first writes sad.tsv and log.tsv in input order (the files one process
+    writes), runs the ISM and prints the report.
+    """
+    from motiflens.distributed import Launch
     from motiflens.explain.variants import score_variants
 
     if ism_top < 0 or ism_targets < 1 or window < 0:
@@ -73,5 +92,7 @@ def variants(
         ism_targets=ism_targets,
         ism_window=window or None,
         progress=progress,
+        launch=Launch.from_cli(devices, num_nodes, strategy, accelerator),
     )
-    typer.echo(str(report))
+    if report is not None:  # None in the other processes of a multi-process run
+        typer.echo(str(report))

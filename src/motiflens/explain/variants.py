@@ -21,8 +21,11 @@ Basset's ``basset_sad.py`` and ``basset_sat_vcf.py`` with explicit policies:
   ``logit(alt) - logit(ref)`` for a binary task, the log rate ratio for a Poisson task,
   and for a regression task the raw difference (equal to ``sad``).
 
-The VCF is streamed in chunks and the TSV is written as it goes (under a temporary name,
-renamed at the end), so memory stays bounded whatever the number of variants.
+The VCF is streamed in chunks and the rows are written as they go (to a part file, which
+becomes the TSV at the end), so memory stays bounded whatever the number of variants.
+With several processes (``launch``; GPUs, nodes) every process reads the whole VCF and
+scores every ``world_size``-th chunk; rank 0 merges the rows back in input order
+(:mod:`motiflens.distributed`), so ``sad.tsv`` and ``log.tsv`` equal a single process's.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import IO, Literal
@@ -40,6 +45,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from motiflens.distributed import Launch, Shard, merge_units, run_sharded
 from motiflens.errors import InputError
 from motiflens.explain.inputs import explain_dir, resolve_targets
 from motiflens.explain.ism import loss_gain, saturation_mutagenesis, write_ism
@@ -271,6 +277,7 @@ class VariantReport:
     reverse_complement: bool = False
     ism_dir: Path | None = None
     ism_variants: int = 0
+    processes: int = 1
 
     def __str__(self) -> str:
         rc = " (forward and reverse complement averaged)" if self.reverse_complement else ""
@@ -309,6 +316,8 @@ class VariantReport:
             lines.append(f"{v.bad_lines:,} malformed VCF lines skipped")
         if self.ism_dir is not None:
             lines.append(f"ISM of {self.ism_variants} variant(s) -> {self.ism_dir}")
+        if self.processes > 1:
+            lines.append(f"computed by {self.processes} processes, merged in input order")
         lines.append(f"details per variant: {self.log_path}")
         return "\n".join(lines)
 
@@ -321,31 +330,50 @@ def _clean_any(value: object) -> str:
     return _clean(str(value))
 
 
+#: A console warning kept for rank 0: (chunk, number on its rank, unknown chromosome or
+#: None, message). Chunk and number put the warnings of all ranks back in input order.
+_Note = tuple[int, int, str | None, str]
+
+
 class _Log:
-    """``log.tsv``: one line per variant skipped or scored with a caveat, streamed.
+    """``log.tsv`` lines of one process: each variant skipped or scored with a caveat.
 
     Entries wait until the chunk is done and go out sorted by line, so the file is in VCF
-    order although a chunk's checks run in stages.
+    order although a chunk's checks run in stages; the header is written by the merge.
+    Console warnings are shown as they come (``live``, a single process) and kept as
+    notes, so that after a multi-process run rank 0 shows the same ones in input order.
     """
 
-    def __init__(self, fh: IO[str]) -> None:
+    def __init__(self, fh: IO[str], *, live: bool = True) -> None:
         self.fh = fh
+        self.live = live
+        self.chunk = 0  # the chunk being read: malformed lines found now belong to it
         self.shown = 0
+        self.notes: list[_Note] = []
         self.pending: list[tuple[int, str]] = []
-        fh.write("\t".join(LOG_COLUMNS) + "\n")
 
     def add(self, v: Variant | None, line: int, action: str, reason: str) -> None:
         cols = ("", "", "", "", "") if v is None else (v.chrom, v.pos, v.id, v.ref, v.alt)
         text = "\t".join(map(str, (line, *map(_clean_any, cols), action, _clean(reason))))
         self.pending.append((line, text + "\n"))
 
-    def flush(self) -> None:
+    def flush(self) -> int:
+        """Write the pending entries in line order; return how many."""
         self.pending.sort(key=lambda item: item[0])
         self.fh.writelines(text for _, text in self.pending)
+        n = len(self.pending)
         self.pending.clear()
+        return n
 
-    def warn(self, message: str) -> None:
+    def warn(self, message: str, chrom: str | None = None) -> None:
         self.shown += 1
+        # every unknown chromosome (the merge needs them all to list them once, in order);
+        # of the others, the first few (none later on this rank can be among the first
+        # MAX_WARNINGS of all ranks)
+        if chrom is not None or self.shown <= MAX_WARNINGS:
+            self.notes.append((self.chunk, self.shown, chrom, message))
+        if not self.live:
+            return
         if self.shown <= MAX_WARNINGS:
             log.warning(message)
         elif self.shown == MAX_WARNINGS + 1:
@@ -361,7 +389,8 @@ class TopVariant:
     score
         Largest |SAD| over the reported targets.
     order
-        Minus its rank in the stream (so that of equal scores the earlier ranks higher).
+        Minus its position in the stream of variant alleles (so that of equal scores the
+        earlier ranks higher).
     variant
         The variant.
     targets
@@ -396,7 +425,8 @@ def score_variants(
     ism_window: int | None = 200,
     ism_method: str = "auto",
     progress: bool = True,
-) -> VariantReport:
+    launch: Launch | None = None,
+) -> VariantReport | None:
     """Score every SNV and short indel of a VCF with a trained model (SAD per target).
 
     Parameters
@@ -406,7 +436,8 @@ def score_variants(
     vcf
         VCF file, plain or bgzip.
     genome
-        Genome FASTA (path or open :class:`~motiflens.sequence.fasta.Genome`).
+        Genome FASTA (path, or an open :class:`~motiflens.sequence.fasta.Genome`, whose
+        file each process opens again).
     out_dir
         Where to write; default ``RUN_DIR/explain/variants``.
     targets
@@ -418,11 +449,12 @@ def score_variants(
     reverse_complement
         Average forward and reverse-complement raw outputs.
     chunk_size
-        Variants read and scored at a time (memory is bounded by this).
+        Variants read and scored at a time (memory is bounded by this; also the unit of
+        work a process takes).
     batch_size
         Sequences per forward pass.
     device
-        Where to run the model (default CUDA if available, else CPU).
+        Where to run the model in a single process (default CUDA if available, else CPU).
     ism
         Also run saturation mutagenesis around the top variants (:func:`variant_ism`).
     ism_top
@@ -436,11 +468,20 @@ def score_variants(
         ``"auto"``, ``"fast"`` or ``"naive"`` (see
         :func:`~motiflens.explain.ism.saturation_mutagenesis`).
     progress
-        Show a progress bar.
+        Show a progress bar (rank 0's).
+    launch
+        Processes to share the work among (:class:`~motiflens.distributed.Launch`, e.g.
+        ``Launch(4, strategy="ddp")`` on four GPUs); default one. Every process reads the
+        whole VCF and scores the chunks ``c`` with ``c % world_size == rank``; rank 0
+        merges the rows back in input order (the files equal a single process's), runs
+        ISM and records the step. With ``strategy="ddp"`` Lightning re-runs the command
+        line for the other processes: call it from a command or script (from Python, use
+        ``"ddp_spawn"``).
 
     Returns
     -------
-    VariantReport
+    VariantReport or None
+        None in the processes other than rank 0 of a multi-process run.
 
     Notes
     -----
@@ -457,57 +498,222 @@ def score_variants(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     run_dir = Path(run_dir)
-    model, config = load_model(run_dir, device)
+    # Checked here, in every process, before any process is started or waited for.
+    _model, config = load_model(run_dir, "cpu")
     if config.length is None or config.n_targets is None:
         raise InputError(
             "the model config has no input length or number of targets",
             path=run_dir / "config.yaml",
         )
-    length = config.length
     labels = read_target_labels(run_dir, config.n_targets)
     chosen = resolve_targets(targets, labels)
     out = Path(out_dir) if out_dir is not None else explain_dir(run_dir, "variants")
     out.mkdir(parents=True, exist_ok=True)
-    fasta = genome if isinstance(genome, Genome) else Genome(genome)
-    report = VariantReport(
-        path=out / "sad.tsv",
-        log_path=out / "log.tsv",
+    if isinstance(genome, Genome):
+        genome_path = genome.path
+    else:
+        genome_path = Path(genome)
+        # a missing or unreadable FASTA stops here, and its index is built once, not by
+        # several processes at the same time
+        Genome(genome_path).close()
+    work = partial(
+        _score_shard,
+        run_dir=run_dir,
+        vcf=Path(vcf),
+        genome=genome_path,
+        chosen=chosen,
+        ref_mismatch=ref_mismatch,
+        skip_bad=skip_bad,
+        reverse_complement=reverse_complement,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+        ism_top=ism_top if ism else -1,
+        ism_targets=ism_targets,
+        progress=progress,
+    )
+    merge = partial(
+        _merge_variants,
+        run_dir=run_dir,
+        vcf=vcf,
+        genome=genome_path,
+        out=out,
+        task=config.task,
+        chosen=chosen,
+        labels=labels,
+        length=config.length,
+        ref_mismatch=ref_mismatch,
+        reverse_complement=reverse_complement,
+        ism=ism,
+        ism_top=ism_top,
+        ism_window=ism_window,
+        ism_method=ism_method,
+    )
+    return run_sharded(work, merge, near=out / "sad.tsv", launch=launch, device=device)
+
+
+@dataclass
+class _Part:
+    """What one process of :func:`score_variants` hands to rank 0."""
+
+    sad: Path
+    log: Path
+    sad_counts: list[int]  # lines of sad.tsv per own chunk
+    log_counts: list[int]  # lines of log.tsv per own chunk (and the tail after the last)
+    counts: VariantReport  # this process's counters; its VCF statistics cover the whole file
+    notes: list[_Note]
+    shown: int
+    top: list[TopVariant]
+    device: str
+
+
+@contextmanager
+def _quiet(name: str, quiet: bool) -> Iterator[None]:
+    """Silence logger ``name``'s warnings while ``quiet`` (restored afterwards)."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    if quiet:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+def _score_shard(
+    shard: Shard,
+    *,
+    run_dir: Path,
+    vcf: Path,
+    genome: Path,
+    chosen: list[int],
+    ref_mismatch: str,
+    skip_bad: bool,
+    reverse_complement: bool,
+    chunk_size: int,
+    batch_size: int,
+    ism_top: int,
+    ism_targets: int,
+    progress: bool,
+) -> _Part:
+    """Score this process's chunks of the VCF into its part files.
+
+    Every process reads the whole VCF, so malformed lines stop (or are skipped by) all
+    of them alike and each has the file's statistics; chunk ``c`` (counted from 0) is
+    admitted and scored by rank ``c % world_size`` only, and a malformed line is logged
+    by the owner of the chunk being filled when it is read.
+    """
+    model, config = load_model(run_dir, shard.device)
+    assert config.length is not None and config.n_targets is not None  # checked before
+    length = config.length
+    labels = read_target_labels(run_dir, config.n_targets)
+    counts = VariantReport(
+        path=shard.part(".sad.tsv"),
+        log_path=shard.part(".log.tsv"),
         task=config.task,
         n_targets=len(chosen),
         ref_mismatch_policy=ref_mismatch,
         reverse_complement=reverse_complement,
     )
     top: list[TopVariant] = []
-    try:
-        with (
-            atomic_path(report.path) as tmp,
-            open(tmp, "w", encoding="utf-8", newline="\n") as fh,
-            atomic_path(report.log_path) as log_tmp,
-            open(log_tmp, "w", encoding="utf-8", newline="\n") as log_fh,
-            tqdm(desc="variants", unit="variant", disable=not progress) as bar,
-        ):
-            vlog = _Log(log_fh)
+    sad_counts: list[int] = []
+    log_counts: list[int] = []
+    world = shard.world_size
+    desc = "variants" if world == 1 else f"variants (rank 0 of {world})"
+    with (
+        open(counts.path, "w", encoding="utf-8", newline="\n") as fh,
+        open(counts.log_path, "w", encoding="utf-8", newline="\n") as log_fh,
+        Genome(genome) as fasta,
+        # read_vcf's warnings for malformed lines: rank 0 reads them all too
+        _quiet(read_vcf.__module__, not shard.is_zero),
+        tqdm(desc=desc, unit="variant", disable=not (progress and shard.is_zero)) as bar,
+    ):
+        vlog = _Log(log_fh, live=world == 1)
 
-            def on_bad(line: int, reason: str) -> None:
+        def on_bad(line: int, reason: str) -> None:
+            if shard.owns(vlog.chunk):
                 vlog.add(None, line, "skipped", f"malformed VCF line: {reason}")
 
-            fh.write("\t".join(SAD_COLUMNS) + "\n")
-            stream = read_vcf(vcf, skip_bad=skip_bad, stats=report.vcf, on_bad=on_bad)
-            for chunk in _chunks(stream, chunk_size):
-                kept, chroms = _admit(chunk, fasta, length, report, vlog, vcf)
+        stream = read_vcf(vcf, skip_bad=skip_bad, stats=counts.vcf, on_bad=on_bad)
+        for chunk in _chunks(stream, chunk_size):
+            if shard.owns(vlog.chunk):
+                kept, chroms = _admit(chunk, fasta, length, counts, vlog, vcf)
+                written = 0
                 if kept:
-                    _score_chunk(
+                    written = _score_chunk(
                         model, config.task, fasta, kept, chroms, length, chosen, labels,
-                        ref_mismatch, reverse_complement, batch_size, fh, vlog, report, top,
-                        ism_top if ism else -1, ism_targets, vcf,
+                        ref_mismatch, reverse_complement, batch_size, fh, vlog, counts, top,
+                        ism_top, ism_targets, vcf, vlog.chunk * chunk_size,
                     )  # fmt: skip
-                vlog.flush()
-                bar.update(len(chunk))
-            vlog.flush()
-        if ism and top:
-            report.ism_dir = out / "ism"
-            selected = sorted(top, reverse=True)
-            report.ism_variants = len(selected)
+                sad_counts.append(written)
+                log_counts.append(vlog.flush())
+            bar.update(len(chunk))
+            vlog.chunk += 1
+        if shard.owns(vlog.chunk):  # malformed lines after the last variant
+            log_counts.append(vlog.flush())
+    return _Part(
+        sad=counts.path,
+        log=counts.log_path,
+        sad_counts=sad_counts,
+        log_counts=log_counts,
+        counts=counts,
+        notes=vlog.notes,
+        shown=vlog.shown,
+        top=top,
+        device=str(shard.device),
+    )
+
+
+def _merge_variants(
+    parts: list[_Part],
+    *,
+    run_dir: Path,
+    vcf: str | Path,
+    genome: Path,
+    out: Path,
+    task: str,
+    chosen: list[int],
+    labels: list[str],
+    length: int,
+    ref_mismatch: str,
+    reverse_complement: bool,
+    ism: bool,
+    ism_top: int,
+    ism_window: int | None,
+    ism_method: str,
+) -> VariantReport:
+    """Rank 0: the parts back in input order, the counts summed, ISM, the manifest."""
+    report = VariantReport(
+        path=out / "sad.tsv",
+        log_path=out / "log.tsv",
+        task=task,
+        n_targets=len(chosen),
+        vcf=parts[0].counts.vcf,
+        ref_mismatch_policy=ref_mismatch,
+        reverse_complement=reverse_complement,
+        processes=len(parts),
+    )
+    sad_header = "\t".join(SAD_COLUMNS) + "\n"
+    merge_units([p.sad for p in parts], [p.sad_counts for p in parts], report.path,
+                header=sad_header)  # fmt: skip
+    log_header = "\t".join(LOG_COLUMNS) + "\n"
+    merge_units([p.log for p in parts], [p.log_counts for p in parts], report.log_path,
+                header=log_header)  # fmt: skip
+    for name in ("scored", "ref_mismatch", "padded", "too_long", "unknown_chrom"):
+        setattr(report, name, sum(getattr(p.counts, name) for p in parts))
+    messages, total, report.unknown_chroms = _merge_notes(parts)
+    if len(parts) > 1:  # a single process showed them as they came
+        for message in messages[:MAX_WARNINGS]:
+            log.warning(message)
+        if total > MAX_WARNINGS:
+            log.warning("more variant warnings; all are listed in log.tsv")
+    top = [item for p in parts for item in p.top]
+    if ism and top:
+        report.ism_dir = out / "ism"
+        selected = sorted(top, reverse=True)[: ism_top or None]
+        report.ism_variants = len(selected)
+        device = parts[0].device
+        model, _ = load_model(run_dir, device)
+        with Genome(genome) as fasta:
             variant_ism(
                 model,
                 fasta,
@@ -520,9 +726,6 @@ def score_variants(
                 method=ism_method,
                 device=device,
             )
-    finally:
-        if fasta is not genome:
-            fasta.close()
     _warn_counts(report)
     outputs = [_relative(p, run_dir) for p in (report.path, report.log_path)]
     if report.ism_dir is not None:
@@ -542,6 +745,22 @@ def score_variants(
         reverse_complement=reverse_complement,
     )
     return report
+
+
+def _merge_notes(parts: Sequence[_Part]) -> tuple[list[str], int, list[str]]:
+    """The ranks' warnings in input order, how many a single process would have shown,
+    and the unknown chromosomes in order of first appearance (each once)."""
+    notes = sorted((note for p in parts for note in p.notes), key=lambda note: note[:2])
+    messages: list[str] = []
+    chroms: list[str] = []
+    for _chunk, _number, chrom, message in notes:
+        if chrom is not None:
+            if chrom in chroms:  # another rank met it first: a single process warns once
+                continue
+            chroms.append(chrom)
+        messages.append(message)
+    others = sum(p.shown - sum(note[2] is not None for note in p.notes) for p in parts)
+    return messages, others + len(chroms), chroms
 
 
 def _relative(path: Path, run_dir: Path) -> str:
@@ -574,7 +793,9 @@ def _admit(
             report.unknown_chrom += 1
             if v.chrom not in report.unknown_chroms:
                 report.unknown_chroms.append(v.chrom)
-                vlog.warn(f"chromosome {v.chrom!r} (VCF line {v.line}) is not in the genome")
+                vlog.warn(
+                    f"chromosome {v.chrom!r} (VCF line {v.line}) is not in the genome", v.chrom
+                )
             vlog.add(v, v.line, "skipped", f"chromosome {v.chrom!r} is not in the genome")
             continue
         if max(len(v.ref), len(v.alt)) > longest:
@@ -612,7 +833,13 @@ def _score_chunk(
     ism_top: int,
     ism_targets: int,
     vcf: str | Path,
-) -> None:
+    first: int,
+) -> int:
+    """Score a chunk's admitted variants into ``fh``; return the lines written.
+
+    ``first`` is the chunk's position in the stream of variant alleles (its index times
+    the chunk size): it orders the candidates for ISM as a single pass would.
+    """
     seqs = variant_sequences(genome, variants, length, chroms=chroms)
     keep = np.ones(len(variants), dtype=bool)
     for i in np.flatnonzero(~seqs.ref_matches).tolist():
@@ -639,7 +866,7 @@ def _score_chunk(
         vlog.add(v, v.line, "scored", "window runs over the chromosome end: padded with N")
     rows = np.flatnonzero(keep)
     if not rows.size:
-        return
+        return 0
     ref_pred, alt_pred, raw_diff = score_sequences(
         model, seqs.ref[rows], seqs.alt[rows], task, reverse_complement=rc, batch_size=batch_size
     )
@@ -660,13 +887,13 @@ def _score_chunk(
     fh.writelines(lines)
     report.scored += len(rows)
     if ism_top < 0:
-        return
+        return len(lines)
     strength = np.abs(sad).max(axis=1)
     for k, i in enumerate(rows.tolist()):
         order = np.argsort(-np.abs(sad[k]), kind="stable")[:ism_targets]
         item = TopVariant(
             float(strength[k]),
-            -(report.scored - len(rows) + k),
+            -(first + i),
             variants[i],
             [chosen[j] for j in order.tolist()],
             [float(sad[k, j]) for j in order.tolist()],
@@ -675,6 +902,7 @@ def _score_chunk(
             heapq.heappush(top, item)
         elif item > top[0]:
             heapq.heapreplace(top, item)
+    return len(lines)
 
 
 def _warn_counts(report: VariantReport) -> None:
