@@ -147,31 +147,6 @@ def limit_batches(max_batches: int | None) -> None:
     training.L.Trainer = Limited  # type: ignore[misc]
 
 
-def use_row_reads() -> None:
-    """Experiment: read a batch's scattered rows one by one instead of as one selection.
-
-    ``SequenceDataset`` reads a batch whose rows are spread over several HDF5 chunks as
-    one point selection; when a chunk is larger than HDF5's chunk cache (1 MiB; 20 MB
-    here) HDF5 then reads the whole chunk for every selected row. Reading the rows one by
-    one reads only them. This patches the reader for this process only, to measure what
-    that change would bring; it is not what ``motiflens train`` does.
-    """
-    original = SequenceDataset._read
-
-    def read(self: SequenceDataset, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self._memory is not None or np.ptp(idx) < 4 * len(idx):
-            return original(self, idx)
-        from motiflens.data.hdf5 import to_float_onehot
-
-        h5 = self._file()
-        xin, yout = h5[f"{self.split}_in"], h5[f"{self.split}_out"]
-        x = np.stack([xin[int(i)] for i in idx])
-        y = np.stack([yout[int(i)] for i in idx])
-        return to_float_onehot(x), y.astype(np.float32)
-
-    SequenceDataset._read = read  # type: ignore[method-assign]
-
-
 def train_once(
     dataset: Path, run_dir: Path, batch_size: int, num_workers: int, max_batches: int | None
 ) -> dict[str, float]:
@@ -222,16 +197,10 @@ def main() -> None:
         "--reuse", type=Path, default=None, help="a kept directory: train on its files again"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--row-reads", action="store_true", help="experiment: read scattered rows one by one"
-    )
     args = parser.parse_args()
 
     logging.getLogger("lightning").setLevel(logging.ERROR)
     limit_batches(args.max_batches)
-    if args.row_reads:
-        use_row_reads()
-        print("EXPERIMENT: scattered rows are read one by one (not motiflens' reader)")
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     if args.reuse is not None:
