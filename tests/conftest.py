@@ -24,6 +24,20 @@ from motiflens.training import train
 SIM_LENGTH = 100
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Every test runs with one torch thread.
+
+    The test models are tiny: thread hand-offs cost more than the arithmetic, and on a
+    loaded 2-core machine two threads made small forward passes 10-100x slower (OpenMP
+    threads spin waiting for each other).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # Five single-motif tasks for the motif-discovery checks (filters, insertion): enough
 # planted motifs that "at least 80% recovered" means something.
 MOTIF_TASKS = (
@@ -33,26 +47,34 @@ MOTIF_TASKS = (
     TaskSpec("AP-1", ["MA0478.2"], positive_rate=0.3),
     TaskSpec("SOX2", ["MA0143.5"], positive_rate=0.3),
 )
-MOTIF_CONFIG = {
-    "model": {
-        "name": "basset",
-        "arch": {
-            "filters": [48],
-            "sizes": [19],
-            "pools": [SIM_LENGTH - 19 + 1],
-            "hidden": [],
-            "batch_norm": False,
+
+
+def one_layer_config(filters: int, length: int = SIM_LENGTH) -> dict:
+    """A DeepBind-like one-layer "Basset": ``filters`` of width 19, one max-pool over all
+    positions, no hidden layer, no batch norm; 10 epochs of the DeMo preset (lr 0.01)."""
+    return {
+        "model": {
+            "name": "basset",
+            "arch": {
+                "filters": [filters],
+                "sizes": [19],
+                "pools": [length - 19 + 1],
+                "hidden": [],
+                "batch_norm": False,
+            },
         },
-    },
-    "training": {
-        "preset": "demo",
-        "lr": 0.01,
-        "batch_size": 64,
-        "max_epochs": 10,
-        "patience": 50,
-        "seed": 1,
-    },
-}
+        "training": {
+            "preset": "demo",
+            "lr": 0.01,
+            "batch_size": 64,
+            "max_epochs": 10,
+            "patience": 50,
+            "seed": 1,
+        },
+    }
+
+
+MOTIF_CONFIG = one_layer_config(48)
 
 
 @dataclass(frozen=True)

@@ -35,14 +35,6 @@ from motiflens.prediction import predict_file
 LENGTH = 30
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, nn.Module]:
     """A tiny Basset with random weights saved as a run directory."""

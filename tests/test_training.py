@@ -66,14 +66,6 @@ def dataset(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("data") / "tiny.h5")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_training_learns_and_writes_run_directory(dataset, tmp_path):
     run = tmp_path / "run"
     result = train(dataset, run, tiny(12), progress=False)

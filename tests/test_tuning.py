@@ -7,7 +7,6 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
-import torch
 import yaml
 from optuna.trial import TrialState
 from typer.testing import CliRunner
@@ -37,14 +36,6 @@ def write_space(path: Path, search: dict, base: dict | None = None) -> Path:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("data") / "tiny.h5", n=600)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _study(out: Path, name: str = "motiflens") -> optuna.Study:

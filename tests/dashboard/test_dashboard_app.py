@@ -31,14 +31,6 @@ from tests.dashboard.runfixtures import (
 SEQ = "ACGTTGCAAGGCTTACGATCGATCGGATCCATGCAAGTCA"  # 40 bp
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("dash")

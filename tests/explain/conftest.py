@@ -21,7 +21,7 @@ score and the ground truth to score them against (``sklearn.metrics.roc_auc_scor
 mask.ravel(), scores.ravel())``). With gradient x input (sum of |attribution| per position)
 the AUROC is ~0.94 (CTCF) and ~0.95 (REST).
 
-Every test in this folder runs with one torch thread (``_one_thread``): on a loaded
+Every test runs with one torch thread (``_one_thread`` in ``tests/conftest.py``): on a loaded
 2-core machine, two threads make small forward passes 100x slower (OpenMP threads spin
 waiting for each other).
 """
@@ -41,32 +41,13 @@ from motiflens.data.hdf5 import read_split, target_labels
 from motiflens.data.simulate import TaskSpec, read_ground_truth, simulate
 from motiflens.models import SequenceModel, load_model
 from motiflens.training import train
+from tests.conftest import SIM_LENGTH, one_layer_config
 
 SIM_TASKS = (
     TaskSpec("CTCF", ["MA0139.2"], positive_rate=0.4),
     TaskSpec("REST", ["MA0138.3"], positive_rate=0.4),
 )
-SIM_LENGTH = 100
-SIM_CONFIG = {
-    "model": {
-        "name": "basset",
-        "arch": {
-            "filters": [64],
-            "sizes": [19],
-            "pools": [SIM_LENGTH - 19 + 1],
-            "hidden": [],
-            "batch_norm": False,
-        },
-    },
-    "training": {
-        "preset": "demo",
-        "lr": 0.01,
-        "batch_size": 64,
-        "max_epochs": 10,
-        "patience": 50,
-        "seed": 1,
-    },
-}
+SIM_CONFIG = one_layer_config(64)
 
 
 @dataclass(frozen=True)
@@ -111,14 +92,6 @@ class TrainedSim:
             if int(seq) in where:
                 mask[where[int(seq)], int(start) : int(end)] = True
         return rows, mask
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -34,14 +34,6 @@ from motiflens.training import train
 CTCF = "MA0139.2"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def ctcf() -> np.ndarray:
     return load_jaspar_motif(CTCF)[1]

@@ -37,16 +37,6 @@ from motiflens.models import (
 from motiflens.models.layers import pool_length
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # These models are tiny: thread hand-offs cost more than the arithmetic, and on a
-    # busy 2-core machine made the tests 10x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def one_hot_batch(n: int, length: int, seed: int = 0) -> torch.Tensor:
     """Random one-hot sequences (n, 4, length)."""
     g = torch.Generator().manual_seed(seed)
