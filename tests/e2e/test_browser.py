@@ -8,9 +8,11 @@ fails on any it did not expect. Skipped, with the reason, where Chromium is not 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,14 +47,15 @@ def run(tmp_path_factory):
     return make_run(tmp_path_factory.mktemp("browser"))
 
 
-@pytest.fixture(scope="module")
-def server(run):
+@contextlib.contextmanager
+def serving(run_dir: Path) -> Iterator[str]:
+    """The dashboard of ``run_dir`` served by uvicorn in a thread; yields its URL."""
     import uvicorn
 
     from motiflens.dashboard.app import create_app
 
     port = _free_port()
-    config = uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(run_dir), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -61,9 +64,17 @@ def server(run):
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the dashboard server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(run):
+    with serving(run) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -173,32 +184,18 @@ def test_explorer_shows_bad_input_as_a_message(server, page):
 
 def test_missing_analyses_print_their_command(tmp_path, browser):
     """A model-only run in its own server: the pages say what to run."""
-    import uvicorn
-
-    from motiflens.dashboard.app import create_app
     from tests.dashboard.runfixtures import make_bare_run
 
     run = make_bare_run(tmp_path)
-    port = _free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started and thread.is_alive():
-        time.sleep(0.05)
     p = Page(browser)
-    try:
-        p.page.goto(f"http://127.0.0.1:{port}/#filters")
+    with serving(run) as url:
+        p.page.goto(url + "#filters")
         p.page.wait_for_selector("#filters .missing")
         assert f"motiflens filters {run}" in p.page.text_content("#filters pre.cmd")
         p.page.click("button[data-tab=variants]")
         p.page.wait_for_selector("#variants .missing")
         assert "motiflens variants" in p.page.text_content("#variants pre.cmd")
-    finally:
-        p.close()
-        srv.should_exit = True
-        thread.join(timeout=10)
+    p.close()
 
 
 def test_report_opens_from_disk_without_network(run, tmp_path, browser):
@@ -241,32 +238,19 @@ def test_variants_table_and_a_variant_without_stored_ism(server, page):
 
 def test_filters_page_names_the_planted_motifs_of_a_trained_run(trained_motifs, browser, tmp_path):
     """A model trained on planted JASPAR motifs, `motiflens filters` on it, then the page."""
-    import uvicorn
     from typer.testing import CliRunner
 
     from motiflens.cli import app
-    from motiflens.dashboard.app import create_app
 
     run = trained_motifs.run_dir
     out = CliRunner().invoke(app, ["filters", str(run), "--no-logos", "-n", "400"])
     assert out.exit_code == 0, out.output
-    port = _free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started and thread.is_alive():
-        time.sleep(0.05)
     p = Page(browser)
-    try:
-        p.page.goto(f"http://127.0.0.1:{port}/#filters")
+    with serving(run) as url:
+        p.page.goto(url + "#filters")
         p.page.wait_for_selector("#filters-table tbody tr")
         assert p.page.locator("#filters-table tbody tr").count() == 48
         text = p.page.text_content("#filters-table")
         assert "CTCF" in text and "REST" in text
         p.page.screenshot(path=str(tmp_path / "planted_filters.png"), full_page=True)
-    finally:
-        p.close()
-        srv.should_exit = True
-        thread.join(timeout=10)
+    p.close()
