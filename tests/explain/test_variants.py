@@ -363,7 +363,8 @@ def test_ism_around_top_variants_agrees_with_the_sad(run, model, tmp_path):
         with h5py.File(out / "ism" / row["h5"]) as h5:
             delta, positions = h5["delta"][:], h5["positions"][:]
             assert delta.shape == (2, 4, 10, 1) and positions.tolist() == list(range(15, 25))
-            assert [n.decode() for n in h5["names"][:]] == ["ref", "alt"]
+            label = f"{row['chrom']}:{row['pos']} {row['ref']}>{row['alt']}"
+            assert [n.decode() for n in h5["names"][:]] == [f"{label} ref", f"{label} alt"]
         if row["id"] != "del":
             # the SNV is one of the reference's single-base mutants: ISM's change of logit
             # at the variant's index, ALT's channel, is the SNV's log-odds difference
@@ -514,3 +515,27 @@ def test_sharded_runs_write_the_single_process_files(run, tmp_path, monkeypatch,
     assert variant_warnings[10] == "more variant warnings; all are listed in log.tsv"
     assert "chrZ" in variant_warnings[2] and "chrY" in variant_warnings[5]
     assert "line 5:" in variant_warnings[0] and "line 27:" in variant_warnings[9]
+
+
+def test_dashboard_finds_each_variants_stored_ism(run, tmp_path):
+    from motiflens.dashboard.data import variant_ism, variants_view
+
+    genome = write_genome(tmp_path / "g.fa")
+    rows = [f"1\t{p + 1}\tv{k}\t{CHR1[p]}\t{'ACGT'[('ACGT'.index(CHR1[p]) + 1) % 4]}\t.\t.\t."
+            for k, p in enumerate((60, 120))]  # fmt: skip
+    vcf = write_vcf(tmp_path / "v.vcf", rows)
+    folder = run / "explain" / "variants" / "ism"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "9999_stale.h5").write_bytes(b"from an earlier run")
+    score_variants(run, vcf, genome, ism=True, ism_top=2, ism_window=10, progress=False)
+    assert not (folder / "9999_stale.h5").exists()
+    index = pd.read_csv(folder / "ism.tsv", sep="\t", dtype={"id": str})
+    names = variants_view(run)["ism"]
+    assert len(set(names)) == 4  # ref and alt of two variants, all different
+    for row in index.itertuples():
+        label = f"{row.chrom}:{row.pos} {row.ref}>{row.alt}"
+        got = variant_ism(run, f"{label} alt", row.target)
+        with h5py.File(folder / row.h5) as h5:
+            expected = h5["delta"][1, :, :, 0]
+        # the dashboard rounds what it sends
+        np.testing.assert_allclose(np.asarray(got["delta"]), expected, rtol=0, atol=1e-5)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -707,6 +708,8 @@ def _merge_variants(
         if total > MAX_WARNINGS:
             log.warning("more variant warnings; all are listed in log.tsv")
     top = [item for p in parts for item in p.top]
+    # An earlier run's ISM files would pass for this run's (the dashboard lists them all).
+    shutil.rmtree(out / "ism", ignore_errors=True)
     if ism and top:
         report.ism_dir = out / "ism"
         selected = sorted(top, reverse=True)[: ism_top or None]
@@ -971,7 +974,9 @@ def variant_ism(
         )
         stem = f"{rank:04d}_{_safe(v.chrom)}_{v.pos}_{_safe(v.ref)[:20]}_{_safe(v.alt)[:20]}"
         names = [labels[t] for t in item.targets]
-        h5 = write_ism(out / f"{stem}.h5", result, ["ref", "alt"], names)
+        # Names that identify the variant: the dashboard finds a variant's ISM by them.
+        label = f"{v.chrom}:{v.pos} {v.ref}>{v.alt}"
+        h5 = write_ism(out / f"{stem}.h5", result, [f"{label} ref", f"{label} alt"], names)
         loss, gain = loss_gain(result.delta)
         for k, (t_name, sad) in enumerate(zip(names, item.sad, strict=True)):
             figures = []

@@ -714,8 +714,9 @@ async function renderVariants(sec) {
 
   async function showVariant(r) {
     detail.replaceChildren(el("h2", { text: `ISM around ${r.id && r.id !== "." ? r.id : `${r.chrom}:${r.pos}`} (${r.ref}>${r.alt}) for ${r.target}` }));
-    const keysToTry = [r.id, `${r.chrom}:${r.pos}`].filter((k) => k && k !== ".");
-    const stored = (vv.ism || []).find((name) => keysToTry.some((k) => name.includes(k)));
+    // motiflens variants --ism names the two sequences "<chrom>:<pos> <ref>><alt> ref|alt"
+    const label = `${r.chrom}:${r.pos} ${r.ref}>${r.alt}`;
+    const stored = (vv.ism || []).find((name) => name === `${label} alt`);
     const div = el("div", { class: "plot", id: "variant-ism" });
     try {
       if (stored && !REPORT) {
