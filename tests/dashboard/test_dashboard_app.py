@@ -119,7 +119,7 @@ def test_filters_view_has_pwms_matches_and_clustered_influence(client):
 
 def test_insertion_optimize_and_variants_views(client):
     ins = client.get("/api/insertion").json()
-    assert sorted(ins["heatmap"]["rows"]) == ["CTCF", "REST"]
+    assert sorted(ins["heatmap"]["rows"]) == ["MA0138.3 REST", "MA0139.2 CTCF"]
     assert sorted(ins["heatmap"]["cols"]) == sorted(TARGETS)
     opt = client.get("/api/optimize").json()
     assert opt["rows"][0]["target"] == "motif" and "motif" in opt["pwms"]

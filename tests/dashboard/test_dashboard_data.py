@@ -53,3 +53,20 @@ def test_json_safe_turns_nan_and_numpy_into_plain_json():
     assert json.loads(json.dumps(json_safe(value), allow_nan=False)) == {
         "a": 1.5, "b": [None, None], "c": [0, 1], "3": True,
     }  # fmt: skip
+
+
+def test_insertion_rows_are_motifs_not_names(tmp_path):
+    """JASPAR has several matrices per TF name: each keeps its own row, none is averaged."""
+    from motiflens.dashboard.data import insertion_view
+
+    folder = tmp_path / "explain" / "insertion"
+    folder.mkdir(parents=True)
+    rows = ["motif_id\tmotif_name\ttarget\tdelta_score\tdelta_pred"]
+    for mid, score in (("MA0139.2", 1.0), ("MA1929.2", 3.0), ("MA0138.3", -1.0)):
+        name = "REST" if mid == "MA0138.3" else "CTCF"
+        rows += [f"{mid}\t{name}\tt{k}\t{score + k}\t0.1" for k in range(3)]
+    (folder / "insertion.tsv").write_text("\n".join(rows) + "\n")
+    heat = insertion_view(tmp_path)["heatmap"]
+    assert sorted(heat["rows"]) == ["MA0138.3 REST", "MA0139.2 CTCF", "MA1929.2 CTCF"]
+    values = dict(zip(heat["rows"], heat["values"], strict=True))
+    assert values["MA1929.2 CTCF"][heat["cols"].index("t0")] == 3.0

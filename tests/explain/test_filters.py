@@ -187,3 +187,12 @@ def test_filters_recover_the_planted_motifs(trained_motifs):
             k = trained_motifs.target_labels.index(task)
             infl = report.influence.targets[:, k]
             assert infl[row["filter"]] > np.median(infl)
+
+
+def test_influence_takes_integer_labels_as_stored_in_datasets():
+    model = _random_model("basset", BASSET_VALID)
+    X = _onehot(8, 60)
+    y = (np.random.default_rng(0).random((8, 3)) < 0.5).astype(np.int8)  # *_out is int8
+    a = filter_influence(model, X, y, progress=False)
+    b = filter_influence(model, X, y.astype(np.float32), progress=False)
+    np.testing.assert_array_equal(a.loss, b.loss)

@@ -74,3 +74,32 @@ def test_insertion_ranks_each_planted_motif_first(trained_motifs):
     for task, motif in planted.items():
         winner = by_id[best.at[task, "motif_id"]]
         assert same_family(winner, motif), (task, winner.id, winner.name)
+
+
+def _random_basset():
+    torch.manual_seed(0)
+    arch = {"filters": [6], "sizes": [5], "pools": [26], "hidden": [], "batch_norm": False}
+    cfg = ModelConfig.from_dict({"name": "basset", "n_targets": 2, "length": 30, "arch": arch})
+    return build_model(cfg).eval()
+
+
+def test_a_motifs_result_does_not_depend_on_the_others():
+    model = _random_basset()
+    rng = np.random.default_rng(3)
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (16, 30))].transpose(0, 2, 1).copy()
+    a = Motif("A1", "a", rng.dirichlet(np.ones(4), size=6).T)
+    b = Motif("B1", "b", rng.dirichlet(np.ones(4), size=6).T)
+    both = insert_motifs(model, X, [a, b], ["t0", "t1"], progress=False)
+    alone = insert_motifs(model, X, [b], ["t0", "t1"], progress=False)
+    np.testing.assert_allclose(
+        both[both["motif_id"] == "B1"]["delta_score"].to_numpy(), alone["delta_score"].to_numpy()
+    )
+
+
+def test_centre_outside_the_sequence_is_refused():
+    from motiflens.errors import InputError
+
+    X = np.full((2, 4, 30), 0.25, dtype=np.float32)
+    m = Motif("A1", "a", np.full((4, 3), 0.25))
+    with pytest.raises(InputError, match="outside the 30 bp"):
+        insert_motifs(_random_basset(), X, [m], ["t0", "t1"], centers=[30], progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -89,6 +90,11 @@ def filters(
         influence=influence, batch_size=batch_size,
     )  # fmt: skip
     out = explain_dir(run_dir, "filters")
+    # Optional outputs of an earlier run would pass for this run's.
+    for stale in ("influence_targets.tsv", "recovery.tsv", "ic_influence.png", "ic_influence.svg",
+                  "influence_heatmap.png", "influence_heatmap.svg"):  # fmt: skip
+        (out / stale).unlink(missing_ok=True)
+    shutil.rmtree(out / "logos", ignore_errors=True)
     write_filter_tables(report, out)
     filter_figures(report, out, logos=logos)
     table = report.table
@@ -173,6 +179,9 @@ def insert(
     bg = insertion_backgrounds(X, background.value, seed=seed)
     table = insert_motifs(model, bg, motifs, labels, centers=center, seed=seed)
     table = table[table["target"].isin(chosen_targets)].reset_index(drop=True)
+    if table.empty:
+        raise InputError(f"no motif fits at the chosen position(s) in {config.length} bp",
+                         hint="choose --center positions further from the ends")  # fmt: skip
     out = explain_dir(run_dir, "insertion")
     with atomic_path(out / "insertion.tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")

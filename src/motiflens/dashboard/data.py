@@ -395,7 +395,10 @@ def insertion_view(run_dir: str | Path) -> dict[str, Any]:
         return missing(run_dir, "insertion")
     try:
         df = _read_tsv(path)
-        df["motif"] = df["motif_name"].fillna(df["motif_id"]).astype(str)
+        # One row per motif id: JASPAR has several matrices per TF name (CTCF has three),
+        # which a pivot on the name would average together.
+        name = df["motif_name"].fillna("").astype(str)
+        df["motif"] = (df["motif_id"].astype(str) + " " + name).str.strip()
         wide = df.pivot_table(index="motif", columns="target", values="delta_score")
     except (InputError, KeyError, ValueError) as err:
         return _broken(path, err)

@@ -159,11 +159,11 @@ def filter_thresholds(model: torch.nn.Module) -> np.ndarray | None:
     )
     if isinstance(block.bn, torch.nn.BatchNorm1d):
         bn = block.bn
-        scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)).detach().double()
-        scale = scale / torch.sqrt(bn.running_var.double() + bn.eps)
-        shift = (bn.bias if bn.affine else torch.zeros_like(bn.running_mean)).detach().double()
+        scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)).detach()
+        scale = scale.double().cpu() / torch.sqrt(bn.running_var.double().cpu() + bn.eps)
+        shift = (bn.bias if bn.affine else torch.zeros_like(bn.running_mean)).detach()
         w = w * scale[:, None, None]
-        b = (b - bn.running_mean.double()) * scale + shift
+        b = (b - bn.running_mean.double().cpu()) * scale + shift.double().cpu()
     best = w.max(dim=1).values.sum(dim=1) + b
     return (best.clamp(min=0) * MATCH_FRACTION).numpy()
 
@@ -390,7 +390,8 @@ class Explorer:
             was = model.training
             model.eval()
             try:
-                act = model.first_activation(torch.from_numpy(seq.x))[0].cpu().numpy()
+                x = torch.from_numpy(seq.x).to(next(model.parameters()).device)
+                act = model.first_activation(x)[0].cpu().numpy()
             finally:
                 model.train(was)
         thr = self.thresholds
@@ -484,6 +485,8 @@ class Explorer:
             raise InputError("the run's dataset file was not found")
         preds, ys = [], []
         with h5py.File(self.dataset, "r") as h5:
+            if "test_in" not in h5:
+                raise InputError("the run's dataset has no test split", path=self.dataset)
             n = min(limit, h5["test_in"].shape[0])
             for lo in range(0, n, 1024):
                 x = to_float_onehot(h5["test_in"][lo : min(lo + 1024, n)])
@@ -504,7 +507,10 @@ class Explorer:
             }
         if self.config.task != "binary":
             return {"missing": True, "message": "ROC/PR curves are for binary targets only"}
-        preds, ys = self.test_predictions()
+        try:
+            preds, ys = self.test_predictions()
+        except InputError as err:  # e.g. a dataset without a test split
+            return {"missing": True, "message": f"no curves: {err}"}
         self._curves = json_safe(roc_pr_curves(ys, preds, self.labels))
         return self._curves
 

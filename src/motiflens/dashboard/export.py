@@ -99,7 +99,10 @@ def build_report_data(
     report["curves"] = explorer.curves()
     if explorer.dataset is None or top < 1:
         return report
-    preds, _ = explorer.test_predictions()
+    try:
+        preds, _ = explorer.test_predictions()
+    except InputError:  # no test split: the report goes without precomputed views
+        return report
     chosen = list(targets) if targets else explorer.labels[:max_targets]
     jobs = []
     for name in chosen:

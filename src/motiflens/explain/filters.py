@@ -286,7 +286,7 @@ class _Nullifier:
         idx = torch.as_tensor(filters, device=a.device)
         if self.method == "rest":
             edited = a.unsqueeze(0).repeat(G, 1, 1, 1)  # (G, B, F, L1)
-            edited[torch.arange(G), :, idx, :] = self.means[idx][:, None, None]
+            edited[torch.arange(G, device=a.device), :, idx, :] = self.means[idx][:, None, None]
             return self.model.forward_from_first_activation(edited.flatten(0, 1)).view(G, B, -1)
         h1, z2 = state["h1"], state["z2"]
         # Pooling a constant gives the constant, so the pooled channel becomes the mean.
@@ -385,7 +385,11 @@ def filter_influence(
             logits = state["logits"]
             sum_orig += logits.double().sum(0)
             sum_orig_sq += (logits.double() ** 2).sum(0)
-            yb = None if y is None else torch.as_tensor(y[start : start + batch_size], device=dev)
+            yb = (
+                None
+                if y is None
+                else torch.as_tensor(y[start : start + batch_size], dtype=torch.float32, device=dev)
+            )
             base_loss = None if yb is None else _per_sequence_loss(task, logits, yb)
             step = nullifier.chunk_size(state)
             for c in range(0, len(chosen), step):

@@ -10,6 +10,7 @@ single filter learned the motif (Basset issue #36).
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -82,8 +83,8 @@ def insert_motifs(
         0-based positions where the motif's centre goes; the result averages over them.
         Default: the middle of the sequence.
     seed
-        Seed of the sampled instances (each motif gets its own stream, so adding a motif
-        does not change the others' results).
+        Seed of the sampled instances (each motif's stream is seeded by its id, so adding
+        or removing motifs does not change the others' results).
     batch_size, device
         Prediction settings.
     progress
@@ -99,19 +100,23 @@ def insert_motifs(
     X = np.asarray(backgrounds, dtype=np.float32)
     N, _, L = X.shape
     centers = [L // 2] if not centers else [int(c) for c in centers]
+    outside = [c for c in centers if not 0 <= c < L]
+    if outside:
+        raise InputError(f"motif centre(s) {outside} lie outside the {L} bp sequences",
+                         hint=f"give positions from 0 to {L - 1}")  # fmt: skip
     task = model.config.task
     base_logits = predict_array(model, X, batch_size=batch_size, device=device)
     base_pred = predict_transform(task, torch.as_tensor(base_logits)).numpy()
     rows = []
     skipped = []
-    for k, motif in enumerate(tqdm(motifs, desc="motif insertion", unit="motif",
-                                   disable=not progress)):  # fmt: skip
+    for motif in tqdm(motifs, desc="motif insertion", unit="motif", disable=not progress):
         w = motif.probs.shape[1]
         starts = [c - w // 2 for c in centers]
         if w > L or any(s < 0 or s + w > L for s in starts):
             skipped.append(motif.id)
             continue
-        rng = np.random.default_rng([seed, k])
+        # Seeded by the motif's id, so a motif's result does not depend on the others chosen.
+        rng = np.random.default_rng([seed, zlib.crc32(motif.id.encode())])
         d_score = np.zeros(len(target_labels))
         d_pred = np.zeros(len(target_labels))
         for start in starts:
