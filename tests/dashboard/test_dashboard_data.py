@@ -70,3 +70,20 @@ def test_insertion_rows_are_motifs_not_names(tmp_path):
     assert sorted(heat["rows"]) == ["MA0138.3 REST", "MA0139.2 CTCF", "MA1929.2 CTCF"]
     values = dict(zip(heat["rows"], heat["values"], strict=True))
     assert values["MA1929.2 CTCF"][heat["cols"].index("t0")] == 3.0
+
+
+def test_variants_view_keeps_the_largest_sad_across_chunks(tmp_path, monkeypatch):
+    import motiflens.dashboard.data as data
+
+    folder = tmp_path / "explain" / "variants"
+    folder.mkdir(parents=True)
+    sads = [0.1, -0.9, 0.3, 0.9, -0.05, 0.5, 0.0]
+    lines = ["chrom\tpos\tid\tref\talt\ttarget\tref_pred\talt_pred\tsad\tlog_odds_diff\tinfo"]
+    lines += [f"1\t{i + 1}\tv{i}\tA\tC\tt\t0.5\t0.5\t{s}\t0\t." for i, s in enumerate(sads)]
+    (folder / "sad.tsv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(data, "MAX_ROWS", 3)
+    original = data._top_sad
+    monkeypatch.setattr(data, "_top_sad", lambda path, n: original(path, n, chunk=2))
+    view = data.variants_view(tmp_path)
+    # |SAD| descending, file order among ties: v1 (-0.9) before v3 (0.9), then v5 (0.5)
+    assert [r["id"] for r in view["rows"]] == ["v1", "v3", "v5"] and view["n_rows"] == 7

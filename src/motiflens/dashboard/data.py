@@ -448,19 +448,37 @@ def variants_view(run_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         return missing(run_dir, "variants")
     try:
-        df = _read_tsv(path)
-        df = df.iloc[np.argsort(-df["sad"].abs().to_numpy(), kind="stable")]
+        df, n_rows = _top_sad(path, MAX_ROWS)
     except (InputError, KeyError) as err:
         return _broken(path, err)
     return json_safe(
         {
             "missing": False,
             "rows": _records(df, MAX_ROWS),
-            "n_rows": len(df),
+            "n_rows": n_rows,
             "ism": _variant_ism_names(run_dir),
             "figures": _figures(run_dir, "explain/variants"),
         }
     )
+
+
+def _top_sad(path: Path, n: int, chunk: int = 200_000) -> tuple[pd.DataFrame, int]:
+    """The ``n`` rows of ``sad.tsv`` with the largest |SAD| (file order among ties), and the
+    number of rows, read in chunks: the scorer streams millions of variants x targets."""
+    best: pd.DataFrame | None = None
+    total = 0
+    try:
+        for part in pd.read_csv(path, sep="\t", chunksize=chunk):
+            part = part.assign(_order=np.arange(total, total + len(part)))
+            total += len(part)
+            best = part if best is None else pd.concat([best, part])
+            keep = np.lexsort((best["_order"].to_numpy(), -best["sad"].abs().to_numpy()))[:n]
+            best = best.iloc[keep]
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise InputError(f"cannot read the table: {err}", path=path) from None
+    if best is None:
+        return pd.DataFrame(), 0
+    return best.drop(columns="_order"), total
 
 
 def _variant_ism_files(run_dir: Path) -> Iterable[Path]:
