@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from motiflens.cli import app
 from motiflens.config import RunConfig
+from motiflens.data.hdf5 import read_split
 from motiflens.motifs.meme import read_meme, write_meme
 from motiflens.motifs.pwm import Motif
 from motiflens.training import train
@@ -35,14 +36,19 @@ def tiny_run(tmp_path_factory):
 
 def test_filters_writes_table_pwms_matches_and_influence(tiny_run):
     run, data, db = tiny_run
-    out = runner.invoke(app, ["filters", str(run), str(data), "--db", str(db), "-n", "60",
+    # -n above the test split's 90 sequences: all of them are analysed
+    out = runner.invoke(app, ["filters", str(run), str(data), "--db", str(db), "-n", "200",
                               "--logos"])  # fmt: skip
     assert out.exit_code == 0, out.output
     folder = run / "explain" / "filters"
     table = pd.read_csv(folder / "filters.tsv", sep="\t")
     assert list(table["filter"]) == list(range(16))
     assert {"consensus", "ic", "match_q", "influence", "influence_ss"} <= set(table.columns)
-    motifs, _ = read_meme(folder / "filters.meme")
+    motifs, background = read_meme(folder / "filters.meme")
+    # Basset's MEME background: the base composition of the analysed sequences (+1 each)
+    x, _, _ = read_split(data, "test")
+    counts = x.sum(axis=(0, 2))
+    np.testing.assert_allclose(background, (counts + 1) / (counts.sum() + 4), atol=1e-4)
     assert {m.id for m in motifs} <= {f"filter{f}" for f in range(16)}
     assert len(list((folder / "logos").glob("filter*.png"))) >= len(motifs)
     infl = pd.read_csv(folder / "influence_targets.tsv", sep="\t")

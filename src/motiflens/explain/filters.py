@@ -76,6 +76,9 @@ class FilterStats:
         ``(F,)`` the activation a window had to exceed.
     n_sequences
         Sequences analysed.
+    background
+        ``(4,)`` base frequencies of the analysed sequences (pseudocount 1 per base), the
+        background Basset wrote into its filter MEME file.
     """
 
     counts: np.ndarray
@@ -85,6 +88,7 @@ class FilterStats:
     max: np.ndarray
     threshold: np.ndarray
     n_sequences: int
+    background: np.ndarray
 
     @property
     def width(self) -> int:
@@ -182,6 +186,7 @@ def filter_stats(
         max=peak.cpu().numpy(),
         threshold=cut.cpu().numpy(),
         n_sequences=len(X),
+        background=(X.sum(axis=(0, 2), dtype=np.float64) + 1) / (X.shape[0] * X.shape[2] + 4),
     )
 
 
@@ -641,7 +646,7 @@ def write_filter_tables(report: FilterReport, out: str | Path) -> list[Path]:
         Motif(m.id, names.get(int(m.id[len("filter") :])) or m.id, m.probs, m.nsites)
         for m in report.motifs
     ]
-    written.append(write_meme(named, out / "filters.meme"))
+    written.append(write_meme(named, out / "filters.meme", background=report.stats.background))
     cols = ["filter", "target_id", "target_name", "offset", "overlap", "strand",
             "p_value", "e_value", "q_value"]  # fmt: skip
     matches = report.matches[cols] if len(report.matches) else pd.DataFrame(columns=cols)
