@@ -41,7 +41,7 @@ from motiflens.config import RunConfig
 from motiflens.dashboard.app import create_app
 from motiflens.explain.ism import saturation_mutagenesis
 from motiflens.explain.saliency import attribute
-from motiflens.models import save_model
+from motiflens.runs import Run
 from motiflens.sequence.onehot import one_hot
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     target = 17
     with tempfile.TemporaryDirectory() as tmp:
         cfg = RunConfig.from_dict({"model": {"name": "basset", "n_targets": 164, "length": 600}})
-        save_model(tmp, model, cfg)
+        Run(tmp).save_model(model, cfg)
         t0 = time.perf_counter()
         client = TestClient(create_app(tmp, warmup=True))
         startup = time.perf_counter() - t0

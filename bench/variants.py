@@ -49,7 +49,8 @@ import torch
 
 from motiflens.config import BassetConfig, ModelConfig
 from motiflens.explain.variants import resolve_chrom, score_variants, variant_sequences
-from motiflens.models import build_model, save_model
+from motiflens.models import build_model
+from motiflens.runs import Run
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.vcf import read_vcf
 
@@ -102,7 +103,7 @@ def make_run(run_dir: Path, n_targets: int, tiny: bool = False) -> None:
         else BassetConfig(filters=(32, 16), sizes=(19, 11), pools=(3, 4), hidden=(32,))
     )
     config = ModelConfig(name="basset", n_targets=n_targets, length=LENGTH, arch=arch)
-    save_model(run_dir, build_model(config).eval(), config)
+    Run(run_dir).save_model(build_model(config).eval(), config)
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ import torch
 from motiflens.config import RunConfig
 from motiflens.data.hdf5 import target_labels
 from motiflens.data.simulate import TaskSpec, simulate
-from motiflens.models import SequenceModel, load_model
+from motiflens.models import SequenceModel
+from motiflens.runs import Run
 from motiflens.training import train
 
 SIM_LENGTH = 100
@@ -101,7 +102,7 @@ def trained_motifs(tmp_path_factory: pytest.TempPathFactory) -> TrainedMotifs:
         train(dataset, run_dir, RunConfig.from_dict(MOTIF_CONFIG), progress=False)
     finally:
         torch.set_num_threads(before)
-    model, _ = load_model(run_dir, device="cpu")
+    model = Run(run_dir).model("cpu")
     return TrainedMotifs(
         run_dir=run_dir,
         dataset=dataset,

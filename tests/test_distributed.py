@@ -29,8 +29,9 @@ from motiflens.distributed import (
 )
 from motiflens.errors import InputError
 from motiflens.explain.ism import ism_chunks, write_ism
-from motiflens.models import build_model, save_model
+from motiflens.models import build_model
 from motiflens.prediction import predict_file
+from motiflens.runs import Run
 
 LENGTH = 30
 
@@ -48,7 +49,7 @@ def run(tmp_path_factory) -> tuple[Path, nn.Module]:
     )
     model = build_model(config).eval()
     run_dir = tmp_path_factory.mktemp("run")
-    save_model(run_dir, model, config)
+    Run(run_dir).save_model(model, config)
     (run_dir / "target_labels.txt").write_text("first\nsecond\n")
     return run_dir, model
 

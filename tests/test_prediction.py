@@ -17,15 +17,15 @@ from torch import nn
 from motiflens.config import BassetConfig, CNNConfig, ModelConfig
 from motiflens.data.hdf5 import read_split, write_dataset
 from motiflens.errors import InputError
-from motiflens.models import build_model, save_model
+from motiflens.models import build_model
 from motiflens.prediction import (
     PredictionReport,
     iter_batches,
     predict_array,
     predict_file,
     predict_sequences,
-    read_target_labels,
 )
+from motiflens.runs import Run
 from motiflens.sequence.fasta import Genome
 
 LENGTH = 40
@@ -49,7 +49,7 @@ def trained(tmp_path_factory) -> tuple[Path, nn.Module]:
     )
     model = build_model(config).eval()
     run_dir = tmp_path_factory.mktemp("run")
-    save_model(run_dir, model, config)
+    Run(run_dir).save_model(model, config)
     return run_dir, model
 
 
@@ -254,7 +254,7 @@ def test_tsv_has_six_significant_digits(tmp_path):
         arch=CNNConfig(filters=(1,), sizes=(1,), pools=(1,), dropout=0.0),
     )
     model = build_model(config)
-    save_model(run_dir, model, config)
+    Run(run_dir).save_model(model, config)
     fasta = write_fasta(tmp_path / "in.fa", [("a", "ACGTACGT")])
     out = predict_file(run_dir, fasta, tmp_path / "p.tsv", raw=True, progress=False).path
     value = out.read_text().splitlines()[1].split("\t")[1]
@@ -441,16 +441,16 @@ def test_target_names_from_target_labels_txt(tmp_path):
         length=LENGTH,
         arch=CNNConfig(filters=(3,), sizes=(3,), pools=(1,), dropout=0.0),
     )
-    save_model(run_dir, build_model(config), config)
-    assert read_target_labels(run_dir, 2) == ["target_0", "target_1"]
+    Run(run_dir).save_model(build_model(config), config)
+    assert Run(run_dir).target_labels(2) == ["target_0", "target_1"]
     (run_dir / "target_labels.txt").write_text("GM12878 DNase\nK562\n")
-    assert read_target_labels(run_dir, 2) == ["GM12878 DNase", "K562"]
+    assert Run(run_dir).target_labels(2) == ["GM12878 DNase", "K562"]
     fasta = write_fasta(tmp_path / "in.fa", [("s", "ACGT" * 10)])
     out = predict_file(run_dir, fasta, tmp_path / "p.tsv", progress=False).path
     assert out.read_text().splitlines()[0] == "name\tGM12878 DNase\tK562"
     (run_dir / "target_labels.txt").write_text("only-one\n")
     with pytest.raises(InputError, match="1 target names for a model with 2 outputs"):
-        read_target_labels(run_dir, 2)
+        Run(run_dir).target_labels(2)
 
 
 # ------------------------------------------------------------- bad inputs

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from motiflens.runs import atomic_path, write_text_atomic
+from motiflens.files import atomic_path, write_text_atomic
 
 
 def leftovers(directory) -> list[str]:

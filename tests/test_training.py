@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from motiflens.cli import app
 from motiflens.config import RunConfig
 from motiflens.data.hdf5 import write_dataset
-from motiflens.models import load_model
+from motiflens.runs import Run
 from motiflens.training import train
 
 MOTIF = np.array([0, 1, 2, 3, 3, 2], dtype=np.uint8)  # ACGTTG
@@ -85,7 +85,7 @@ def test_training_learns_and_writes_run_directory(dataset, tmp_path):
     assert table["train_loss"].iloc[-1] < table["train_loss"].iloc[0]
     # mean over targets; "never" has random labels in valid (AUROC ~0.5)
     assert result.monitor == "val_auroc" and result.best_score > 0.7
-    _model, config = load_model(run)
+    config = Run(run).model_config
     assert (config.n_targets, config.length) == (3, 40)
     assert (run / "target_labels.txt").read_text().split() == ["motif", "gc", "never"]
     # the saved weights are those of the best epoch, not the last
@@ -154,7 +154,7 @@ def test_ddp_with_two_cpu_processes(dataset, tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     run = tmp_path / "ddp"
     assert sorted(p.name for p in run.glob("*.safetensors")) == ["model.safetensors"]
-    _model, config = load_model(run)
+    config = Run(run).model_config
     assert config.n_targets == 3
     assert len(pd.read_csv(run / "metrics" / "training.tsv", sep="\t")) == 2
 

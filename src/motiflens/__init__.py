@@ -2,7 +2,7 @@
 
 from motiflens.data.hdf5 import SequenceDataset, dataset_info, read_split
 from motiflens.errors import InputError
-from motiflens.models import load_model as load
+from motiflens.runs import load
 from motiflens.sequence.onehot import decode, one_hot, reverse_complement
 
 __version__ = "0.1.0"

@@ -37,7 +37,7 @@ from typing import Any, Literal, TypeVar, Union
 import yaml
 
 from motiflens.errors import InputError
-from motiflens.runs import write_text_atomic
+from motiflens.files import write_text_atomic
 
 C = TypeVar("C", bound="ConfigBase")
 

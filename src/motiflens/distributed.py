@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 import torch
 
 from motiflens.errors import InputError
-from motiflens.runs import atomic_path
+from motiflens.files import atomic_path
 
 T = TypeVar("T")
 R = TypeVar("R")

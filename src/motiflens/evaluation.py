@@ -161,14 +161,15 @@ def evaluate_run(
     """
     from tqdm.auto import tqdm
 
-    from motiflens.models import load_model
+    from motiflens.files import atomic_path, write_text_atomic
     from motiflens.plots.training import plot_roc_pr
     from motiflens.prediction import predict_array
-    from motiflens.runs import atomic_path, record_step, training_dataset, write_text_atomic
+    from motiflens.runs import Run
 
     run_dir = Path(run_dir)
-    model, config = load_model(run_dir, device=device)
-    data = training_dataset(run_dir) if data is None else Path(data)
+    model = Run(run_dir).model(device)
+    config = model.config
+    data = Run(run_dir).dataset() if data is None else Path(data)
     labels, batches, n = _labelled_batches(data, split, config.length, batch_size)
     if len(labels) != config.n_targets:
         raise InputError(
@@ -202,5 +203,5 @@ def evaluate_run(
     if task == "binary":
         plot_roc_pr(y_true, y_pred, labels, out / "test_curves.png")
         outputs.append("metrics/test_curves.png")
-    record_step(run_dir, "test", outputs, data=str(data), split=split, rc=reverse_complement)
+    Run(run_dir).record_step("test", outputs, data=str(data), split=split, rc=reverse_complement)
     return metrics, summary

@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 from motiflens.data.hdf5 import SequenceDataset, to_float_onehot
 from motiflens.distributed import Launch, Shard, merge_units, run_sharded
 from motiflens.errors import InputError
-from motiflens.models import load_model, pick_device, predict_transform
+from motiflens.models import pick_device, predict_transform
+from motiflens.runs import Run
 from motiflens.sequence.bed import read_bed
 from motiflens.sequence.fasta import Genome, read_fasta
 from motiflens.sequence.onehot import (
@@ -40,9 +41,6 @@ from motiflens.sequence.onehot import (
 from motiflens.sequence.textio import open_text
 
 log = logging.getLogger(__name__)
-
-TARGET_LABELS_FILE = "target_labels.txt"
-
 
 # ------------------------------------------------------------------ arrays
 
@@ -159,7 +157,8 @@ def predict_sequences(
         model = model_or_run_dir
         config = getattr(model, "config", None)
     else:
-        model, config = load_model(model_or_run_dir, device)
+        model = Run(model_or_run_dir).model(device)
+        config = model.config
     length = length if length is not None else getattr(config, "length", None)
     task = getattr(config, "task", None)
     if not raw and task is None:
@@ -480,29 +479,6 @@ def iter_batches(
 # ----------------------------------------------------------------- to a file
 
 
-def read_target_labels(run_dir: str | Path, n: int) -> list[str]:
-    """Target names of a run: ``target_labels.txt`` (one per line) or ``target_0..``.
-
-    Raises
-    ------
-    InputError
-        The file lists another number of names than the model's ``n`` outputs.
-    """
-    path = Path(run_dir) / TARGET_LABELS_FILE
-    if not path.is_file():
-        return [f"target_{i}" for i in range(n)]
-    labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    while labels and not labels[-1]:
-        labels.pop()
-    if len(labels) != n:
-        raise InputError(
-            f"{len(labels)} target names for a model with {n} outputs",
-            path=path,
-            hint="one name per line, as many as the model has targets (or remove the file)",
-        )
-    return labels
-
-
 @dataclass
 class PredictionReport:
     """What :func:`predict_file` wrote."""
@@ -604,14 +580,14 @@ def predict_file(
     if out.is_dir():
         raise InputError("the output path is a directory", path=out, hint="name a .tsv file")
     # Checked here, in every process, before any process is started or waited for.
-    _model, config = load_model(run_dir, "cpu")
+    config = Run(run_dir).model_config
     if config.length is None or config.n_targets is None:
         raise InputError(
             "the model config has no input length or number of targets",
             path=Path(run_dir) / "config.yaml",
             hint="set model.length and model.n_targets (training fills them in)",
         )
-    labels = read_target_labels(run_dir, config.n_targets)
+    labels = Run(run_dir).target_labels(config.n_targets)
     if genome is None or source_kind(source) != "bed":
         # the file's kind, a dataset's length, a BED file without genome: one message from
         # here rather than one per process (with a genome the BED file is read per rank)
@@ -670,7 +646,8 @@ def _predict_shard(
     progress: bool,
 ) -> _Part:
     """Predict this rank's batches into its part file, one line per sequence."""
-    model, config = load_model(run_dir, shard.device)
+    model = Run(run_dir).model(shard.device)
+    config = model.config
     kind, total, batches, stream = _open_source(
         source,
         length=config.length,

@@ -34,8 +34,9 @@ from motiflens.config import ModelConfig, RunConfig, TrainingConfig
 from motiflens.data.hdf5 import ChunkedShuffleSampler, SequenceDataset
 from motiflens.data.hdf5 import target_labels as dataset_target_labels
 from motiflens.evaluation import per_target_metrics
-from motiflens.models import build_model, loss_function, save_model
-from motiflens.runs import atomic_path, record_step, write_text_atomic
+from motiflens.files import atomic_path, write_text_atomic
+from motiflens.models import build_model, loss_function
+from motiflens.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +366,7 @@ def train(
         state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
         weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
         module.model.load_state_dict(weights)
-        save_model(run_dir, module.model, config)
+        Run(run_dir).save_model(module.model, config)
         write_text_atomic(
             run_dir / "target_labels.txt", "\n".join(dataset_target_labels(dataset)) + "\n"
         )
@@ -379,8 +380,7 @@ def train(
             best_epoch = int(rows.loc[(rows[monitor] - best_score).abs().idxmin(), "epoch"])
     result = TrainResult(run_dir, best_epoch, best_score, monitor, trainer.current_epoch)
     if trainer.is_global_zero:
-        record_step(
-            run_dir,
+        Run(run_dir).record_step(
             "train",
             ["config.yaml", "model.safetensors", "target_labels.txt", "metrics/training.tsv"],
             dataset=str(dataset.resolve()),

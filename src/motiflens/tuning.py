@@ -62,7 +62,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from motiflens.config import RunConfig
 from motiflens.errors import InputError
-from motiflens.runs import atomic_path, write_text_atomic
+from motiflens.files import atomic_path, write_text_atomic
 from motiflens.training import monitor_for, train
 
 log = logging.getLogger(__name__)

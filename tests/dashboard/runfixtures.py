@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from motiflens.config import RunConfig
-from motiflens.models import build_model, save_model
-from motiflens.runs import record_step
+from motiflens.models import build_model
+from motiflens.runs import Run
 from tests.test_training import make_dataset
 
 LENGTH = 40
@@ -95,7 +95,7 @@ def save_tiny_model(run: Path, config: dict, seed: int = 0) -> None:
             module.running_var.uniform_(0.5, 1.5)
             module.weight.data.uniform_(-1.5, 1.5)  # some negative scales, too
             module.bias.data.uniform_(-0.2, 0.2)
-    save_model(run, model.eval(), cfg)
+    Run(run).save_model(model.eval(), cfg)
 
 
 def make_bare_run(root: Path, config: dict | None = None) -> Path:
@@ -111,8 +111,8 @@ def make_run(root: Path) -> Path:
     run = root / "run"
     save_tiny_model(run, TINY_BASSET)
     (run / "target_labels.txt").write_text("\n".join(TARGETS) + "\n")
-    record_step(run, "train", ["config.yaml"], dataset=str(data))
-    record_step(run, "test", ["metrics/test.tsv"], data=str(data), split="test")
+    Run(run).record_step("train", ["config.yaml"], dataset=str(data))
+    Run(run).record_step("test", ["metrics/test.tsv"], data=str(data), split="test")
     _tsv(
         run / "metrics" / "training.tsv",
         ["epoch", "val_loss", "val_auroc", "val_auprc", "train_loss", "lr", "seconds"],

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from motiflens.dashboard.app import create_app
 from motiflens.dashboard.explorer import MATCH_FRACTION, filter_thresholds
-from motiflens.models import load_model
+from motiflens.runs import Run
 from motiflens.sequence.onehot import one_hot
 from tests.dashboard.runfixtures import (
     ANNOTATED,
@@ -51,7 +51,7 @@ def client(runs):
 
 @pytest.fixture(scope="module")
 def model(runs):
-    m, _ = load_model(runs["full"], device="cpu")
+    m = Run(runs["full"]).model("cpu")
     return m
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from motiflens.cli import app
 from motiflens.dashboard.export import build_report_data, render_report, write_report
-from motiflens.models import load_model
+from motiflens.runs import Run
 from tests.dashboard.runfixtures import TARGETS, make_bare_run, make_run
 
 runner = CliRunner()
@@ -56,7 +56,7 @@ def test_report_views_are_each_targets_top_test_sequences(run):
 
     data = build_report_data(run, top=2, progress=False)
     assert [v["target"] for v in data["views"]] == [t for t in TARGETS for _ in range(2)]
-    model, _ = load_model(run, device="cpu")
+    model = Run(run).model("cpu")
     with h5py.File(run.parent / "data.h5") as h5:
         x = h5["test_in"][:].astype(np.float32)
         names = [n.decode() for n in h5["test_headers"][:]]

@@ -39,7 +39,8 @@ import torch
 from motiflens.config import RunConfig
 from motiflens.data.hdf5 import read_split, target_labels
 from motiflens.data.simulate import TaskSpec, read_ground_truth, simulate
-from motiflens.models import SequenceModel, load_model
+from motiflens.models import SequenceModel
+from motiflens.runs import Run
 from motiflens.training import train
 from tests.conftest import SIM_LENGTH, one_layer_config
 
@@ -113,7 +114,7 @@ def trained_sim(tmp_path_factory: pytest.TempPathFactory) -> TrainedSim:
         result = train(dataset, run_dir, RunConfig.from_dict(SIM_CONFIG), progress=False)
     finally:
         torch.set_num_threads(before)
-    model, _ = load_model(run_dir, device="cpu")
+    model = Run(run_dir).model("cpu")
     x_test, y_test, _ = read_split(dataset, "test")
     return TrainedSim(
         run_dir=run_dir,

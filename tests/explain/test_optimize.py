@@ -24,9 +24,10 @@ from motiflens.explain.optimize import (
     write_fasta,
     write_meme,
 )
-from motiflens.models import build_model, load_model
+from motiflens.models import build_model
 from motiflens.plots.explain import class_optimization_logo
 from motiflens.plots.style import save_figure
+from motiflens.runs import Run
 from motiflens.sequence.fasta import read_fasta
 from motiflens.sequence.onehot import one_hot
 from motiflens.training import train
@@ -303,7 +304,7 @@ def test_class_optimization_recovers_the_planted_motif(tmp_path, ctcf):
         }
     )
     train(data, tmp_path / "run", config, progress=False)
-    model, _ = load_model(tmp_path / "run", device="cpu")
+    model = Run(tmp_path / "run").model("cpu")
     x, y, _ = read_split(data, "test")
     with torch.no_grad():
         logits = model(torch.from_numpy(x).float())[:, 0].numpy()

@@ -18,9 +18,9 @@ import torch
 from motiflens.config import BassetConfig, ModelConfig
 from motiflens.errors import InputError
 from motiflens.explain.variants import resolve_chrom, score_variants, variant_sequences
-from motiflens.models import build_model, save_model
+from motiflens.models import build_model
 from motiflens.prediction import predict_array
-from motiflens.runs import read_manifest
+from motiflens.runs import Run
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.vcf import Variant
 
@@ -69,7 +69,7 @@ def make_run(run_dir: Path, task: str = "binary") -> Path:
         task=task,
         arch=BassetConfig(filters=(6, 4), sizes=(5, 3), pools=(2, 2), hidden=(8,)),
     )
-    save_model(run_dir, build_model(config).eval(), config)
+    Run(run_dir).save_model(build_model(config).eval(), config)
     (run_dir / "target_labels.txt").write_text("a\nb\nc\n")
     return run_dir
 
@@ -81,9 +81,8 @@ def run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(run):
-    from motiflens.models import load_model
 
-    return load_model(run, "cpu")[0]
+    return Run(run).model("cpu")
 
 
 @pytest.fixture
@@ -323,7 +322,7 @@ def test_chunks_stream_and_match_one_big_chunk(run, tmp_path):
     # batches of other sizes may round the last float bit differently
     pd.testing.assert_frame_equal(a, b, rtol=1e-3, atol=1e-6)
     assert len(a) == 25 * 3
-    assert "variants" in read_manifest(run)["steps"]
+    assert "variants" in Run(run).manifest()["steps"]
 
 
 def test_regression_log_odds_diff_is_the_raw_difference(tmp_path):

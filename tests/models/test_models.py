@@ -27,14 +27,13 @@ from motiflens.models import (
     DeMoCNNRNN,
     DeMoRNN,
     build_model,
-    load_model,
     loss_function,
     output_lengths,
     pick_device,
     predict_transform,
-    save_model,
 )
 from motiflens.models.layers import pool_length
+from motiflens.runs import Run
 
 
 def one_hot_batch(n: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -384,10 +383,12 @@ def test_save_load_round_trip(tmp_path, name):
     x = one_hot_batch(5, 60, seed=3)
     with torch.no_grad():
         before = model(x)
-    save_model(tmp_path, model, config)
+    Run(tmp_path).save_model(model, config)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "model.safetensors"]
 
-    loaded, loaded_config = load_model(tmp_path, device="cpu")
+    loaded = Run(tmp_path).model("cpu")
+
+    loaded_config = loaded.config
     assert loaded_config == config
     assert not loaded.training
     saved = model.state_dict()
@@ -403,18 +404,18 @@ def test_load_needs_both_files(tmp_path):
     with pytest.raises(
         InputError, match=r"not a motiflens run directory.*missing model.safetensors"
     ):
-        load_model(tmp_path)
+        Run(tmp_path).model()
     config = small("cnn")
-    save_model(tmp_path, build_model(config), config)
+    Run(tmp_path).save_model(build_model(config), config)
     (tmp_path / "config.yaml").unlink()
     with pytest.raises(InputError, match=r"missing config\.yaml"):
-        load_model(tmp_path)
+        Run(tmp_path).model()
 
 
 def test_saving_a_model_config_keeps_the_other_sections_of_config_yaml(tmp_path):
     (tmp_path / "config.yaml").write_text("model: {name: cnn}\ntraining: {max_epochs: 3}\n")
     config = small("cnn")
-    save_model(tmp_path, build_model(config), config)
+    Run(tmp_path).save_model(build_model(config), config)
     written = yaml.safe_load((tmp_path / "config.yaml").read_text())
     assert written["training"] == {"max_epochs": 3}
     assert written["model"]["n_targets"] == 3
@@ -425,16 +426,16 @@ def test_save_refuses_a_config_that_does_not_describe_the_model(tmp_path):
     model = build_model(small("cnn"))
     other = dataclasses.replace(small("cnn"), n_targets=4)
     with pytest.raises(ValueError, match="do not match"):
-        save_model(tmp_path, model, other)
+        Run(tmp_path).save_model(model, other)
     assert not any(tmp_path.iterdir())
 
 
 def test_load_reports_weights_that_do_not_fit_the_config(tmp_path):
     config = small("cnn")
-    save_model(tmp_path, build_model(config), config)
+    Run(tmp_path).save_model(build_model(config), config)
     RunConfig(model=dataclasses.replace(config, n_targets=7)).save_yaml(tmp_path / "config.yaml")
     with pytest.raises(ValueError, match="does not match"):
-        load_model(tmp_path)
+        Run(tmp_path).model()
 
 
 # ----------------------------------------------------------------------- learning

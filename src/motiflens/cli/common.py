@@ -57,8 +57,3 @@ def _friendly(fn: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _safe(name: str) -> str:
-    """A target or sequence name usable as a file name."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]

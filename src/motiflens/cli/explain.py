@@ -20,9 +20,9 @@ from motiflens.cli.common import (
     StrategyOpt,
     Targets,
     _friendly,
-    _safe,
     app,
 )
+from motiflens.files import safe_name as _safe
 
 
 class OptimizeMethod(StrEnum):
@@ -64,14 +64,14 @@ def ism(
         write_ism_table,
     )
     from motiflens.explain.ism_sharded import write_ism_sharded
-    from motiflens.models import load_model
     from motiflens.plots.ism import plot_ism
-    from motiflens.prediction import read_target_labels
-    from motiflens.runs import record_step
+    from motiflens.runs import Run
     from motiflens.sequence.onehot import decode
 
-    model, config = load_model(run_dir)
-    labels = read_target_labels(run_dir, config.n_targets)
+    model = Run(run_dir).model()
+
+    config = model.config
+    labels = Run(run_dir).target_labels(config.n_targets)
     targets = resolve_targets(target, labels)
     names, X = load_sequences(source, length=config.length, genome=genome, split=split, limit=n)
     width = window or config.length
@@ -98,7 +98,7 @@ def ism(
                 out / f"{i:04d}_{_safe(names[i])}_{_safe(name)}.png",
                 title=f"{names[i]} | {name}", positions=first.positions,
             )  # fmt: skip
-    record_step(run_dir, "ism", ["explain/ism/"], n=len(names), method=first.method_used)
+    Run(run_dir).record_step("ism", ["explain/ism/"], n=len(names), method=first.method_used)
     typer.echo(f"ISM ({first.method_used}) -> {out} (ism.h5, ism.tsv, figures)")
 
 
@@ -132,13 +132,14 @@ def saliency(
 
     from motiflens.explain.inputs import explain_dir, load_sequences, resolve_targets
     from motiflens.explain.saliency import attribute
-    from motiflens.models import load_model
+    from motiflens.files import atomic_path
     from motiflens.plots.attribution import plot_attribution_heatmap, plot_attribution_logo
-    from motiflens.prediction import read_target_labels
-    from motiflens.runs import atomic_path, record_step
+    from motiflens.runs import Run
 
-    model, config = load_model(run_dir)
-    labels = read_target_labels(run_dir, config.n_targets)
+    model = Run(run_dir).model()
+
+    config = model.config
+    labels = Run(run_dir).target_labels(config.n_targets)
     targets = resolve_targets(target, labels)
     names, X = load_sequences(source, length=config.length, genome=genome, split=split, limit=n)
     result = attribute(
@@ -159,7 +160,7 @@ def saliency(
             attr = result.attributions[i, k]
             plot_attribution_logo(attr, f"{stem}_logo.png", title=f"{names[i]} | {labels[t]}")
             plot_attribution_heatmap(attr, f"{stem}_heat.png", title=f"{names[i]} | {labels[t]}")
-    record_step(run_dir, "saliency", ["explain/saliency/"], method=method.value, n=len(names))
+    Run(run_dir).record_step("saliency", ["explain/saliency/"], method=method.value, n=len(names))
     text = f"{method.value} attributions for {len(names)} sequence(s) x {len(targets)} target(s)"
     if result.max_delta is not None:
         text += f"; completeness error at most {100 * result.max_delta:.2f}%"
@@ -182,15 +183,16 @@ def temporal(
 
     from motiflens.explain.inputs import explain_dir, load_sequences, resolve_targets
     from motiflens.explain.temporal import temporal_scores
-    from motiflens.models import load_model
+    from motiflens.files import atomic_path
     from motiflens.plots.explain import temporal_heatmap
     from motiflens.plots.style import save_figure
-    from motiflens.prediction import read_target_labels
-    from motiflens.runs import atomic_path, record_step
+    from motiflens.runs import Run
     from motiflens.sequence.onehot import decode
 
-    model, config = load_model(run_dir)
-    labels = read_target_labels(run_dir, config.n_targets)
+    model = Run(run_dir).model()
+
+    config = model.config
+    labels = Run(run_dir).target_labels(config.n_targets)
     targets = resolve_targets(target, labels)
     names, X = load_sequences(source, length=config.length, genome=genome, split=split, limit=n)
     scores = temporal_scores(model, X, target=targets, verbose=True)
@@ -208,7 +210,7 @@ def temporal(
                 target_name=labels[t], title=names[i],
             )  # fmt: skip
             save_figure(fig, out / f"{i:04d}_{_safe(names[i])}_{_safe(labels[t])}.png")
-    record_step(run_dir, "temporal", ["explain/temporal/"], source=str(source), n=len(names))
+    Run(run_dir).record_step("temporal", ["explain/temporal/"], source=str(source), n=len(names))
     typer.echo(f"temporal scores for {len(names)} sequence(s) x {len(targets)} target(s) -> {out}")
 
 
@@ -229,14 +231,15 @@ def optimize(
 
     from motiflens.explain.inputs import explain_dir, resolve_targets
     from motiflens.explain.optimize import optimize_class, write_fasta, write_meme
-    from motiflens.models import load_model
+    from motiflens.files import atomic_path
     from motiflens.plots.explain import class_optimization_logo
     from motiflens.plots.style import save_figure
-    from motiflens.prediction import read_target_labels
-    from motiflens.runs import atomic_path, record_step
+    from motiflens.runs import Run
 
-    model, config = load_model(run_dir)
-    labels = read_target_labels(run_dir, config.n_targets)
+    model = Run(run_dir).model()
+
+    config = model.config
+    labels = Run(run_dir).target_labels(config.n_targets)
     out = explain_dir(run_dir, "optimize")
     rows, fasta_seqs, fasta_names = [], [], []
     for t in resolve_targets(target, labels):
@@ -255,6 +258,6 @@ def optimize(
     write_fasta(fasta_seqs, out / "designed.fa", names=fasta_names)
     with atomic_path(out / "optimize.tsv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False)
-    record_step(run_dir, "optimize", ["explain/optimize/"], method=method.value, steps=steps)
+    Run(run_dir).record_step("optimize", ["explain/optimize/"], method=method.value, steps=steps)
     typer.echo(f"class optimization ({method.value}) for {len({r['target'] for r in rows})} "
                f"target(s) -> {out}")  # fmt: skip

@@ -69,16 +69,17 @@ def filters(
         write_filter_tables,
     )
     from motiflens.explain.inputs import explain_dir, sample_sequences
-    from motiflens.models import load_model
+    from motiflens.files import atomic_path
     from motiflens.motifs.databases import load_database
     from motiflens.plots.motifs import filter_figures
-    from motiflens.prediction import read_target_labels
-    from motiflens.runs import atomic_path, record_step, training_dataset
+    from motiflens.runs import Run
 
-    model, config = load_model(run_dir)
+    model = Run(run_dir).model()
+
+    config = model.config
     first_conv_model(model)  # fail before sampling when there are no filters
-    labels = read_target_labels(run_dir, config.n_targets)
-    source = training_dataset(run_dir) if source is None else source
+    labels = Run(run_dir).target_labels(config.n_targets)
+    source = Run(run_dir).dataset() if source is None else source
     database = load_database(db)
     names, X, y = sample_sequences(
         source, length=config.length, n=n, seed=seed, genome=genome, split=split
@@ -119,7 +120,7 @@ def filters(
                 f"filter {r.filter} ~ {r.match_name} (q = {r.q_value:.2g})" if r.recovered else "-"
             )
             typer.echo(f"  {r.motif_id:<10} {r.motif_name:<14} {how}")
-    record_step(run_dir, "filters", ["explain/filters/"], **info)
+    Run(run_dir).record_step("filters", ["explain/filters/"], **info)
     typer.echo(f"filters -> {out} (filters.tsv, filters.meme, matches.tsv, figures)")
 
 
@@ -154,17 +155,18 @@ def insert(
     from motiflens.errors import InputError
     from motiflens.explain.inputs import explain_dir, resolve_targets, sample_sequences
     from motiflens.explain.insertion import insert_motifs, insertion_backgrounds, top_motifs
-    from motiflens.models import load_model
+    from motiflens.files import atomic_path
     from motiflens.motifs.databases import load_database
     from motiflens.plots.motifs import clustered_heatmap
     from motiflens.plots.style import save_figure
-    from motiflens.prediction import read_target_labels
-    from motiflens.runs import atomic_path, record_step, training_dataset
+    from motiflens.runs import Run
 
-    model, config = load_model(run_dir)
-    labels = read_target_labels(run_dir, config.n_targets)
+    model = Run(run_dir).model()
+
+    config = model.config
+    labels = Run(run_dir).target_labels(config.n_targets)
     chosen_targets = [labels[t] for t in resolve_targets(target, labels)]
-    source = training_dataset(run_dir) if source is None else source
+    source = Run(run_dir).dataset() if source is None else source
     motifs = load_database(db)
     if motif:
         wanted = {m.upper() for m in motif}
@@ -197,6 +199,6 @@ def insert(
     for r in top_motifs(table, 1).itertuples():
         typer.echo(f"  {r.target:<24} top motif {r.motif_id} {r.motif_name} "
                    f"(score {r.delta_score:+.3f}, prediction {r.delta_pred:+.3f})")  # fmt: skip
-    record_step(run_dir, "insertion", ["explain/insertion/"], n=len(bg), db=db,
+    Run(run_dir).record_step("insertion", ["explain/insertion/"], n=len(bg), db=db,
                 background=background.value, motifs=len(motifs))  # fmt: skip
     typer.echo(f"insertion of {len(motifs)} motif(s) -> {out} (insertion.tsv, heat map)")

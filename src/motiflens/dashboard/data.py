@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from motiflens.errors import InputError
-from motiflens.runs import read_manifest
+from motiflens.runs import Run
 
 __all__ = [
     "ANALYSES",
@@ -129,7 +129,7 @@ def dataset_path(run_dir: str | Path) -> Path | None:
     """The dataset file the run was trained (or tested) on, if the manifest names one that
     exists (a relative path is tried from the current directory, then beside the run)."""
     run_dir = Path(run_dir)
-    steps = read_manifest(run_dir).get("steps", {})
+    steps = Run(run_dir).manifest().get("steps", {})
     for value in (steps.get("test", {}).get("data"), steps.get("train", {}).get("dataset")):
         if not value:
             continue
@@ -240,7 +240,7 @@ def overview(run_dir: str | Path) -> dict[str, Any]:
     """Dataset, model config, training curves, per-target test metrics and the manifest."""
     run_dir = Path(run_dir)
     out: dict[str, Any] = {"run_dir": str(run_dir), "name": run_dir.resolve().name}
-    manifest = read_manifest(run_dir)
+    manifest = Run(run_dir).manifest()
     out["steps"] = [
         {"step": k, "command": v.get("command"), "time": v.get("time")}
         for k, v in manifest.get("steps", {}).items()

@@ -189,13 +189,13 @@ class Explorer:
     def __init__(
         self, run_dir: str | Path, genome: str | Path | None = None, device: str = "cpu"
     ) -> None:
-        from motiflens.models import load_model
-        from motiflens.prediction import read_target_labels
+        from motiflens.runs import Run
         from motiflens.sequence.fasta import Genome
 
         self.run_dir = Path(run_dir)
-        self.model, self.config = load_model(self.run_dir, device=device)
-        self.labels = read_target_labels(self.run_dir, self.config.n_targets)
+        self.model = Run(self.run_dir).model(device)
+        self.config = self.model.config
+        self.labels = Run(self.run_dir).target_labels(self.config.n_targets)
         self.length: int | None = self.config.length if self.config.name == "basset" else None
         if self.length is None and self.config.length:
             self.length = int(self.config.length)

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from motiflens.dashboard import data
 from motiflens.dashboard.app import STATIC_DIR, plotly_js_path
 from motiflens.errors import InputError
-from motiflens.runs import write_text_atomic
+from motiflens.files import write_text_atomic
 
 __all__ = ["build_report_data", "render_report", "write_report"]
 

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset, Sampler
 
 from motiflens.data.splits import SPLITS
 from motiflens.errors import InputError
-from motiflens.runs import atomic_path
+from motiflens.files import atomic_path
 from motiflens.sequence.onehot import codes_to_onehot
 
 FORMAT_VERSION = 1

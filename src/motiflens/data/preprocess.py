@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from motiflens.data.hdf5 import DatasetWriter
 from motiflens.data.splits import SPLITS, split_by_chromosome, split_random
 from motiflens.errors import InputError
-from motiflens.runs import atomic_path
+from motiflens.files import atomic_path
 from motiflens.sequence.bed import read_bed
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.onehot import reverse_complement_codes

@@ -28,12 +28,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
+from motiflens.files import atomic_path
 from motiflens.models.layers import ConvBlock, FirstConvModel
 from motiflens.models.registry import prepared_model
 from motiflens.motifs.compare import tomtom
 from motiflens.motifs.meme import write_meme
 from motiflens.motifs.pwm import Motif, counts_to_probs, information_content, trim
-from motiflens.runs import atomic_path
 from motiflens.sequence.onehot import reverse_complement
 
 # Activations held at once while nullifying: (filters in a chunk) x (batch) x layer size.

@@ -93,11 +93,11 @@ from tqdm.auto import tqdm
 
 from motiflens.data.hdf5 import to_float_onehot
 from motiflens.errors import InputError
+from motiflens.files import atomic_path
 from motiflens.models.basset import Basset, DenseBlock
 from motiflens.models.demo import DeMoCNN
 from motiflens.models.layers import ConvBlock
 from motiflens.models.registry import pick_device, prepared_model
-from motiflens.runs import atomic_path
 
 __all__ = [
     "ISMResult",

@@ -43,10 +43,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from motiflens.files import atomic_path
 from motiflens.models import predict_transform, prepared_model
 from motiflens.motifs.meme import write_meme as write_meme_file
 from motiflens.motifs.pwm import Motif
-from motiflens.runs import atomic_path
 
 __all__ = [
     "ClassOptimization",

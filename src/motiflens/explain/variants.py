@@ -50,9 +50,11 @@ from motiflens.distributed import Launch, Shard, merge_units, run_sharded
 from motiflens.errors import InputError
 from motiflens.explain.inputs import explain_dir, resolve_targets
 from motiflens.explain.ism import loss_gain, saturation_mutagenesis, write_ism
-from motiflens.models import load_model, predict_transform
-from motiflens.prediction import predict_array, read_target_labels
-from motiflens.runs import atomic_path, record_step
+from motiflens.files import atomic_path
+from motiflens.files import safe_name as _safe
+from motiflens.models import predict_transform
+from motiflens.prediction import predict_array
+from motiflens.runs import Run
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.onehot import UNKNOWN, code_table, codes_to_onehot
 from motiflens.sequence.vcf import Variant, VCFStats, read_vcf
@@ -500,13 +502,13 @@ def score_variants(
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     run_dir = Path(run_dir)
     # Checked here, in every process, before any process is started or waited for.
-    _model, config = load_model(run_dir, "cpu")
+    config = Run(run_dir).model_config
     if config.length is None or config.n_targets is None:
         raise InputError(
             "the model config has no input length or number of targets",
             path=run_dir / "config.yaml",
         )
-    labels = read_target_labels(run_dir, config.n_targets)
+    labels = Run(run_dir).target_labels(config.n_targets)
     chosen = resolve_targets(targets, labels)
     out = Path(out_dir) if out_dir is not None else explain_dir(run_dir, "variants")
     out.mkdir(parents=True, exist_ok=True)
@@ -603,10 +605,11 @@ def _score_shard(
     admitted and scored by rank ``c % world_size`` only, and a malformed line is logged
     by the owner of the chunk being filled when it is read.
     """
-    model, config = load_model(run_dir, shard.device)
+    model = Run(run_dir).model(shard.device)
+    config = model.config
     assert config.length is not None and config.n_targets is not None  # checked before
     length = config.length
-    labels = read_target_labels(run_dir, config.n_targets)
+    labels = Run(run_dir).target_labels(config.n_targets)
     counts = VariantReport(
         path=shard.part(".sad.tsv"),
         log_path=shard.part(".log.tsv"),
@@ -715,7 +718,7 @@ def _merge_variants(
         selected = sorted(top, reverse=True)[: ism_top or None]
         report.ism_variants = len(selected)
         device = parts[0].device
-        model, _ = load_model(run_dir, device)
+        model = Run(run_dir).model(device)
         with Genome(genome) as fasta:
             variant_ism(
                 model,
@@ -733,8 +736,7 @@ def _merge_variants(
     outputs = [_relative(p, run_dir) for p in (report.path, report.log_path)]
     if report.ism_dir is not None:
         outputs.append(_relative(report.ism_dir, run_dir) + "/")
-    record_step(
-        run_dir,
+    Run(run_dir).record_step(
         "variants",
         outputs,
         vcf=str(vcf),
@@ -1005,7 +1007,3 @@ def variant_ism(
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]

@@ -1,4 +1,4 @@
-"""Models: Basset and the Deep Motif Dashboard CNN, RNN and CNN-RNN; save and load.
+"""Models: Basset and the Deep Motif Dashboard CNN, RNN and CNN-RNN; their weights.
 
 Every model takes one-hot ``(batch, 4, L)`` float32 and returns ``(batch, n_targets)``
 logits. Conv models (:class:`FirstConvModel`) also expose ``conv1``,
@@ -11,13 +11,13 @@ from motiflens.models.layers import ConvBlock, FirstConvModel, SequenceModel
 from motiflens.models.registry import (
     MODELS,
     build_model,
-    load_model,
+    load_weights,
     loss_function,
     output_lengths,
     pick_device,
     predict_transform,
     prepared_model,
-    save_model,
+    save_weights,
 )
 
 __all__ = [
@@ -30,11 +30,11 @@ __all__ = [
     "FirstConvModel",
     "SequenceModel",
     "build_model",
-    "load_model",
+    "load_weights",
     "loss_function",
     "output_lengths",
     "pick_device",
     "predict_transform",
     "prepared_model",
-    "save_model",
+    "save_weights",
 ]

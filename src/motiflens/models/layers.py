@@ -231,10 +231,17 @@ class SequenceModel(nn.Module):
         The :class:`~motiflens.config.ModelConfig` it was built from.
     min_length
         Shortest input it accepts.
+    target_labels
+        One name per output (``target_0 ..`` until a run directory names them).
     """
 
     config: ModelConfig
     min_length: int
+    target_labels: list[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target_labels = []
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError unless ``x`` is ``(batch, 4, L)`` with an allowed L."""

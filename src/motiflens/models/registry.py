@@ -1,4 +1,4 @@
-"""Model name -> class; saving to and loading from a run directory (no pickle)."""
+"""Model name -> class; weights to and from safetensors files (no pickle)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-import yaml
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from motiflens.config import ModelConfig, RunConfig
-from motiflens.errors import InputError
+from motiflens.config import ModelConfig
+from motiflens.files import atomic_path
 from motiflens.models.basset import Basset, basset_stages
 from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoRNN, cnn_stages
 from motiflens.models.layers import SequenceModel, trace_lengths
-from motiflens.runs import atomic_path, write_text_atomic
 
 MODELS: dict[str, type[SequenceModel]] = {
     "basset": Basset,
@@ -24,9 +22,6 @@ MODELS: dict[str, type[SequenceModel]] = {
     "rnn": DeMoRNN,
     "cnn-rnn": DeMoCNNRNN,
 }
-
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.yaml"
 
 
 def build_model(config: ModelConfig) -> SequenceModel:
@@ -58,7 +53,9 @@ def build_model(config: ModelConfig) -> SequenceModel:
             "basset: length is not set; the dense layers need it "
             "(set model.length, or build from a dataset)"
         )
-    return MODELS[config.name](config)
+    model = MODELS[config.name](config)
+    model.target_labels = [f"target_{i}" for i in range(config.n_targets)]
+    return model
 
 
 def output_lengths(config: ModelConfig) -> list[tuple[str, int]]:
@@ -112,46 +109,29 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def save_model(
-    run_dir: str | Path, model: nn.Module, config: ModelConfig | RunConfig
-) -> tuple[Path, Path]:
-    """Write ``model.safetensors`` and ``config.yaml`` into ``run_dir``, each atomically.
+def save_weights(model: nn.Module, path: str | Path, config: ModelConfig) -> Path:
+    """Write a model's weights as safetensors, atomically (no pickle).
 
     Parameters
     ----------
-    run_dir
-        Created if missing.
     model
         The model; its weights are copied to CPU.
+    path
+        The ``.safetensors`` file to write.
     config
-        The whole run config (what ``config.yaml`` holds), or just the model's. With a
-        bare ``ModelConfig`` only the ``model`` section of an existing ``config.yaml`` is
-        replaced, so sections written before (``training``) are kept.
-
-    Returns
-    -------
-    (weights path, config path)
+        The config that rebuilds the architecture; checked against the weights first, so
+        a config that cannot rebuild the model is caught at save, not at load time.
 
     Raises
     ------
     ValueError
         The model's weights do not fit the architecture the config describes.
     """
-    model_config = config.model if isinstance(config, RunConfig) else config
-    _check_matches(model, model_config)
-    run_dir = Path(run_dir)
-    weights = run_dir / WEIGHTS_FILE
+    _check_matches(model, config)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(weights) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt", "model": model_config.name})
-    path = run_dir / CONFIG_FILE
-    if isinstance(config, RunConfig):
-        return weights, config.save_yaml(path)
-    existing = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    sections = existing if isinstance(existing, dict) else {}
-    sections["model"] = model_config.to_dict()
-    text = yaml.safe_dump(sections, sort_keys=False, default_flow_style=None)
-    return weights, write_text_atomic(path, text)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt", "model": config.name})
+    return Path(path)
 
 
 def _check_matches(model: nn.Module, config: ModelConfig) -> None:
@@ -169,49 +149,34 @@ def _check_matches(model: nn.Module, config: ModelConfig) -> None:
         )
 
 
-def load_model(
-    run_dir: str | Path, device: str | torch.device | None = None
-) -> tuple[SequenceModel, ModelConfig]:
-    """Rebuild a saved model from its run directory, in eval mode.
+def load_weights(
+    path: str | Path, config: ModelConfig, device: str | torch.device | None = None
+) -> SequenceModel:
+    """Rebuild a model from its config and a safetensors file, in eval mode.
 
     Weights are read with ``safetensors`` (no pickle, no ``torch.load``).
 
     Parameters
     ----------
-    run_dir
-        A directory written by :func:`save_model`.
+    path
+        A file written by :func:`save_weights`.
+    config
+        The config the model was saved with.
     device
         Where to put the model; default :func:`pick_device`.
 
-    Returns
-    -------
-    (model, model config)
-
     Raises
     ------
-    InputError
-        ``run_dir`` lacks ``model.safetensors`` or ``config.yaml``, or the config is bad.
     ValueError
         The weights do not fit the config.
     """
-    run_dir = Path(run_dir)
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if not (run_dir / name).is_file():
-            raise InputError(
-                f"not a motiflens run directory: {run_dir} (missing {name})",
-                hint="point at a directory written by `motiflens train` or save_model()",
-            )
-    config = RunConfig.load_yaml(run_dir / CONFIG_FILE).model
-    target = pick_device(device)
     model = build_model(config)
-    state = load_file(str(run_dir / WEIGHTS_FILE), device="cpu")
+    state = load_file(str(path), device="cpu")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise ValueError(
-            f"{run_dir / WEIGHTS_FILE} does not match the model in {run_dir / CONFIG_FILE}: {err}"
-        ) from None
-    return model.to(target).eval(), config
+        raise ValueError(f"{path} does not match the {config.name!r} model config: {err}") from None
+    return model.to(pick_device(device)).eval()
 
 
 @contextlib.contextmanager

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from motiflens.errors import InputError
+from motiflens.files import atomic_path
 from motiflens.motifs.pwm import ALPHABET, Motif, check_background, check_probs
-from motiflens.runs import atomic_path
 
 __all__ = ["read_meme", "write_meme"]
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from motiflens.files import atomic_path
 from motiflens.plots import style  # noqa: F401  (selects the headless backend first)
-from motiflens.runs import atomic_path
 
 ALPHABET = "ACGT"
 

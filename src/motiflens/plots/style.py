@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # headless: runs on servers and in CI
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from motiflens.runs import atomic_path
+from motiflens.files import atomic_path
 
 
 def save_figure(fig: Figure, path: str | Path, svg: bool = True) -> Path:
