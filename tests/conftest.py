@@ -25,6 +25,16 @@ from motiflens.training import train
 SIM_LENGTH = 100
 
 
+# Model-facing tests take a ``device`` argument and run on each device present.
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    """``"cpu"``, and ``"cuda"`` too where a GPU is present."""
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Every test runs with one torch thread.

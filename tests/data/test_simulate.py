@@ -14,12 +14,12 @@ from motiflens.data.simulate import (
     DEFAULT_TASKS,
     TaskSpec,
     estimate_markov,
-    load_jaspar_motif,
     read_ground_truth,
     read_simulation_config,
     simulate,
 )
 from motiflens.errors import InputError
+from motiflens.motifs.databases import jaspar_motif
 
 PAIR_TASK = "SOX2-OCT4_pair"
 
@@ -335,7 +335,8 @@ def test_default_dataset_is_learnable_by_a_pwm_scan(default_sim):
 
 
 def test_load_jaspar_motif_resolves_latest_version():
-    name, probs = load_jaspar_motif("MA0139")
+    motif = jaspar_motif("MA0139", pseudocount=0.25)
+    name, probs = motif.name, motif.probs
     assert name == "CTCF"
     assert probs.shape == (4, 15)
     np.testing.assert_allclose(probs.sum(axis=0), 1.0)
@@ -345,8 +346,8 @@ def test_load_jaspar_motif_resolves_latest_version():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"tasks": [TaskSpec("x", ["MA9999.1"])]}, "'MA9999.1' is not in JASPAR2024"),
-        ({"jaspar_release": "JASPAR1999"}, "unknown JASPAR release"),
+        ({"tasks": [TaskSpec("x", ["MA9999.1"])]}, "JASPAR2024 has no matrix 'MA9999.1'"),
+        ({"jaspar_release": "JASPAR1999"}, "is not bundled with pyjaspar"),
         ({"tasks": [TaskSpec("x", ["MA0139.2"], positive_rate=1.5)]}, "positive_rate"),
         ({"decoy_rate": -0.1}, "decoy_rate"),
         ({"gc": 2.0}, "gc must lie in"),

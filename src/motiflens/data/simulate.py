@@ -34,10 +34,8 @@ separates positives from negatives well (AUROC > 0.95).
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +49,7 @@ from tqdm.auto import tqdm
 from motiflens.data.hdf5 import DatasetWriter
 from motiflens.data.splits import SPLITS, split_random
 from motiflens.errors import InputError
+from motiflens.motifs.databases import jaspar_motif
 from motiflens.sequence.onehot import UNKNOWN, encode_codes
 
 __all__ = [
@@ -58,7 +57,6 @@ __all__ = [
     "SimulationSummary",
     "TaskSpec",
     "estimate_markov",
-    "load_jaspar_motif",
     "read_ground_truth",
     "read_simulation_config",
     "sample_background",
@@ -161,62 +159,10 @@ class SimulationSummary:
 # --------------------------------------------------------------------------- JASPAR
 
 
-@functools.lru_cache(maxsize=4)
-def _jaspar_db(release: str) -> Any:
-    import pyjaspar
-
-    # pyjaspar prints (does not raise) on an unknown release and leaves no connection
-    if release not in pyjaspar.jaspar_releases:
-        raise InputError(
-            f"unknown JASPAR release {release!r}",
-            hint=f"use one of {sorted(pyjaspar.jaspar_releases)}",
-        )
-    return pyjaspar.jaspardb(release=release)
-
-
-@functools.lru_cache(maxsize=256)
 def _fetch_motif(matrix_id: str, release: str) -> tuple[str, str, np.ndarray]:
-    db = _jaspar_db(release)
-    with warnings.catch_warnings():
-        # pyjaspar warns and returns None for an unknown id; we raise instead
-        warnings.simplefilter("ignore")
-        motif = db.fetch_motif_by_id(matrix_id)
-    if motif is None:
-        raise InputError(
-            f"JASPAR matrix id {matrix_id!r} is not in {release}",
-            hint="check the id at jaspar.elixir.no (e.g. MA0139.2, or MA0139 for the "
-            "latest version) or choose another jaspar_release",
-        )
-    counts = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64)
-    probs = (counts + PSEUDOCOUNT / 4) / (counts.sum(axis=0) + PSEUDOCOUNT)
-    probs.setflags(write=False)
-    return str(motif.matrix_id), str(motif.name), probs
-
-
-def load_jaspar_motif(matrix_id: str, release: str = "JASPAR2024") -> tuple[str, np.ndarray]:
-    """Load a motif from pyjaspar's bundled JASPAR database (offline).
-
-    Parameters
-    ----------
-    matrix_id
-        JASPAR matrix id, versioned (``"MA0139.2"``) or not (latest version).
-    release
-        JASPAR release, e.g. ``"JASPAR2024"``.
-
-    Returns
-    -------
-    tuple
-        ``(name, probabilities)``: the motif name and a ``(4, w)`` float64 array of base
-        probabilities in A, C, G, T order (counts normalised per column, with one
-        pseudo-observation spread evenly over the four bases).
-
-    Raises
-    ------
-    InputError
-        If the release or the matrix id does not exist.
-    """
-    _, name, probs = _fetch_motif(matrix_id, release)
-    return name, probs.copy()
+    # One pseudo-observation spread evenly over the four bases.
+    motif = jaspar_motif(matrix_id, release, pseudocount=PSEUDOCOUNT / 4)
+    return motif.id, motif.name, motif.probs
 
 
 # ----------------------------------------------------------------------- background

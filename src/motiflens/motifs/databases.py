@@ -123,12 +123,12 @@ def parse_jaspar_spec(spec: str) -> tuple[str, str, str | None]:
     return release, collection, tax_group
 
 
-def _to_motif(record: Any) -> Motif:
+def _to_motif(record: Any, pseudocount: float = 0.0) -> Motif:
     counts = np.array([record.counts[b] for b in ALPHABET], dtype=np.float64)
     motif = Motif(
         id=record.matrix_id,
         name=str(record.name),
-        probs=counts_to_probs(counts),
+        probs=counts_to_probs(counts, pseudocount),
         nsites=round(float(counts[:, 0].sum())),
         url=JASPAR_URL.format(record.matrix_id),
     )
@@ -191,34 +191,46 @@ def load_database(spec: str | Path) -> list[Motif]:
 
 
 @functools.lru_cache(maxsize=512)
-def jaspar_motif(matrix_id: str, release: str | int = 2024) -> Motif:
-    """One JASPAR matrix by id, from pyjaspar's bundled database.
+def jaspar_motif(matrix_id: str, release: str | int = 2024, *, pseudocount: float = 0.0) -> Motif:
+    """One JASPAR matrix by id, from pyjaspar's bundled database (offline).
 
     Parameters
     ----------
     matrix_id
         ``MA0139.2``, or ``MA0139`` for the latest version in that release.
     release
-        Year or pyjaspar release name.
+        Year (``2024``) or pyjaspar release name (``JASPAR2024``).
+    pseudocount
+        Added to every count before the columns are normalised (the simulator spreads
+        one pseudo-observation over the four bases: 0.25).
 
     Returns
     -------
     Motif
         ``id`` the versioned matrix id, ``name`` the TF name (read-only probabilities).
+
+    Raises
+    ------
+    InputError
+        The release or the matrix id does not exist.
     """
-    name = _release_name(release)
-    db = _jaspar_db(name)
+    return _jaspar_motif(matrix_id.strip(), _release_name(release), float(pseudocount))
+
+
+@functools.lru_cache(maxsize=256)
+def _jaspar_motif(matrix_id: str, release: str, pseudocount: float) -> Motif:
+    db = _jaspar_db(release)
     try:
         with warnings.catch_warnings():
             # pyjaspar warns and returns None for an unknown id; we raise instead.
             warnings.simplefilter("ignore")
-            record = db.fetch_motif_by_id(matrix_id.strip())
+            record = db.fetch_motif_by_id(matrix_id)
     finally:
         db.conn.close()
     if record is None:
         raise InputError(
-            f"{name} has no matrix {matrix_id!r}",
+            f"{release} has no matrix {matrix_id!r}",
             hint="check the id at jaspar.elixir.no (e.g. MA0139.2, or MA0139 for the latest "
             "version) or choose another release",
         )
-    return _to_motif(record)
+    return _to_motif(record, pseudocount)

@@ -1,0 +1,1 @@
+"""Run-level jobs: a run (or its path) and options in, outputs written through Run, the step recorded."""
