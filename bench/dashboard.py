@@ -72,7 +72,7 @@ def main() -> None:
             x = one_hot(seq)[None]
             t0 = time.perf_counter()
             saturation_mutagenesis(model, x, targets=[target])
-            attribute(model, x, target=[target], method="gradient_x_input")
+            attribute(model, x, targets=[target], method="gradient_x_input")
             direct.append(time.perf_counter() - t0)
     a, b = statistics.median(served), statistics.median(direct)
     print(f"threads {args.threads}; Basset 600 bp, 164 targets; app start (load + warm-up) "

@@ -18,7 +18,7 @@ the size of the seed-to-seed difference.
 
 Training runs through the command line in subprocesses because Lightning's ``ddp``
 strategy starts its other processes by re-running the command line. The test AUROCs are
-computed here, in one process, with :func:`motiflens.evaluation.evaluate_run`.
+computed here, in one process, with :func:`motiflens.steps.evaluate.evaluate`.
 
 Usage::
 
@@ -42,7 +42,7 @@ import pandas as pd
 
 from motiflens.config import RunConfig
 from motiflens.data.simulate import simulate
-from motiflens.evaluation import evaluate_run
+from motiflens.steps.evaluate import evaluate
 
 
 def config(batch_size: int, epochs: int, seed: int) -> RunConfig:
@@ -72,8 +72,19 @@ def config(batch_size: int, epochs: int, seed: int) -> RunConfig:
 def train_cli(data: Path, run_dir: Path, cfg: Path, devices: int) -> float:
     """Train with ``motiflens train`` on ``devices`` CPU processes; return wall seconds."""
     exe = shutil.which("motiflens", path=str(Path(sys.executable).parent)) or "motiflens"
-    cmd = [exe, "train", str(data), str(run_dir), "--config", str(cfg), "--no-progress",
-           "--accelerator", "cpu", "--devices", str(devices)]  # fmt: skip
+    cmd = [
+        exe,
+        "train",
+        str(data),
+        str(run_dir),
+        "--config",
+        str(cfg),
+        "--no-progress",
+        "--accelerator",
+        "cpu",
+        "--devices",
+        str(devices),
+    ]
     if devices > 1:
         cmd += ["--strategy", "ddp"]
     # one thread per process: 2 processes on 2 cores, and 1 process gets both
@@ -110,13 +121,22 @@ def main() -> None:
                 config(per_process, args.epochs, seed).save_yaml(cfg)
                 run_dir = work / f"run_{seed}_{devices}"
                 seconds = train_cli(data, run_dir, cfg, devices)
-                metrics, _ = evaluate_run(run_dir, data, split="test", progress=False)
-                print(f"seed {seed}, {devices} process(es) x batch {per_process}: "
-                      f"trained in {seconds:.0f} s, mean test AUROC "
-                      f"{metrics['auroc'].mean():.4f}")  # fmt: skip
+                metrics = evaluate(run_dir, data, split="test", verbose=False).metrics
+                print(
+                    f"seed {seed}, {devices} process(es) x batch {per_process}: "
+                    f"trained in {seconds:.0f} s, mean test AUROC "
+                    f"{metrics['auroc'].mean():.4f}"
+                )
                 for target, auroc in zip(metrics["target"], metrics["auroc"], strict=True):
-                    rows.append({"seed": seed, "devices": devices, "target": target,
-                                 "auroc": float(auroc), "seconds": seconds})  # fmt: skip
+                    rows.append(
+                        {
+                            "seed": seed,
+                            "devices": devices,
+                            "target": target,
+                            "auroc": float(auroc),
+                            "seconds": seconds,
+                        }
+                    )
         table = pd.DataFrame(rows)
         wide = table.pivot_table(index=["seed", "target"], columns="devices", values="auroc")
         wide.columns = ["auroc_1proc", "auroc_2proc"]
@@ -134,8 +154,10 @@ def main() -> None:
         print(f"per target, mean over {table['seed'].nunique()} seed(s)")
         print(per_target.to_string(float_format=lambda v: f"{v:.4f}"))
         diff = wide["diff_2_minus_1"].to_numpy()
-        print(f"\n2 - 1 processes, per target: mean {diff.mean():+.4f}, "
-              f"largest |diff| {np.abs(diff).max():.4f}")  # fmt: skip
+        print(
+            f"\n2 - 1 processes, per target: mean {diff.mean():+.4f}, "
+            f"largest |diff| {np.abs(diff).max():.4f}"
+        )
         seeds = sorted(table["seed"].unique())
         if len(seeds) > 1:
             one = table[table["devices"] == 1].pivot(index="target", columns="seed", values="auroc")
@@ -146,7 +168,7 @@ def main() -> None:
                 f"sd {spread.std(ddof=0) if len(spread) > 1 else 0:.4f}, "
                 f"largest |diff| {np.abs(spread).max():.4f} (the noise to compare with)"
             )
-            print(f"2 - 1 processes, per target and seed: sd {diff.std(ddof=0):.4f}")  # fmt: skip
+            print(f"2 - 1 processes, per target and seed: sd {diff.std(ddof=0):.4f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

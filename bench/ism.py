@@ -58,7 +58,8 @@ import torch
 from torch import nn
 
 from motiflens.config import ModelConfig
-from motiflens.explain import ism
+from motiflens.explain import ism, ism_engine, ism_plan
+from motiflens.explain.fast_ism import FastISM
 from motiflens.models import build_model
 
 LENGTH = 600
@@ -111,17 +112,17 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
 
 def flop_counts(model: nn.Module) -> dict[str, float]:
     """FLOP per mutant: naive, locality bound (mean over positions), per layer sizes."""
-    plan = ism._plan(model)
-    assert isinstance(plan, ism._Plan)
+    plan = ism_plan.plan_model(model)
+    assert isinstance(plan, ism_plan.Plan)
     lengths = [LENGTH]
     naive = 0.0
     for op in plan.ops:
         n = lengths[-1]
-        if isinstance(op, ism._Conv):
+        if isinstance(op, ism_plan.Conv):
             out_c, in_c, k = op.weight.shape
             n = n + sum(op.pad) - op.reach
             naive += 2.0 * n * k * in_c * out_c
-        elif isinstance(op, ism._Pool):
+        elif isinstance(op, ism_plan.Pool):
             n = torch.nn.functional.max_pool1d(
                 torch.zeros(1, 1, n), op.kernel, op.stride, ceil_mode=op.ceil_mode
             ).shape[-1]
@@ -136,12 +137,12 @@ def flop_counts(model: nn.Module) -> dict[str, float]:
     for i in range(LENGTH):
         lo, hi, total = i, i, 0.0  # changed columns [lo, hi] of the current layer
         for k, op in enumerate(plan.ops):
-            if isinstance(op, ism._Conv):
+            if isinstance(op, ism_plan.Conv):
                 out_c, in_c, kw = op.weight.shape
                 lo = max(0, lo + op.pad[0] - op.reach)
                 hi = min(lengths[k + 1] - 1, hi + op.pad[0])
                 total += 2.0 * (hi - lo + 1) * kw * in_c * out_c
-            elif isinstance(op, ism._Pool):
+            elif isinstance(op, ism_plan.Pool):
                 lo = max(0, -(-(lo - op.kernel + 1) // op.stride))
                 hi = min(lengths[k + 1] - 1, hi // op.stride)
         c_last = head.linear.in_features // lengths[-1]
@@ -163,15 +164,15 @@ def fast_ism(model: nn.Module, x: torch.Tensor) -> ism.ISMResult:
 
 def core(model: nn.Module, x: torch.Tensor, skip: bool) -> tuple[float, dict]:
     """The fast path's mutant loop alone (no checks, no output array): seconds, stats."""
-    plan = ism._plan(model)
-    assert isinstance(plan, ism._Plan)
+    plan = ism_plan.plan_model(model)
+    assert isinstance(plan, ism_plan.Plan)
     stats = {"mutants": 0, "skipped": 0, "flops": 0}
     t = time.perf_counter()
     with torch.inference_mode():
         for i in range(x.shape[0]):
-            engine = ism._FastISM(plan, x[i : i + 1], skip=skip)
-            seq, pos, base, _ = ism._mutants(x[i : i + 1], np.arange(LENGTH))
-            engine.outputs(seq, pos, base, ism.FAST_BATCH)
+            engine = FastISM(plan, x[i : i + 1], skip=skip)
+            seq, pos, base, _ = ism_engine.mutants(x[i : i + 1], np.arange(LENGTH))
+            engine.outputs(seq, pos, base, ism_engine.FAST_BATCH)
             for key in stats:
                 stats[key] += engine.stats[key]
     return time.perf_counter() - t, stats

@@ -48,11 +48,12 @@ import numpy as np
 import torch
 
 from motiflens.config import BassetConfig, ModelConfig
-from motiflens.explain.variants import resolve_chrom, score_variants, variant_sequences
+from motiflens.explain.variants import resolve_chrom, variant_sequences
 from motiflens.models import build_model
 from motiflens.runs import Run
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.vcf import read_vcf
+from motiflens.steps.variants import variants as score_variants
 
 LENGTH = 600
 
@@ -169,10 +170,10 @@ def main() -> None:
         report = score_variants(
             tmp / "run",
             vcf,
-            tmp / "genome.fa",
+            genome=tmp / "genome.fa",
             chunk_size=args.chunk_size,
             reverse_complement=args.rc,
-            progress=sys.stderr.isatty(),
+            verbose=sys.stderr.isatty(),
         )
         t_all = time.perf_counter() - t
         rss_all = peak_rss_mb()
@@ -186,8 +187,9 @@ def main() -> None:
         ("read + build ref/alt sequences", t_seq, rss_seq),
         ("score_variants (whole verb)", t_all, rss_all),
     ):
-        print(f"{name:<34}{secs:>9.2f}{args.variants / secs:>13,.0f}{secs / t_read:>9.1f}"
-              f"{rss:>13.0f}")  # fmt: skip
+        print(
+            f"{name:<34}{secs:>9.2f}{args.variants / secs:>13,.0f}{secs / t_read:>9.1f}{rss:>13.0f}"
+        )
     print(f"sad.tsv: {args.variants * args.targets:,} rows, {tsv_mb:.0f} MB")
 
 

@@ -15,7 +15,6 @@ import pytest
 import torch
 from torch import nn
 
-import motiflens.explain.ism_sharded as ism_sharded
 import motiflens.prediction as prediction
 from motiflens.config import BassetConfig, ModelConfig
 from motiflens.data.hdf5 import write_dataset
@@ -28,10 +27,12 @@ from motiflens.distributed import (
     run_sharded,
 )
 from motiflens.errors import InputError
-from motiflens.explain.ism import ism_chunks, write_ism
+from motiflens.explain.ism import ism_chunks
 from motiflens.models import build_model
 from motiflens.prediction import predict_file
 from motiflens.runs import Run
+from motiflens.steps import ism_files
+from motiflens.steps.ism_files import write_ism
 
 LENGTH = 30
 
@@ -87,8 +88,15 @@ def simulate_ranks(monkeypatch: pytest.MonkeyPatch, module: object, world: int) 
 def test_round_robin_order_by_hand():
     # ranks with 3, 3 and 2 units: units 0..7 are (0,0) (1,0) (2,0) (0,1) (1,1) (2,1) (0,2) (1,2)
     assert list(round_robin([3, 3, 2])) == [
-        (0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1), (0, 2), (1, 2),
-    ]  # fmt: skip
+        (0, 0),
+        (1, 0),
+        (2, 0),
+        (0, 1),
+        (1, 1),
+        (2, 1),
+        (0, 2),
+        (1, 2),
+    ]
     assert list(round_robin([1, 0])) == [(0, 0)]
     assert list(round_robin([0, 0])) == []
 
@@ -129,10 +137,10 @@ def test_predict_sharded_equals_single_and_the_model(run, tmp_path, monkeypatch,
     run_dir, model = run
     seqs = random_seqs(17)
     fasta = write_fasta(tmp_path / "in.fa", seqs)
-    single = predict_file(run_dir, fasta, tmp_path / "one.tsv", batch_size=4, progress=False)
+    single = predict_file(run_dir, fasta, tmp_path / "one.tsv", batch_size=4, verbose=False)
     assert single is not None and single.processes == 1
     simulate_ranks(monkeypatch, prediction, world)
-    report = predict_file(run_dir, fasta, tmp_path / "many.tsv", batch_size=4, progress=False)
+    report = predict_file(run_dir, fasta, tmp_path / "many.tsv", batch_size=4, verbose=False)
     assert report is not None and report.n == 17 and report.processes == world
     # same file, byte for byte: rows in input order, same batches, same numbers
     assert (tmp_path / "many.tsv").read_text() == (tmp_path / "one.tsv").read_text()
@@ -155,7 +163,7 @@ def test_predict_sharded_dataset_split(run, tmp_path, monkeypatch):
         ["first", "second"],
     )
     simulate_ranks(monkeypatch, prediction, 2)
-    predict_file(run_dir, data, tmp_path / "p.tsv", batch_size=3, raw=True, progress=False)
+    predict_file(run_dir, data, tmp_path / "p.tsv", batch_size=3, raw=True, verbose=False)
     table = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     assert list(table["name"]) == [f"t{i}" for i in range(11)]
     with torch.no_grad():
@@ -169,14 +177,14 @@ def test_ism_sharded_equals_single_and_a_hand_loop(run, tmp_path, monkeypatch):
     X = np.stack([onehot(s) for s in seqs])
     names = [f"s{i}" for i in range(13)]
     single = write_ism(tmp_path / "one.h5", ism_chunks(model, X, sequences_per_chunk=4), names)
-    simulate_ranks(monkeypatch, ism_sharded, 3)
-    out = ism_sharded.write_ism_sharded(
+    simulate_ranks(monkeypatch, ism_files, 3)
+    out = ism_files.write_ism_sharded(
         tmp_path / "many.h5", model, X, names, ["0", "1"], sequences_per_chunk=4
     )
     assert out == tmp_path / "many.h5"
     with h5py.File(single) as a, h5py.File(out) as b:
         assert [n.decode() for n in b["names"][:]] == names
-        for key in ("delta", "reference", "loss", "gain", "positions", "targets"):
+        for key in ("delta", "reference", "loss", "gain", "positions"):
             np.testing.assert_array_equal(b[key][:], a[key][:], err_msg=key)
         delta = b["delta"][:]
         reference = b["reference"][:]
@@ -196,9 +204,9 @@ def test_ism_sharded_checks_before_starting(run, tmp_path):
     _, model = run
     X = np.stack([onehot(s) for s in random_seqs(2)])
     with pytest.raises(Exception, match="target"):
-        ism_sharded.write_ism_sharded(tmp_path / "x.h5", model, X, ["a", "b"], ["t"], targets=[5])
+        ism_files.write_ism_sharded(tmp_path / "x.h5", model, X, ["a", "b"], ["t"], targets=[5])
     with pytest.raises(Exception, match="names"):
-        ism_sharded.write_ism_sharded(tmp_path / "x.h5", model, X, ["a"], ["0", "1"])
+        ism_files.write_ism_sharded(tmp_path / "x.h5", model, X, ["a"], ["0", "1"])
     assert not list(tmp_path.iterdir())
 
 
@@ -221,10 +229,28 @@ def test_two_cpu_processes_give_the_single_process_files(run, tmp_path):
     fasta = write_fasta(tmp_path / "in.fa", random_seqs(23, seed=4))
     ddp = ["--devices", "2", "--strategy", "ddp", "--accelerator", "cpu"]
     one = ["--devices", "1", "--accelerator", "cpu"]
-    _cli("predict", str(run_dir), str(fasta), "-o", str(tmp_path / "one.tsv"),
-         "--batch-size", "4", "--no-progress", *one)  # fmt: skip
-    res = _cli("predict", str(run_dir), str(fasta), "-o", str(tmp_path / "two.tsv"),
-               "--batch-size", "4", "--no-progress", *ddp)  # fmt: skip
+    _cli(
+        "predict",
+        str(run_dir),
+        str(fasta),
+        "-o",
+        str(tmp_path / "one.tsv"),
+        "--batch-size",
+        "4",
+        "--no-progress",
+        *one,
+    )
+    res = _cli(
+        "predict",
+        str(run_dir),
+        str(fasta),
+        "-o",
+        str(tmp_path / "two.tsv"),
+        "--batch-size",
+        "4",
+        "--no-progress",
+        *ddp,
+    )
     assert res.stdout.count("predictions  ") == 1  # only rank 0 reports
     assert "computed by 2 processes" in res.stdout
     a = pd.read_csv(tmp_path / "one.tsv", sep="\t")
@@ -236,10 +262,10 @@ def test_two_cpu_processes_give_the_single_process_files(run, tmp_path):
     _cli("ism", str(run_dir), str(fasta), "-n", "23", "--figures", "1", *one)
     shutil.copy(ism_dir / "ism.h5", tmp_path / "ism_one.h5")
     res = _cli("ism", str(run_dir), str(fasta), "-n", "23", "--figures", "1", *ddp)
-    assert res.stdout.count("ISM of 23 sequence(s)") == 1
+    assert res.stdout.count(" of 23 sequence(s)") == 1  # only rank 0 reports
     with h5py.File(tmp_path / "ism_one.h5") as a, h5py.File(ism_dir / "ism.h5") as b:
         assert list(b["names"][:]) == list(a["names"][:])
-        for key in ("delta", "reference", "loss", "gain", "positions", "targets"):
+        for key in ("delta", "reference", "loss", "gain", "positions"):
             np.testing.assert_allclose(b[key][:], a[key][:], atol=1e-6, err_msg=key)
     assert not [p for p in ism_dir.iterdir() if ".shards-" in p.name]
 

@@ -40,3 +40,23 @@ def test_continuous_targets_use_correlations():
     ds = np.array([-2.75, -0.75, 1.25, 2.25])
     expected = (dx * ds).sum() / math.sqrt((dx**2).sum() * (ds**2).sum())
     assert math.isclose(m.loc[0, "pearson"], expected)
+
+
+def test_roc_pr_curves_by_hand():
+    from motiflens.evaluation import roc_pr_curves
+
+    y = np.array([[0, 0], [0, 0], [1, 0], [1, 0]])
+    s = np.array([[0.1, 0.5], [0.4, 0.5], [0.35, 0.5], [0.8, 0.5]])
+    curves = roc_pr_curves(y, s, ["t", "empty"])
+    assert curves["n"] == 4 and curves["targets"]["empty"] is None  # one class only
+    t = curves["targets"]["t"]
+    # thresholds 0.8, 0.4, 0.35, 0.1 -> (FP, TP) = (0, 1), (1, 1), (1, 2), (2, 2) of (2, 2)
+    np.testing.assert_allclose(t["fpr"], [0, 0, 0.5, 0.5, 1])
+    np.testing.assert_allclose(t["tpr"], [0, 0.5, 0.5, 1, 1])
+    # thresholds rising 0.1, 0.35, 0.4, 0.8: P = 2/4, 2/3, 1/2, 1/1 at R = 1, 1, .5, .5,
+    # then sklearn's closing point (recall 0, precision 1)
+    np.testing.assert_allclose(t["recall"], [1, 1, 0.5, 0.5, 0])
+    np.testing.assert_allclose(t["precision"], [0.5, 2 / 3, 0.5, 1, 1])
+    # thinned: at most 3 points, the first and the last kept
+    thin = roc_pr_curves(y[:, :1], s[:, :1], points=3)["targets"]["0"]
+    np.testing.assert_allclose(thin["fpr"], [0, 0.5, 1])

@@ -196,7 +196,7 @@ def test_fasta_with_wrong_lengths_is_padded_and_trimmed_with_one_warning(trained
     )
     out = tmp_path / "pred.tsv"
     with caplog.at_level(logging.WARNING, logger="motiflens.prediction"):
-        report = predict_file(run_dir, fasta, out, device="cpu", progress=False)
+        report = predict_file(run_dir, fasta, out, device="cpu", verbose=False)
     # by hand: 36 bp gets 2 N each side; 45 bp loses 2 on the left and 3 on the right
     expected = reference(model, [exact, "NN" + short + "NN", long[2:42]])
     table = read_tsv(out)
@@ -221,7 +221,7 @@ def test_fasta_of_wrong_length_refused_without_pad(trained, tmp_path):
     assert err.value.line == 3
     out = tmp_path / "pred.tsv"
     with pytest.raises(InputError, match="'short'"):
-        predict_file(run_dir, fasta, out, pad=False, device="cpu", progress=False)
+        predict_file(run_dir, fasta, out, pad=False, device="cpu", verbose=False)
     assert not out.exists()
     assert leftovers(tmp_path) == []
 
@@ -236,7 +236,7 @@ def test_gzip_fasta_and_raw_logits(trained, tmp_path):
         for i, s in enumerate(seqs):
             fh.write(f">seq{i} some description\n{s.lower()}\n")
     out = tmp_path / "logits.tsv"
-    report = predict_file(run_dir, path, out, raw=True, device="cpu", progress=False)
+    report = predict_file(run_dir, path, out, raw=True, device="cpu", verbose=False)
     table = read_tsv(out)
     assert table["name"].tolist() == [f"seq{i} some description" for i in range(3)]
     np.testing.assert_allclose(
@@ -256,7 +256,7 @@ def test_tsv_has_six_significant_digits(tmp_path):
     model = build_model(config)
     Run(run_dir).save_model(model, config)
     fasta = write_fasta(tmp_path / "in.fa", [("a", "ACGTACGT")])
-    out = predict_file(run_dir, fasta, tmp_path / "p.tsv", raw=True, progress=False).path
+    out = predict_file(run_dir, fasta, tmp_path / "p.tsv", raw=True, verbose=False).path
     value = out.read_text().splitlines()[1].split("\t")[1]
     want = float(reference(model.eval(), ["ACGTACGT"], logits=True)[0, 0])
     assert value == f"{want:.6g}"
@@ -297,13 +297,13 @@ def test_bad_record_deep_in_the_file_is_found_lazily_and_leaves_no_output(traine
 
     out = tmp_path / "pred.tsv"
     with pytest.raises(InputError, match="invalid character 'X'"):
-        predict_file(run_dir, fasta, out, batch_size=1000, device="cpu", progress=False)
+        predict_file(run_dir, fasta, out, batch_size=1000, device="cpu", verbose=False)
     assert not out.exists()
     assert leftovers(tmp_path) == []
     # an existing output is left as it was
     out.write_text("old\n")
     with pytest.raises(InputError):
-        predict_file(run_dir, fasta, out, batch_size=1000, device="cpu", progress=False)
+        predict_file(run_dir, fasta, out, batch_size=1000, device="cpu", verbose=False)
     assert out.read_text() == "old\n"
     assert leftovers(tmp_path) == []
 
@@ -334,7 +334,7 @@ def test_bed_windows_centred_shifted_and_reverse_complemented(trained, tmp_path,
     )
     out = tmp_path / "pred.tsv"
     report = predict_file(
-        run_dir, bed, out, genome=genome_path, batch_size=2, device="cpu", progress=False
+        run_dir, bed, out, genome=genome_path, batch_size=2, device="cpu", verbose=False
     )
     c1, c2 = chroms["chr1"], chroms["chr2"]
     windows = [c1[30:70], c1[60:100], c1[0:40], revcomp(c2[0:40]), revcomp(c1[30:70])]
@@ -366,7 +366,7 @@ def test_bed_without_genome_is_a_clear_error(trained, tmp_path):
     bed.write_text("chr1\t40\t60\n")
     out = tmp_path / "pred.tsv"
     with pytest.raises(InputError, match="genome") as err:
-        predict_file(run_dir, bed, out, device="cpu", progress=False)
+        predict_file(run_dir, bed, out, device="cpu", verbose=False)
     assert err.value.path == str(bed)
     assert "--genome" in (err.value.hint or "")
     assert not out.exists()
@@ -409,15 +409,15 @@ def test_dataset_split_rows_equal_model_on_read_split(trained, tmp_path):
     with torch.no_grad():
         want = torch.sigmoid(model(torch.from_numpy(x))).numpy()
     out = tmp_path / "pred.tsv"
-    report = predict_file(run_dir, path, out, batch_size=4, device="cpu", progress=False)
+    report = predict_file(run_dir, path, out, batch_size=4, device="cpu", verbose=False)
     table = read_tsv(out)
     assert table["name"].tolist() == names == headers[3:]
     np.testing.assert_allclose(table.iloc[:, 1:].to_numpy(), want, rtol=1e-5)
     assert (report.n, report.kind) == (10, "dataset")
-    predict_file(run_dir, path, out, split="train", device="cpu", progress=False)
+    predict_file(run_dir, path, out, split="train", device="cpu", verbose=False)
     assert read_tsv(out)["name"].tolist() == headers[:3]
     with pytest.raises(InputError, match="no 'valid' split"):
-        predict_file(run_dir, path, out, split="valid", device="cpu", progress=False)
+        predict_file(run_dir, path, out, split="valid", device="cpu", verbose=False)
 
 
 def test_dataset_of_another_length_is_refused(trained, tmp_path):
@@ -427,7 +427,7 @@ def test_dataset_of_another_length_is_refused(trained, tmp_path):
         tmp_path / "d.h5", {"test": (codes, np.zeros((2, 2)), ["a", "b"])}, ["a", "b"]
     )
     with pytest.raises(InputError, match="30 bp sequences but the model takes 40 bp"):
-        predict_file(run_dir, path, tmp_path / "p.tsv", device="cpu", progress=False)
+        predict_file(run_dir, path, tmp_path / "p.tsv", device="cpu", verbose=False)
 
 
 # ------------------------------------------------------------ target names
@@ -446,7 +446,7 @@ def test_target_names_from_target_labels_txt(tmp_path):
     (run_dir / "target_labels.txt").write_text("GM12878 DNase\nK562\n")
     assert Run(run_dir).target_labels(2) == ["GM12878 DNase", "K562"]
     fasta = write_fasta(tmp_path / "in.fa", [("s", "ACGT" * 10)])
-    out = predict_file(run_dir, fasta, tmp_path / "p.tsv", progress=False).path
+    out = predict_file(run_dir, fasta, tmp_path / "p.tsv", verbose=False).path
     assert out.read_text().splitlines()[0] == "name\tGM12878 DNase\tK562"
     (run_dir / "target_labels.txt").write_text("only-one\n")
     with pytest.raises(InputError, match="1 target names for a model with 2 outputs"):
@@ -468,6 +468,6 @@ def test_missing_empty_and_directory_inputs(trained, tmp_path):
         next(iter_batches(tmp_path, length=LENGTH))
     fasta = write_fasta(tmp_path / "in.fa", [("s", "A" * 40)])
     with pytest.raises(InputError, match="not a motiflens run directory"):
-        predict_file(tmp_path / "norun", fasta, tmp_path / "p.tsv", progress=False)
+        predict_file(tmp_path / "norun", fasta, tmp_path / "p.tsv", verbose=False)
     with pytest.raises(InputError, match="directory"):
-        predict_file(run_dir, fasta, tmp_path, progress=False)
+        predict_file(run_dir, fasta, tmp_path, verbose=False)

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from motiflens.cli import app
 from motiflens.config import RunConfig
 from motiflens.errors import InputError
-from motiflens.tuning import base_params, load_search_space, masked, tune
+from motiflens.steps.tune import tune
+from motiflens.tuning import base_params, load_search_space, masked
 from tests.test_training import TINY, make_dataset
 
 # The tiny model of tests/test_training.py (length-40 sequences), trained 1-2 epochs.
@@ -64,13 +65,23 @@ def _line_of(path: Path, key: str) -> int:
 
 @pytest.mark.slow  # ~9 s: four tiny trainings
 def test_three_trials_best_config_and_resume(dataset, tmp_path):
-    space = write_space(tmp_path / "space.yaml", {k: v for k, v in SEARCH.items()
-                                                  if k != "model.arch.pools"})  # fmt: skip
+    space = write_space(
+        tmp_path / "space.yaml", {k: v for k, v in SEARCH.items() if k != "model.arch.pools"}
+    )
     out = tmp_path / "tune"
     lines: list[str] = []
     # the Gaussian-process sampler (it runs on torch) suggests the third trial
-    result = tune(dataset, out, space, n_trials=3, sampler="gp", startup_trials=2, seed=0,
-                  progress=False, echo=lines.append)  # fmt: skip
+    result = tune(
+        dataset,
+        out,
+        space,
+        n_trials=3,
+        sampler="gp",
+        startup_trials=2,
+        random_state=0,
+        verbose=False,
+        echo=lines.append,
+    )
     assert (out / "study.db").exists()
     study = _study(out)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
@@ -104,8 +115,9 @@ def test_three_trials_best_config_and_resume(dataset, tmp_path):
     assert (out / "history.png").exists() and (out / "history.svg").exists()
 
     # A second invocation (here through the CLI) continues the same study.
-    out_cli = CliRunner().invoke(app, ["tune", str(dataset), str(out), str(space), "--n-trials",
-                                       "1", "--no-progress"])  # fmt: skip
+    out_cli = CliRunner().invoke(
+        app, ["tune", str(dataset), str(out), str(space), "--n-trials", "1", "--no-progress"]
+    )
     assert out_cli.exit_code == 0, out_cli.output
     assert "4 complete" in out_cli.output
     assert [t.number for t in _study(out).trials] == [0, 1, 2, 3]
@@ -122,8 +134,17 @@ def test_invalid_architecture_fails_its_trial_and_the_study_goes_on(dataset, tmp
     for pools in ("[2, 2]", "[40, 40]", "[1, 2]"):  # categorical lists are stored as JSON
         study.enqueue_trial({**fixed, "model.arch.pools": pools})
     lines: list[str] = []
-    result = tune(dataset, out, space, n_trials=3, storage=url, study_name="s", pruner="none",
-                  progress=False, echo=lines.append)  # fmt: skip
+    result = tune(
+        dataset,
+        out,
+        space,
+        n_trials=3,
+        storage=url,
+        study_name="s",
+        pruner="none",
+        verbose=False,
+        echo=lines.append,
+    )
     assert not (out / "study.db").exists()
     trials = optuna.load_study(study_name="s", storage=url).trials
     states = [t.state for t in trials]
@@ -148,12 +169,13 @@ def test_pruned_trial_stops_training_early(dataset, tmp_path):
     # No tiny model reaches a mean validation AUROC of 0.99 (one target is random), so
     # this pruner stops every trial after the first epoch it reports.
     pruner = optuna.pruners.ThresholdPruner(lower=0.99)
-    tune(dataset, out, space, n_trials=1, pruner=pruner, progress=False, echo=lambda _: None)
+    tune(dataset, out, space, n_trials=1, pruner=pruner, verbose=False, echo=lambda _: None)
     (trial,) = _study(out).trials
     assert trial.state == TrialState.PRUNED
     assert list(trial.intermediate_values) == [0]
     epochs = pd.read_csv(out / "trials" / "0" / "metrics" / "training.tsv", sep="\t")
-    assert list(epochs["epoch"]) == [0]  # stopped after 1 of 4 epochs
+    assert list(epochs["epoch"]) == [1]  # stopped after the first of 4 epochs
+    assert trial.user_attrs["pruned_at_epoch"] == 1
     assert trial.intermediate_values[0] == pytest.approx(epochs["val_auroc"].iloc[0])
     assert not (out / "best_config.yaml").exists()  # no completed trial
 
@@ -163,24 +185,30 @@ def test_pruned_trial_stops_training_early(dataset, tmp_path):
 
 def test_config_for_sets_one_entry_broadcasts_ints_and_keeps_dropout_scalar(tmp_path):
     space = load_search_space(write_space(tmp_path / "s.yaml", SEARCH))
-    config = space.config_for({
-        "model.arch.filters[0]": 20,
-        "model.arch.hidden_dropout": 0.25,
-        "training.lr": 0.005,
-        "model.arch.pools": [1, 2],
-    }).to_dict()  # fmt: skip
+    config = space.config_for(
+        {
+            "model.arch.filters[0]": 20,
+            "model.arch.hidden_dropout": 0.25,
+            "training.lr": 0.005,
+            "model.arch.pools": [1, 2],
+        }
+    ).to_dict()
     assert config["model"]["arch"]["filters"] == [20, 8]
     assert config["model"]["arch"]["pools"] == [1, 2]
     assert config["model"]["arch"]["hidden_dropout"] == [0.25]
     assert config["training"]["lr"] == 0.005
     # one int for a list of ints: every layer
-    space = load_search_space(write_space(tmp_path / "t.yaml", {
-        "model.arch.filters": {"type": "int", "low": 4, "high": 8}}))  # fmt: skip
+    space = load_search_space(
+        write_space(
+            tmp_path / "t.yaml", {"model.arch.filters": {"type": "int", "low": 4, "high": 8}}
+        )
+    )
     assert space.config_for({"model.arch.filters": 5}).model.arch.filters == (5, 5)
     # a preset left to fill the optimizer settings still does
     base = {"model": BASE["model"], "training": {"preset": "basset"}}
-    space = load_search_space(write_space(tmp_path / "u.yaml", {
-        "training.preset": ["basset", "demo"]}, base))  # fmt: skip
+    space = load_search_space(
+        write_space(tmp_path / "u.yaml", {"training.preset": ["basset", "demo"]}, base)
+    )
     cfg = space.config_for({"training.preset": "demo"}).training
     assert (cfg.optimizer, cfg.lr, cfg.batch_size) == ("adam", 0.01, 256)
 
@@ -206,9 +234,15 @@ def test_base_params_are_the_base_config_when_the_space_holds_them(tmp_path):
 
 
 def test_categorical_shorthand_and_lists(tmp_path):
-    space = load_search_space(write_space(tmp_path / "s.yaml", {
-        "model.arch.padding": ["valid", "same"],
-        "model.arch.sizes": {"type": "categorical", "choices": [[6, 3], [4, 3]]}}))  # fmt: skip
+    space = load_search_space(
+        write_space(
+            tmp_path / "s.yaml",
+            {
+                "model.arch.padding": ["valid", "same"],
+                "model.arch.sizes": {"type": "categorical", "choices": [[6, 3], [4, 3]]},
+            },
+        )
+    )
     padding, sizes = space.params
     assert padding.distribution.choices == ("valid", "same")
     assert [sizes.decode(c) for c in sizes.distribution.choices] == [[6, 3], [4, 3]]
@@ -266,7 +300,7 @@ def test_bad_file_level_input(dataset, tmp_path):
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "tune.yaml").write_text("study_name: other\n")
     with pytest.raises(InputError, match="holds study 'other'"):
-        tune(dataset, tmp_path / "t", space, n_trials=1, progress=False)
+        tune(dataset, tmp_path / "t", space, n_trials=1, verbose=False)
 
 
 def test_cli_bad_key_is_a_message(dataset, tmp_path):

@@ -41,7 +41,6 @@ from motiflens.files import write_text_atomic
 
 C = TypeVar("C", bound="ConfigBase")
 
-MODEL_NAMES: tuple[str, ...] = ("basset", "cnn", "rnn", "cnn-rnn")
 TASKS: tuple[str, ...] = ("binary", "regression", "poisson")
 PADDINGS: tuple[str, ...] = ("valid", "same")
 
@@ -411,6 +410,17 @@ ARCH_CONFIGS: dict[str, type[ConfigBase]] = {
 }
 
 
+def register_arch(name: str, arch: type[ConfigBase]) -> None:
+    """Make ``name`` a model name whose ``arch:`` section is read as ``arch``.
+
+    Called by :func:`motiflens.models.register_model`; a new architecture's config is a
+    frozen :class:`ConfigBase` dataclass whose fields all have defaults.
+    """
+    if not (isinstance(arch, type) and issubclass(arch, ConfigBase)):
+        raise TypeError(f"{name}: the arch config must be a ConfigBase dataclass, got {arch!r}")
+    ARCH_CONFIGS[name] = arch
+
+
 # ----------------------------------------------------------------------- model
 
 
@@ -444,7 +454,7 @@ class ModelConfig(ConfigBase):
     def __post_init__(self) -> None:
         if self.name not in ARCH_CONFIGS:
             raise InputError(
-                f"unknown model {self.name!r}", hint=f"choose one of {', '.join(MODEL_NAMES)}"
+                f"unknown model {self.name!r}", hint=f"choose one of {', '.join(ARCH_CONFIGS)}"
             )
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
@@ -490,7 +500,7 @@ class ModelConfig(ConfigBase):
         if name not in ARCH_CONFIGS:
             raise InputError(
                 f"{_join(where, 'name')}: unknown model {name!r}",
-                hint=f"choose one of {', '.join(MODEL_NAMES)}",
+                hint=f"choose one of {', '.join(ARCH_CONFIGS)}",
             )
         arch = ARCH_CONFIGS[name].from_dict(data.get("arch"), _join(where, "arch"))
         hints = typing.get_type_hints(cls)

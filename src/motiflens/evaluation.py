@@ -1,20 +1,37 @@
 """Per-target metrics: AUROC/AUPRC for binary targets, Pearson/Spearman for continuous ones.
 
 A target with no positives (or no negatives) gets NaN and is counted as such; it never
-gets Basset's silent 1.0, which inflated mean AUCs.
+gets Basset's silent 1.0, which inflated mean AUCs. :func:`evaluate_model` scores a model
+on a dataset split or a labelled sequence file; :func:`roc_pr_curves` gives the curves
+that the figures and the dashboard draw. Nothing here writes files (see
+:mod:`motiflens.steps.evaluate`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
+import h5py
 import numpy as np
 import pandas as pd
+import torch
 from scipy import stats
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+from torch import nn
+from tqdm.auto import tqdm
 
+from motiflens.data.hdf5 import SequenceDataset, target_labels
+from motiflens.data.labelled_readers import read_sequences
 from motiflens.errors import InputError
+from motiflens.prediction import predict_array
+from motiflens.sequence.onehot import one_hot
 
 
 def per_target_metrics(
@@ -92,15 +109,87 @@ def summarize(metrics: pd.DataFrame) -> str:
     return text
 
 
-def _labelled_batches(
-    data: Path, split: str, length: int, batch_size: int
+def roc_pr_curves(
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    target_labels: Sequence[str] | None = None,
+    *,
+    points: int | None = None,
+) -> dict[str, Any]:
+    """ROC and precision-recall curves per target.
+
+    Parameters
+    ----------
+    y_true
+        ``(n, T)`` observed 0/1 values (above 0.5 counts as positive).
+    y_score
+        ``(n, T)`` predictions (logits or probabilities).
+    target_labels
+        Names of the T targets (default ``"0" .. "T-1"``).
+    points
+        Thin each curve to at most this many evenly spaced points (first and last
+        kept); ``None`` keeps every threshold.
+
+    Returns
+    -------
+    dict
+        ``{"n": n, "targets": {name: curve or None}}`` in target order; ``curve`` is
+        ``{"fpr", "tpr", "recall", "precision"}``, float64 arrays (ROC: ``fpr``/``tpr``
+        from sklearn's ``roc_curve``; PR: ``recall``/``precision`` from
+        ``precision_recall_curve``). A target without both classes gets ``None``.
+    """
+    y_true = np.asarray(y_true).reshape(len(y_true), -1)
+    y_score = np.asarray(y_score).reshape(len(y_score), -1)
+    n_targets = y_true.shape[1]
+    names = list(target_labels) if target_labels is not None else list(map(str, range(n_targets)))
+    curves: dict[str, dict[str, np.ndarray] | None] = {}
+    for t, name in enumerate(names):
+        positive = y_true[:, t] > 0.5
+        if positive.all() or not positive.any():
+            curves[name] = None
+            continue
+        fpr, tpr, _ = roc_curve(positive, y_score[:, t])
+        precision, recall, _ = precision_recall_curve(positive, y_score[:, t])
+        curves[name] = {
+            "fpr": _thin(fpr, points),
+            "tpr": _thin(tpr, points),
+            "recall": _thin(recall, points),
+            "precision": _thin(precision, points),
+        }
+    return {"n": len(y_true), "targets": curves}
+
+
+def _thin(values: np.ndarray, points: int | None) -> np.ndarray:
+    """At most ``points`` evenly spaced entries, first and last kept."""
+    values = np.asarray(values, dtype=np.float64)
+    if points is not None and len(values) > points:
+        keep = np.unique(np.linspace(0, len(values) - 1, points).round().astype(int))
+        values = values[keep]
+    return values
+
+
+def labelled_batches(
+    data: str | Path, *, split: str = "test", length: int, batch_size: int = 512
 ) -> tuple[list[str], Iterator[tuple[np.ndarray, np.ndarray]], int]:
-    """Target names, batches of (one-hot, targets) and their count, from a dataset file
-    (one split, streamed) or a labelled FASTA / table / DeepBind file (read whole)."""
-    import h5py
+    """Batches of (one-hot, targets) from a dataset file or a labelled sequence file.
 
-    from motiflens.data.hdf5 import SequenceDataset, target_labels
+    Parameters
+    ----------
+    data
+        A dataset file (its ``split`` is streamed) or a labelled FASTA / table /
+        DeepBind file (read whole; sequences centre-padded or trimmed to ``length``).
+    split
+        Split of a dataset file.
+    length
+        Sequence length the model takes.
+    batch_size
+        Sequences per batch.
 
+    Returns
+    -------
+    (target names of the file, batches, number of sequences)
+    """
+    data = Path(data)
     if h5py.is_hdf5(data):
         ds = SequenceDataset(data, split)
         if ds.length != length:
@@ -118,10 +207,6 @@ def _labelled_batches(
                 )
 
         return target_labels(data), from_file(), len(ds)
-
-    from motiflens.data.labelled import read_sequences
-    from motiflens.sequence.onehot import one_hot
-
     seqs = read_sequences(data)
     x = one_hot(seqs.seqs, length=length)
     y = seqs.labels
@@ -129,55 +214,76 @@ def _labelled_batches(
     return list(seqs.target_labels), batches, len(x)
 
 
-def evaluate_run(
-    run_dir: str | Path,
-    data: str | Path | None = None,
+class Evaluation(NamedTuple):
+    """A model scored on labelled sequences.
+
+    Attributes
+    ----------
+    metrics
+        One row per target (:func:`per_target_metrics`), named by the model's targets.
+    summary
+        One line (:func:`summarize`).
+    y_true
+        ``(N, T)`` observed values.
+    y_pred
+        ``(N, T)`` predictions (probabilities for a binary task).
+    target_labels
+        The model's ``T`` target names.
+    """
+
+    metrics: pd.DataFrame
+    summary: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    target_labels: list[str]
+
+
+def evaluate_model(
+    model: nn.Module,
+    data: str | Path,
     *,
     split: str = "test",
     reverse_complement: bool = False,
     batch_size: int = 512,
-    device: str | None = None,
-    progress: bool = True,
-) -> tuple[pd.DataFrame, str]:
-    """Score a trained model per target and write ``metrics/test.tsv`` and curve figures.
+    device: str | torch.device | None = None,
+    verbose: bool = False,
+) -> Evaluation:
+    """Score a model per target on a dataset split or a labelled sequence file.
 
     Parameters
     ----------
-    run_dir
-        A trained run directory.
+    model
+        A model with ``.config`` (its ``length``, ``n_targets`` and ``task``), as
+        :meth:`motiflens.runs.Run.model` gives; its ``.target_labels`` name the rows
+        (the file's own target names are not used: a labelled FASTA names its one
+        target after the file).
     data
-        Dataset file (its ``split`` is used) or a labelled FASTA / TSV / DeepBind file.
-        Default: the dataset the run was trained on.
+        Dataset file or labelled FASTA / TSV / DeepBind file (:func:`labelled_batches`).
     split
         Split of a dataset file.
     reverse_complement
         Average forward and reverse-complement predictions (Basset's ``-rc``).
-    batch_size, device, progress
-        Prediction settings.
+    batch_size, device, verbose
+        Prediction settings (``verbose``: a progress bar).
 
-    Returns
-    -------
-    (metrics table, one-line summary)
+    Raises
+    ------
+    InputError
+        The data has another number of targets or another length than the model.
     """
-    from tqdm.auto import tqdm
-
-    from motiflens.files import atomic_path, write_text_atomic
-    from motiflens.plots.training import plot_roc_pr
-    from motiflens.prediction import predict_array
-    from motiflens.runs import Run
-
-    run_dir = Path(run_dir)
-    model = Run(run_dir).model(device)
     config = model.config
-    data = Run(run_dir).dataset() if data is None else Path(data)
-    labels, batches, n = _labelled_batches(data, split, config.length, batch_size)
+    data = Path(data)
+    labels, batches, n = labelled_batches(
+        data, split=split, length=config.length, batch_size=batch_size
+    )
     if len(labels) != config.n_targets:
         raise InputError(
             f"the data has {len(labels)} targets but the model predicts {config.n_targets}",
             path=data,
         )
+    names = list(getattr(model, "target_labels", None) or labels)
     ys, ps = [], []
-    with tqdm(total=n, desc="predicting", unit="seq", disable=not progress) as bar:
+    with tqdm(total=n, desc="predicting", unit="seq", disable=not verbose) as bar:
         for x, y in batches:
             ps.append(
                 predict_array(
@@ -193,15 +299,5 @@ def evaluate_run(
             bar.update(len(x))
     y_true, y_pred = np.concatenate(ys), np.concatenate(ps)
     task = "binary" if config.task == "binary" else "continuous"
-    metrics = per_target_metrics(y_true, y_pred, labels, task=task)
-    out = run_dir / "metrics"
-    with atomic_path(out / "test.tsv") as tmp:
-        metrics.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    summary = summarize(metrics)
-    write_text_atomic(out / "test_summary.txt", f"{data} [{split}]: {summary}\n")
-    outputs = ["metrics/test.tsv", "metrics/test_summary.txt"]
-    if task == "binary":
-        plot_roc_pr(y_true, y_pred, labels, out / "test_curves.png")
-        outputs.append("metrics/test_curves.png")
-    Run(run_dir).record_step("test", outputs, data=str(data), split=split, rc=reverse_complement)
-    return metrics, summary
+    metrics = per_target_metrics(y_true, y_pred, names, task=task)
+    return Evaluation(metrics, summarize(metrics), y_true, y_pred, names)

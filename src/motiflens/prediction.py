@@ -1,6 +1,7 @@
 """Batch prediction: a trained model over a FASTA file, BED intervals or a dataset split.
 
-Inputs are streamed in batches (a million sequences never sit in memory at once) and the
+Inputs are streamed in batches (:mod:`motiflens.data.sources`; a million sequences never
+sit in memory at once) and the
 predictions go to a TSV, one column per target, written atomically. Optionally each
 sequence is also run reverse-complemented and the two outputs averaged (Basset's ``-rc``).
 
@@ -12,35 +13,39 @@ one a single process writes.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from motiflens.data.hdf5 import SequenceDataset, to_float_onehot
+from motiflens.data.sources import (
+    bed_windows,
+    count_batches,
+    iter_batches,
+    open_source,
+    source_kind,
+)
 from motiflens.distributed import Launch, Shard, merge_units, run_sharded
 from motiflens.errors import InputError
 from motiflens.models import pick_device, predict_transform
-from motiflens.runs import Run
-from motiflens.sequence.bed import read_bed
-from motiflens.sequence.fasta import Genome, read_fasta
-from motiflens.sequence.onehot import (
-    code_table,
-    codes_to_onehot,
-    one_hot,
-    resize,
-    reverse_complement_codes,
-)
-from motiflens.sequence.textio import open_text
+from motiflens.runs import Run, as_run
+from motiflens.sequence.fasta import Genome
+from motiflens.sequence.onehot import one_hot
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "PredictionReport",
+    "bed_windows",
+    "iter_batches",
+    "predict_array",
+    "predict_file",
+    "predict_sequences",
+    "source_kind",
+]
 
 # ------------------------------------------------------------------ arrays
 
@@ -124,7 +129,7 @@ def predict_array(
 
 
 def predict_sequences(
-    model_or_run_dir: nn.Module | str | Path,
+    model_or_run: nn.Module | Run | str | Path,
     seqs: Sequence[str],
     *,
     length: int | None = None,
@@ -137,8 +142,8 @@ def predict_sequences(
 
     Parameters
     ----------
-    model_or_run_dir
-        A model, or a run directory to load one from.
+    model_or_run
+        A model, or a run (or its directory) to load one from.
     seqs
         DNA strings; each is centre-padded (with N) or centre-trimmed to ``length``.
     length
@@ -153,11 +158,11 @@ def predict_sequences(
     numpy.ndarray
         ``(len(seqs), T)`` float32.
     """
-    if isinstance(model_or_run_dir, nn.Module):
-        model = model_or_run_dir
+    if isinstance(model_or_run, nn.Module):
+        model = model_or_run
         config = getattr(model, "config", None)
     else:
-        model = Run(model_or_run_dir).model(device)
+        model = as_run(model_or_run).model(device)
         config = model.config
     length = length if length is not None else getattr(config, "length", None)
     task = getattr(config, "task", None)
@@ -172,308 +177,6 @@ def predict_sequences(
         reverse_complement=reverse_complement,
         transform=None if raw else task,
     )
-
-
-# ------------------------------------------------------------------ inputs
-
-
-def source_kind(path: str | Path) -> str:
-    """Tell a dataset file, a FASTA file and a BED file apart.
-
-    Returns
-    -------
-    str
-        ``"dataset"`` (an HDF5 file), ``"fasta"`` (first non-blank character ``>``,
-        plain or gzip) or ``"bed"`` (anything else; parsed as BED later).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("input file not found", path=path)
-    if path.is_dir():
-        raise InputError("expected a FASTA, BED or dataset file but found a directory", path=path)
-    if h5py.is_hdf5(path):
-        return "dataset"
-    with open_text(path) as fh:
-        for line in fh:
-            text = line.strip()
-            if text:
-                return "fasta" if text.startswith(">") else "bed"
-    raise InputError("file is empty", path=path)
-
-
-@dataclass
-class _Stream:
-    """Counters that a batch generator fills in as it goes."""
-
-    n: int = 0
-    parsed: int = 0  # records read, including those of batches skipped (another rank's)
-    n_resized: int = 0
-    resized_examples: list[str] = field(default_factory=list)
-
-
-Keep = Callable[[int], bool] | None
-"""Which batches (by 0-based index) to produce; None for all. The others are skipped as
-cheaply as the format allows (FASTA is still parsed, so errors surface on every rank)."""
-
-
-def _fasta_batches(
-    path: Path, length: int, batch_size: int, pad: bool, stream: _Stream, keep: Keep = None
-) -> Iterator[tuple[list[str], np.ndarray]]:
-    names: list[str] = []
-    rows: list[np.ndarray] = []
-    table = code_table()
-    b = 0
-    for header, seq, line in read_fasta(path):
-        stream.parsed += 1
-        # read_fasta has checked every character (and named the line of a bad one)
-        codes = table[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
-        if len(codes) != length:
-            if not pad:
-                raise InputError(
-                    f"sequence is {len(codes)} bp but the model takes {length} bp",
-                    path=path,
-                    line=line,
-                    record=header,
-                    hint="make every sequence the model's length, or allow centre-padding "
-                    "(with N) and centre-trimming (pad=True / --pad)",
-                )
-            codes = resize(codes, length)
-            stream.n_resized += 1
-            if len(stream.resized_examples) < 3:
-                stream.resized_examples.append(f"{header!r} ({len(seq)} bp)")
-        names.append(header)
-        rows.append(codes)
-        if len(rows) == batch_size:
-            if keep is None or keep(b):
-                yield names, codes_to_onehot(np.stack(rows), np.float32)
-            names, rows, b = [], [], b + 1
-    if rows and (keep is None or keep(b)):
-        yield names, codes_to_onehot(np.stack(rows), np.float32)
-
-
-def bed_windows(
-    bed: str | Path, chrom_sizes: dict[str, int], length: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Windows of ``length`` bp centred on each BED interval, kept inside the chromosome.
-
-    The window starts at ``mid - length // 2`` with ``mid = (start + end) // 2`` and is
-    shifted to lie inside the chromosome where it would run over an end.
-
-    Returns
-    -------
-    (chroms, starts, strands, names)
-        Arrays in file order; names are ``chrom:start-end(strand)`` of the windows.
-
-    Raises
-    ------
-    InputError
-        On a malformed BED, an unknown chromosome, or a chromosome shorter than ``length``.
-    """
-    df = read_bed(bed, chrom_sizes=chrom_sizes)
-    chroms = df["chrom"].to_numpy(dtype=object)
-    strands = df["strand"].to_numpy(dtype=object)
-    size = np.array([chrom_sizes[c] for c in chroms], dtype=np.int64)
-    short = np.flatnonzero(size < length)
-    if short.size:
-        i = int(short[0])
-        raise InputError(
-            f"chromosome {chroms[i]!r} is {int(size[i])} bp, shorter than the model's "
-            f"{length} bp window",
-            path=bed,
-            line=int(df["line"].iloc[i]),
-        )
-    mid = (df["start"].to_numpy(np.int64) + df["end"].to_numpy(np.int64)) // 2
-    starts = np.clip(mid - length // 2, 0, size - length)
-    names = np.array(
-        [
-            f"{c}:{s}-{s + length}({st})"
-            for c, s, st in zip(chroms, starts.tolist(), strands, strict=True)
-        ],
-        dtype=object,
-    )
-    return chroms, starts, strands, names
-
-
-def _bed_batches(
-    path: Path,
-    genome: Genome,
-    windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    length: int,
-    batch_size: int,
-    stream: _Stream,
-    keep: Keep = None,
-) -> Iterator[tuple[list[str], np.ndarray]]:
-    chroms, starts, strands, names = windows
-    for b, lo in enumerate(range(0, len(starts), batch_size)):
-        stream.parsed += min(batch_size, len(starts) - lo)
-        if keep is not None and not keep(b):
-            continue
-        hi = min(lo + batch_size, len(starts))
-        codes = np.empty((hi - lo, length), dtype=np.uint8)
-        batch_chroms = chroms[lo:hi]
-        for chrom in dict.fromkeys(batch_chroms.tolist()):
-            rows = np.flatnonzero(batch_chroms == chrom)
-            codes[rows] = genome.fetch_codes(chrom, starts[lo:hi][rows], length)
-        minus = strands[lo:hi] == "-"
-        if minus.any():
-            codes[minus] = reverse_complement_codes(codes[minus])
-        yield names[lo:hi].tolist(), codes_to_onehot(codes, np.float32)
-
-
-def _dataset_batches(
-    path: Path, split: str, batch_size: int, stream: _Stream, keep: Keep = None
-) -> Iterator[tuple[list[str], np.ndarray]]:
-    with h5py.File(path, "r") as h5:
-        data = h5[f"{split}_in"]
-        headers = h5.get(f"{split}_headers")
-        for b, lo in enumerate(range(0, data.shape[0], batch_size)):
-            stream.parsed += min(batch_size, data.shape[0] - lo)
-            if keep is not None and not keep(b):
-                continue
-            hi = min(lo + batch_size, data.shape[0])
-            if headers is None:
-                names = [f"{split}_{i}" for i in range(lo, hi)]
-            else:
-                names = [h.decode() if isinstance(h, bytes) else str(h) for h in headers[lo:hi]]
-            yield names, to_float_onehot(data[lo:hi])
-
-
-def _open_source(
-    source: str | Path,
-    *,
-    length: int,
-    genome: str | Path | Genome | None,
-    split: str,
-    batch_size: int,
-    pad: bool,
-    keep: Keep = None,
-) -> tuple[str, int | None, Iterator[tuple[list[str], np.ndarray]], _Stream]:
-    """Check the input up front; return (kind, total or None, batches, counters).
-
-    ``keep`` selects batches by index (a rank's share); see :data:`Keep`.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    path = Path(source)
-    kind = source_kind(path)
-    stream = _Stream()
-    if kind != "bed" and genome is not None:
-        log.warning("%s is a %s file; the genome is not needed and was ignored", path, kind)
-    if kind == "dataset":
-        ds = SequenceDataset(path, split)
-        if ds.length != length:
-            raise InputError(
-                f"the {split!r} split holds {ds.length} bp sequences but the model takes "
-                f"{length} bp",
-                path=path,
-                hint="predict with a model trained on sequences of this length",
-            )
-        return kind, len(ds), _dataset_batches(path, split, batch_size, stream, keep), stream
-    if kind == "fasta":
-        return kind, None, _fasta_batches(path, length, batch_size, pad, stream, keep), stream
-    if genome is None:
-        raise InputError(
-            "this looks like a BED file (it does not start with '>'), and reading "
-            "sequences for BED intervals needs the genome FASTA",
-            path=path,
-            hint="pass the genome (--genome GENOME.fa); or give a FASTA or dataset file",
-        )
-    fasta = genome if isinstance(genome, Genome) else Genome(genome)
-    try:
-        windows = bed_windows(path, fasta.sizes, length)
-    except BaseException:
-        if fasta is not genome:
-            fasta.close()
-        raise
-
-    def batches() -> Iterator[tuple[list[str], np.ndarray]]:
-        try:
-            yield from _bed_batches(path, fasta, windows, length, batch_size, stream, keep)
-        finally:
-            if fasta is not genome:
-                fasta.close()
-
-    return kind, len(windows[1]), batches(), stream
-
-
-def _counted(
-    batches: Iterator[tuple[list[str], np.ndarray]],
-    stream: _Stream,
-    length: int,
-    *,
-    warn: bool = True,
-) -> Iterator[tuple[list[str], np.ndarray]]:
-    """Count sequences and log one warning for all resized ones at the end (if ``warn``)."""
-    for names, x in batches:
-        stream.n += len(names)
-        yield names, x
-    if stream.n_resized and warn:
-        log.warning(
-            "%d of %d sequences were not %d bp long and were centre-padded (with N) or "
-            "centre-trimmed to it, e.g. %s",
-            stream.n_resized,
-            stream.parsed,
-            length,
-            ", ".join(stream.resized_examples),
-        )
-
-
-def iter_batches(
-    source: str | Path,
-    *,
-    length: int,
-    genome: str | Path | Genome | None = None,
-    split: str = "test",
-    batch_size: int = 1024,
-    pad: bool = True,
-) -> Iterator[tuple[list[str], np.ndarray]]:
-    """Stream named one-hot batches from a FASTA, BED or dataset file.
-
-    The kind of file is detected: an HDF5 dataset file gives its ``split``; a file whose
-    first non-blank character is ``>`` (plain or gzip) is FASTA; anything else is read as
-    BED and needs ``genome``. Only one batch of sequences is held at a time (a BED file's
-    table of intervals is read whole).
-
-    Parameters
-    ----------
-    source
-        The input file.
-    length
-        Sequence length the model takes.
-    genome
-        Genome FASTA (path or open :class:`~motiflens.sequence.fasta.Genome`), for BED.
-    split
-        Split of a dataset file.
-    batch_size
-        Sequences per batch (the last one may be shorter).
-    pad
-        FASTA records of another length are centre-padded with N or centre-trimmed to
-        ``length``, with one warning at the end giving the count (``logging``); with
-        ``pad=False`` such a record is an error.
-
-    Yields
-    ------
-    (names, x)
-        Sequence names and float32 one-hot ``(b, 4, length)`` (0.25 for unknown bases).
-        BED windows are ``length`` bp centred on the interval's midpoint
-        (``mid - length // 2``), shifted to stay inside the chromosome, reverse-complemented
-        on the ``-`` strand, and named ``chrom:start-end(strand)``.
-
-    Raises
-    ------
-    InputError
-        A missing, empty or malformed file, a BED file without ``genome``, a dataset of
-        another length, or (``pad=False``) a FASTA record of another length.
-
-    Notes
-    -----
-    Errors in the file itself are found as the stream reaches them (checks that need no
-    reading, such as a missing genome, fail at the first ``next``).
-    """
-    _, _, batches, stream = _open_source(
-        source, length=length, genome=genome, split=split, batch_size=batch_size, pad=pad
-    )
-    yield from _counted(batches, stream, length)
 
 
 # ----------------------------------------------------------------- to a file
@@ -514,7 +217,7 @@ def _clean(name: str) -> str:
 
 
 def predict_file(
-    run_dir: str | Path,
+    run: Run | str | Path,
     source: str | Path,
     out: str | Path,
     *,
@@ -525,7 +228,7 @@ def predict_file(
     device: str | torch.device | None = None,
     raw: bool = False,
     pad: bool = True,
-    progress: bool = True,
+    verbose: bool = True,
     devices: int | str = 1,
     num_nodes: int = 1,
     strategy: str = "auto",
@@ -535,8 +238,8 @@ def predict_file(
 
     Parameters
     ----------
-    run_dir
-        Run directory holding the model (and optionally ``target_labels.txt``).
+    run
+        The run (or its directory) holding the model and its target names.
     source
         FASTA, BED (with ``genome``) or dataset file; see :func:`iter_batches`.
     out
@@ -560,7 +263,7 @@ def predict_file(
     pad
         Centre-pad or trim FASTA records of another length (with a warning) instead of
         refusing them.
-    progress
+    verbose
         Show a progress bar (rank 0's share; its total is known for datasets and BED,
         not for FASTA).
     devices, num_nodes, strategy, accelerator
@@ -580,21 +283,28 @@ def predict_file(
     if out.is_dir():
         raise InputError("the output path is a directory", path=out, hint="name a .tsv file")
     # Checked here, in every process, before any process is started or waited for.
-    config = Run(run_dir).model_config
+    run = as_run(run)
+    config = run.model_config
     if config.length is None or config.n_targets is None:
         raise InputError(
             "the model config has no input length or number of targets",
-            path=Path(run_dir) / "config.yaml",
+            path=run.config_path,
             hint="set model.length and model.n_targets (training fills them in)",
         )
-    labels = Run(run_dir).target_labels(config.n_targets)
+    labels = run.target_labels(config.n_targets)
     if genome is None or source_kind(source) != "bed":
         # the file's kind, a dataset's length, a BED file without genome: one message from
         # here rather than one per process (with a genome the BED file is read per rank)
-        _open_source(source, length=config.length, genome=genome, split=split,
-                     batch_size=batch_size, pad=pad)  # fmt: skip
+        open_source(
+            source,
+            length=config.length,
+            genome=genome,
+            split=split,
+            batch_size=batch_size,
+            pad=pad,
+        )
     options = {
-        "run_dir": Path(run_dir),
+        "run": run,
         "source": Path(source),
         "genome": genome,
         "split": split,
@@ -602,7 +312,7 @@ def predict_file(
         "reverse_complement": reverse_complement,
         "raw": raw,
         "pad": pad,
-        "progress": progress,
+        "verbose": verbose,
     }
     header = "\t".join(["name", *map(_clean, labels)]) + "\n"
     summary = {
@@ -635,7 +345,7 @@ class _Part:
 def _predict_shard(
     shard: Shard,
     *,
-    run_dir: Path,
+    run: Run,
     source: Path,
     genome: str | Path | Genome | None,
     split: str,
@@ -643,12 +353,12 @@ def _predict_shard(
     reverse_complement: bool,
     raw: bool,
     pad: bool,
-    progress: bool,
+    verbose: bool,
 ) -> _Part:
     """Predict this rank's batches into its part file, one line per sequence."""
-    model = Run(run_dir).model(shard.device)
+    model = run.model(shard.device)
     config = model.config
-    kind, total, batches, stream = _open_source(
+    kind, total, batches, stream = open_source(
         source,
         length=config.length,
         genome=genome,
@@ -667,9 +377,9 @@ def _predict_shard(
     path = shard.part(".tsv")
     with (
         open(path, "w", encoding="utf-8", newline="\n") as fh,
-        tqdm(total=own, desc=desc, unit="seq", disable=not (progress and shard.is_zero)) as bar,
+        tqdm(total=own, desc=desc, unit="seq", disable=not (verbose and shard.is_zero)) as bar,
     ):
-        for names, x in _counted(batches, stream, config.length, warn=shard.is_zero):
+        for names, x in count_batches(batches, stream, config.length, warn=shard.is_zero):
             preds = predict_array(
                 model,
                 x,

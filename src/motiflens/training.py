@@ -1,13 +1,10 @@
 """Training on Lightning: the published optimizers, early stopping, checkpoints, resume, DDP.
 
-A run directory after training::
-
-    config.yaml              model + training configuration (rebuilds the model)
-    model.safetensors        weights of the best epoch (by the monitored metric)
-    checkpoints/last.ckpt    full training state after the last finished epoch (--resume)
-    checkpoints/best.ckpt    full training state of the best epoch
-    metrics/training.tsv     one row per epoch
-    metrics/training.png     training curves
+:func:`train` writes, through :class:`~motiflens.runs.Run`, the config, the weights of the
+best epoch (by the monitored metric), the target names, the Lightning checkpoints (full
+training state for ``resume``) and the per-epoch metrics table (epochs counted from 1).
+It draws nothing and records no manifest step: :func:`motiflens.steps.train.train` does
+both, so that this module stays below the plots in the import order.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +31,9 @@ from motiflens.config import ModelConfig, RunConfig, TrainingConfig
 from motiflens.data.hdf5 import ChunkedShuffleSampler, SequenceDataset
 from motiflens.data.hdf5 import target_labels as dataset_target_labels
 from motiflens.evaluation import per_target_metrics
-from motiflens.files import atomic_path, write_text_atomic
+from motiflens.files import atomic_path
 from motiflens.models import build_model, loss_function
-from motiflens.runs import Run
+from motiflens.runs import Run, as_run
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +142,14 @@ class SequenceModule(L.LightningModule):
 
 
 class MetricsWriter(Callback):
-    """Write ``metrics/training.tsv`` after every epoch and the curves PNG at the end."""
+    """Write the run's metrics table (``Run.training_table``) after every epoch.
 
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / "metrics" / "training.tsv"
+    One row per epoch, epochs counted from 1 (Lightning's ``current_epoch`` + 1), as a
+    person reads them in the table, the manifest and the figure.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.path = run.training_table
         self.rows: list[dict[str, float]] = []
         self._t0 = time.perf_counter()
 
@@ -163,7 +164,7 @@ class MetricsWriter(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        row = {"epoch": trainer.current_epoch}
+        row = {"epoch": trainer.current_epoch + 1}
         for key, value in trainer.callback_metrics.items():
             row[key] = float(value)
         row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
@@ -174,31 +175,62 @@ class MetricsWriter(Callback):
             with atomic_path(self.path) as tmp:
                 pd.DataFrame(self.rows).to_csv(tmp, sep="\t", index=False)
 
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and self.rows:
-            from motiflens.plots.training import plot_training_curves
-
-            plot_training_curves(pd.DataFrame(self.rows), self.path.with_suffix(".png"))
-
 
 @dataclass
 class TrainResult:
-    """What :func:`train` produced."""
+    """What :func:`train` produced.
 
-    run_dir: Path
+    Attributes
+    ----------
+    run
+        The run directory.
+    best_epoch
+        The epoch (from 1) whose weights ``model.safetensors`` holds; None if unknown.
+    best_score
+        The monitored metric at that epoch (None when never finite).
+    monitor
+        The metric that picked the best epoch.
+    epochs
+        Epochs trained (including those before a resume).
+    dataset
+        The dataset file trained on (absolute).
+    outputs
+        Files written (the weights, config, target names and metrics table).
+    is_global_zero
+        Whether this process is rank 0 (the one that wrote the files); the others of
+        a multi-process run return a result too, with nothing to record.
+    """
+
+    run: Run
     best_epoch: int | None
     best_score: float | None
     monitor: str
     epochs: int
+    dataset: Path | None = None
+    outputs: list[Path] = field(default_factory=list)
+    is_global_zero: bool = True
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory's path."""
+        return self.run.path
+
+    def manifest_info(self) -> dict[str, object]:
+        """What the manifest's ``train`` step records besides the outputs."""
+        return {
+            "dataset": None if self.dataset is None else str(self.dataset),
+            "best_epoch": self.best_epoch,
+            "best_score": self.best_score,
+            "monitor": self.monitor,
+        }
 
     def __str__(self) -> str:
         score = "n/a" if self.best_score is None else f"{self.best_score:.4f}"
-        # epochs count from 1 here; metrics/training.tsv keeps Lightning's 0-based index
-        best = "?" if self.best_epoch is None else self.best_epoch + 1
+        best = "?" if self.best_epoch is None else self.best_epoch
         return (
-            f"run directory {self.run_dir}\n"
+            f"run directory {self.run.path}\n"
             f"trained {self.epochs} epoch(s); best {self.monitor} {score} "
-            f"at epoch {best} (model.safetensors holds that epoch's weights)"
+            f"at epoch {best} ({self.run.weights_path.name} holds that epoch's weights)"
         )
 
 
@@ -249,7 +281,7 @@ def _dataset(path: Path, split: str) -> SequenceDataset:
 
 def train(
     dataset: str | Path,
-    run_dir: str | Path,
+    run: Run | str | Path,
     config: RunConfig,
     *,
     resume: bool = False,
@@ -257,25 +289,29 @@ def train(
     num_nodes: int = 1,
     strategy: str = "auto",
     accelerator: str = "auto",
-    progress: bool = True,
+    verbose: bool = True,
     callbacks: list[Callback] | None = None,
 ) -> TrainResult:
-    """Train a model on a dataset file and write a run directory.
+    """Train a model on a dataset file into a run directory.
+
+    Writes the config, the best epoch's weights, the target names, the checkpoints and
+    the metrics table; draws no figure and records no manifest step (see
+    :func:`motiflens.steps.train.train`, which does both).
 
     Parameters
     ----------
     dataset
         Dataset file with ``train`` (and ideally ``valid``) splits.
-    run_dir
-        Output directory (created).
+    run
+        The run directory (a :class:`~motiflens.runs.Run` or its path; created).
     config
         Model + training configuration. ``model.n_targets`` and ``model.length`` are taken
         from the dataset when left at 0.
     resume
-        Continue from ``run_dir/checkpoints/last.ckpt``.
+        Continue from the run's last checkpoint (``Run.last_checkpoint``).
     devices, num_nodes, strategy, accelerator
         Passed to Lightning's Trainer (e.g. ``devices=2, strategy="ddp"``).
-    progress
+    verbose
         Show the progress bar.
     callbacks
         Extra Lightning callbacks, added to motiflens's own (checkpoints, early
@@ -284,9 +320,14 @@ def train(
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    FileNotFoundError
+        ``resume`` without a last checkpoint.
     """
     dataset = Path(dataset)
-    run_dir = Path(run_dir)
+    run = as_run(run)
     # Lightning's start-up chatter (accelerator lines, tips) drowns the useful output.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
@@ -299,15 +340,14 @@ def train(
     config = config.fitted_to(n_targets=train_ds.n_targets, length=train_ds.length)
     mcfg, tcfg = config.model, config.training
 
-    ckpt_dir = run_dir / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
+    last = run.last_checkpoint
     if resume and not last.exists():
         raise FileNotFoundError(f"cannot resume: {last} does not exist")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run.path.mkdir(parents=True, exist_ok=True)
     if not resume:
-        for stale in ckpt_dir.glob("*.ckpt"):  # a fresh run must not resume old state
+        for stale in run.checkpoints_dir.glob("*.ckpt"):  # a fresh run must not resume old state
             stale.unlink()
-    config.save_yaml(run_dir / "config.yaml")
+    run.save_config(config)
 
     L.seed_everything(tcfg.seed, workers=True, verbose=False)
     module = SequenceModule(mcfg.to_dict(), tcfg.to_dict())
@@ -327,9 +367,9 @@ def train(
         else None
     )
     monitor, mode = monitor_for(mcfg.task, valid_ds is not None, tcfg.monitor)
-    # Fixed names, overwritten in place: resume always finds checkpoints/last.ckpt.
+    # Fixed names, overwritten in place: resume always finds the last checkpoint.
     best_ckpt = ModelCheckpoint(
-        dirpath=ckpt_dir,
+        dirpath=run.checkpoints_dir,
         filename="best",
         monitor=monitor,
         mode=mode,
@@ -343,14 +383,14 @@ def train(
         devices=devices,
         num_nodes=num_nodes,
         strategy=strategy,
-        callbacks=[best_ckpt, stopper, MetricsWriter(run_dir), *(callbacks or [])],
+        callbacks=[best_ckpt, stopper, MetricsWriter(run), *(callbacks or [])],
         logger=False,
-        enable_progress_bar=progress,
+        enable_progress_bar=verbose,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         gradient_clip_val=tcfg.grad_clip,
         gradient_clip_algorithm="value" if tcfg.grad_clip else None,
-        default_root_dir=run_dir,
+        default_root_dir=run.path,
     )
     trainer.motiflens_sampler = sampler  # type: ignore[attr-defined]
     keep_freed_memory()
@@ -366,26 +406,27 @@ def train(
         state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
         weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
         module.model.load_state_dict(weights)
-        Run(run_dir).save_model(module.model, config)
-        write_text_atomic(
-            run_dir / "target_labels.txt", "\n".join(dataset_target_labels(dataset)) + "\n"
-        )
+        run.save_model(module.model, config)
+        run.write_target_labels(dataset_target_labels(dataset))
     score = best_ckpt.best_model_score
     best_score = None if score is None or math.isnan(float(score)) else float(score)
-    best_epoch = None
-    table = run_dir / "metrics" / "training.tsv"
-    if table.exists() and best_score is not None:
-        rows = pd.read_csv(table, sep="\t")
-        if monitor in rows:
-            best_epoch = int(rows.loc[(rows[monitor] - best_score).abs().idxmin(), "epoch"])
-    result = TrainResult(run_dir, best_epoch, best_score, monitor, trainer.current_epoch)
-    if trainer.is_global_zero:
-        Run(run_dir).record_step(
-            "train",
-            ["config.yaml", "model.safetensors", "target_labels.txt", "metrics/training.tsv"],
-            dataset=str(dataset.resolve()),
-            best_epoch=best_epoch,
-            best_score=best_score,
-            monitor=monitor,
-        )
-    return result
+    return TrainResult(
+        run,
+        best_epoch=_best_epoch(run.training_table, monitor, best_score),
+        best_score=best_score,
+        monitor=monitor,
+        epochs=trainer.current_epoch,
+        dataset=dataset.resolve(),
+        outputs=[run.config_path, run.weights_path, run.target_labels_path, run.training_table],
+        is_global_zero=trainer.is_global_zero,
+    )
+
+
+def _best_epoch(table: Path, monitor: str, best_score: float | None) -> int | None:
+    """The epoch (from 1, as the table counts) whose ``monitor`` value is ``best_score``."""
+    if best_score is None or not table.exists():
+        return None
+    rows = pd.read_csv(table, sep="\t")
+    if monitor not in rows:
+        return None
+    return int(rows.loc[(rows[monitor] - best_score).abs().idxmin(), "epoch"])

@@ -5,7 +5,9 @@
 ``never``; ``never`` has no positive in the test split), the manifest, training and test
 metrics, and every analysis file of ``/tmp/notes/formats.md``: ``explain/filters/``
 (8 filters; filter 2 is annotated ``CTCF`` and has its PWM and its match's),
-``explain/insertion/``, ``explain/optimize/`` and ``explain/variants/``. Beside the run sit
+``explain/insertion/``, ``explain/optimize/`` and ``explain/variants/``, written through
+:class:`Run`. :func:`write_stored_results` adds per-sequence results in the
+:mod:`motiflens.results` convention with known values. Beside the run sit
 a ``secret.txt`` and, inside it, a symlink pointing at it, for the path-traversal tests.
 
 ``make_bare_run(root)`` is the model alone (``config.yaml`` + ``model.safetensors``).
@@ -20,7 +22,9 @@ import torch
 
 from motiflens.config import RunConfig
 from motiflens.models import build_model
+from motiflens.results import write_result
 from motiflens.runs import Run
+from motiflens.sequence.onehot import one_hot
 from tests.test_training import make_dataset
 
 LENGTH = 40
@@ -110,23 +114,27 @@ def make_run(root: Path) -> Path:
     data = make_dataset(root / "data.h5", n=200, length=LENGTH, seed=3)
     run = root / "run"
     save_tiny_model(run, TINY_BASSET)
-    (run / "target_labels.txt").write_text("\n".join(TARGETS) + "\n")
-    Run(run).record_step("train", ["config.yaml"], dataset=str(data))
-    Run(run).record_step("test", ["metrics/test.tsv"], data=str(data), split="test")
+    r = Run(run)
+    r.write_target_labels(TARGETS)
+    r.record_step("train", [r.weights_path], dataset=str(data))
+    r.record_step("test", [r.metrics_path("test.tsv")], data=str(data), split="test")
     _tsv(
-        run / "metrics" / "training.tsv",
+        r.training_table,
         ["epoch", "val_loss", "val_auroc", "val_auprc", "train_loss", "lr", "seconds"],
-        [[0, 0.6, 0.7, 0.6, 0.65, 0.01, 1.0], [1, 0.5, 0.8, 0.7, 0.55, 0.01, 1.0],
-         [2, 0.45, 0.85, 0.75, 0.5, 0.01, 1.0]],
-    )  # fmt: skip
+        [
+            [1, 0.6, 0.7, 0.6, 0.65, 0.01, 1.0],
+            [2, 0.5, 0.8, 0.7, 0.55, 0.01, 1.0],
+            [3, 0.45, 0.85, 0.75, 0.5, 0.01, 1.0],
+        ],
+    )
     _tsv(
-        run / "metrics" / "test.tsv",
+        r.metrics_path("test.tsv"),
         ["target", "n", "positives", "auroc", "auprc"],
         [["motif", 30, 14, 0.91, 0.88], ["gc", 30, 16, 0.62, 0.6], ["never", 30, 0, None, None]],
     )
-    (run / "metrics" / "test_summary.txt").write_text("AUROC: mean 0.7650 over 2 targets\n")
+    r.metrics_path("test_summary.txt").write_text("AUROC: mean 0.7650 over 2 targets\n")
 
-    filters = run / "explain" / "filters"
+    filters = r.analysis_dir("filters")
     rows = []
     for f in range(N_FILTERS):
         annotated = f == ANNOTATED
@@ -159,17 +167,17 @@ def make_run(root: Path) -> Path:
     (filters / "ic_influence.png").write_bytes(b"\x89PNG\r\n\x1a\n fixture")
 
     _tsv(
-        run / "explain" / "insertion" / "insertion.tsv",
+        r.analysis_dir("insertion") / "insertion.tsv",
         ["motif_id", "motif_name", "target", "delta_score", "delta_pred"],
         [["MA0139.2", "CTCF", t, 0.5 * (i + 1), 0.1] for i, t in enumerate(TARGETS)]
         + [["MA0138.3", "REST", t, -0.2 * (i + 1), -0.05] for i, t in enumerate(TARGETS)],
     )
-    optimize = run / "explain" / "optimize"
+    optimize = r.analysis_dir("optimize")
     _tsv(optimize / "optimize.tsv", ["target", "start", "score", "sequence"],
          [["motif", 0, 0.97, "ACGT" * 10]])  # fmt: skip
     (optimize / "motif.meme").write_text(_meme([("motif_optimized", "", FILTER_PROBS)]))
     _tsv(
-        run / "explain" / "variants" / "sad.tsv",
+        r.analysis_dir("variants") / "sad.tsv",
         ["chrom", "pos", "id", "ref", "alt", "target", "ref_pred", "alt_pred", "sad",
          "log_odds_diff", "info"],
         [["chr1", 20, "rs1", "A", "G", t, 0.5, 0.5 + d, d, 4 * d, "."]
@@ -179,7 +187,8 @@ def make_run(root: Path) -> Path:
     )  # fmt: skip
 
     (root / "secret.txt").write_text(SECRET)
-    (run / "explain" / "leak.txt").symlink_to(root / "secret.txt")
+    # a link out of the run, beside the analyses' folders
+    (r.analysis_dir("filters").parent / "leak.txt").symlink_to(root / "secret.txt")
     (run / ".hidden.txt").write_text("hidden")
     return run
 
@@ -191,3 +200,90 @@ def make_genome(path: Path, length: int = 100, seed: int = 5) -> tuple[Path, str
     lines = [seq[i : i + 60] for i in range(0, length, 60)]
     path.write_text(">chr1\n" + "\n".join(lines) + "\n")
     return path, seq
+
+
+# ------------------------------------------------------------------ stored results
+
+#: Sequences and targets of the stored results (two of the run's three targets).
+RESULT_NAMES = ["seq_a", "seq_b", "seq_c"]
+RESULT_TARGETS = ["motif", "gc"]
+_SEQ = "ACGTTGCAAGGCTTACGATCGATCGGATCCATGCAAGTCA"
+RESULT_SEQS = [_SEQ[i:] + _SEQ[:i] for i in (0, 7, 13)]  # 40 bp each
+#: 0-based positions of the ISM window.
+ISM_POSITIONS = np.arange(10, 15)
+
+
+def write_stored_results(run: Path) -> dict[str, dict[str, np.ndarray]]:
+    """ISM, attribution and temporal results of known values for :data:`RESULT_NAMES`.
+
+    Every value is a formula of its indices, so a test can work out what any slice
+    must be. Returns ``{kind: {array: values}}`` as written (target axis last).
+    """
+    r = Run(run)
+    n, w, t = len(RESULT_NAMES), len(ISM_POSITIONS), len(RESULT_TARGETS)
+    x = one_hot(RESULT_SEQS)
+    i_n, i_b, i_w, i_t = np.meshgrid(
+        np.arange(n), np.arange(4), np.arange(w), np.arange(t), indexing="ij"
+    )
+    # delta[s, b, j, k] = s + b/10 + j/100 - k: distinct in every index.
+    delta = (i_n + 0.1 * i_b + 0.01 * i_w - i_t).astype(np.float32)
+    ism = {
+        "delta": delta,
+        "reference": np.arange(n * t, dtype=np.float32).reshape(n, t),
+        "loss": -delta.min(axis=1),
+        "gain": delta.max(axis=1),
+    }
+    write_result(
+        r.result_path("ism", "ism"),
+        "ism",
+        {
+            "delta": (ism["delta"], ("sequence", "base", "position", "target")),
+            "reference": (ism["reference"], ("sequence", "target")),
+            "loss": (ism["loss"], ("sequence", "position", "target")),
+            "gain": (ism["gain"], ("sequence", "position", "target")),
+        },
+        names=RESULT_NAMES,
+        target_labels=RESULT_TARGETS,
+        onehot=x,
+        positions=ISM_POSITIONS,
+        params={"window": w},
+    )
+    # attributions: the observed base gets (k + 1) * (position + 1) / 10, other bases -0.01.
+    pos = np.arange(x.shape[-1])
+    scale = np.stack([(k + 1) * (pos + 1) / 10 for k in range(t)], axis=-1)  # (L, T)
+    attributions = np.where(x[..., None] > 0.5, scale[None, None], -0.01).astype(np.float32)
+    attr = {"attributions": attributions, "convergence_delta": np.zeros((n, t), np.float32)}
+    write_result(
+        r.result_path("saliency", "attributions"),
+        "attribution",
+        {
+            "attributions": (attributions, ("sequence", "base", "position", "target")),
+            "convergence_delta": (attr["convergence_delta"], ("sequence", "target")),
+        },
+        names=RESULT_NAMES,
+        target_labels=RESULT_TARGETS,
+        onehot=x,
+        params={"method": "gradient_x_input"},
+    )
+    # temporal: forward rises with the position, backward falls; both scaled by s and k.
+    ramp = (pos + 1) / x.shape[-1]
+    forward = np.stack(
+        [np.stack([ramp * (s + 1) / n * (k + 1) / t for k in range(t)], -1) for s in range(n)]
+    ).astype(np.float32)
+    backward = forward[:, ::-1].copy()
+    write_result(
+        r.result_path("temporal", "temporal"),
+        "temporal",
+        {
+            "forward": (forward, ("sequence", "position", "target")),
+            "backward": (backward, ("sequence", "position", "target")),
+        },
+        names=RESULT_NAMES,
+        target_labels=RESULT_TARGETS,
+        onehot=x,
+    )
+    return {
+        "ism": ism,
+        "attribution": attr,
+        "temporal": {"forward": forward, "backward": backward},
+    }

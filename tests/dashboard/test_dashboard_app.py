@@ -152,7 +152,7 @@ def test_a_bare_run_shows_what_is_missing_not_a_500(runs):
 
 
 def test_a_run_without_a_model_says_so(tmp_path):
-    (tmp_path / "metrics").mkdir()
+    Run(tmp_path).metrics_dir.mkdir()
     app = TestClient(create_app(tmp_path))
     model = app.get("/api/model").json()
     assert model["available"] is False and "missing model.safetensors" in model["message"]
@@ -352,7 +352,8 @@ def test_safe_file_refuses_absolute_and_outside_paths(runs):
     from motiflens.dashboard.data import safe_file
 
     run = runs["full"]
-    assert safe_file(run, "metrics/test.tsv") == (run / "metrics" / "test.tsv").resolve()
+    table = Run(run).metrics_path("test.tsv")
+    assert safe_file(run, Run(run).relative(table)) == table.resolve()
     for bad in ("/etc/passwd", str(runs["root"] / "secret.txt"), "../secret.txt",
                 "explain/leak.txt", "metrics/../../secret.txt", "", "a\x00b"):  # fmt: skip
         assert safe_file(run, bad) is None, bad
@@ -365,3 +366,4 @@ def test_page_scripts_and_plotly_are_served_locally(client):
     assert js.status_code == 200 and b"plotly" in js.content[:2000].lower()
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/static/logo.js").status_code == 200
+    assert client.get("/static/results.js").status_code == 200

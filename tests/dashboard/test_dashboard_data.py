@@ -7,34 +7,26 @@ import json
 import math
 
 import numpy as np
-import pytest
 
-from motiflens.dashboard.data import _parse_meme, cluster_order, json_safe, read_meme_file
-from motiflens.errors import InputError
+from motiflens.dashboard.data import cluster_order, json_safe, motifs_json, outputs
+from motiflens.runs import Run
 from tests.dashboard.runfixtures import CTCF_PROBS, FILTER_PROBS, _meme
 
 
-@pytest.mark.parametrize("reader", ["fallback", "motifs package"])
-def test_meme_files_read_as_written(tmp_path, reader):
+def test_meme_files_read_as_written(tmp_path):
     path = tmp_path / "m.meme"
     path.write_text(_meme([("filter2", "CTCF", FILTER_PROBS), ("MA0139.2", "", CTCF_PROBS)]))
-    if reader == "fallback":
-        motifs = _parse_meme(path.read_text(), path)
-    else:
-        pytest.importorskip("motiflens.motifs.meme")
-        motifs = read_meme_file(path)
+    motifs = motifs_json(path)
     assert [(m["id"], m["name"]) for m in motifs] == [("filter2", "CTCF"), ("MA0139.2", "MA0139.2")]
     assert np.allclose(motifs[0]["probs"], FILTER_PROBS, atol=1e-4)
     assert np.allclose(motifs[1]["probs"], CTCF_PROBS, atol=1e-4)
 
 
-def test_meme_fallback_names_the_bad_line(tmp_path):
-    path = tmp_path / "bad.meme"
-    path.write_text(
-        "MEME version 4\n\nMOTIF x\nletter-probability matrix: w= 2\n0.5 0.5\n0.1 0.2\n"
-    )
-    with pytest.raises(InputError, match=r"bad.meme:5.*expected 4 probabilities"):
-        _parse_meme(path.read_text(), path)
+def test_every_analysis_output_lies_inside_the_run(tmp_path):
+    run = Run(tmp_path / "run")
+    for name, path in outputs(run).items():
+        assert path.is_relative_to(run.path), name
+    assert not (tmp_path / "run").exists()  # looking never creates folders
 
 
 def test_cluster_order_groups_similar_rows_and_columns():
@@ -59,8 +51,7 @@ def test_insertion_rows_are_motifs_not_names(tmp_path):
     """JASPAR has several matrices per TF name: each keeps its own row, none is averaged."""
     from motiflens.dashboard.data import insertion_view
 
-    folder = tmp_path / "explain" / "insertion"
-    folder.mkdir(parents=True)
+    folder = Run(tmp_path).analysis_dir("insertion")
     rows = ["motif_id\tmotif_name\ttarget\tdelta_score\tdelta_pred"]
     for mid, score in (("MA0139.2", 1.0), ("MA1929.2", 3.0), ("MA0138.3", -1.0)):
         name = "REST" if mid == "MA0138.3" else "CTCF"
@@ -75,8 +66,7 @@ def test_insertion_rows_are_motifs_not_names(tmp_path):
 def test_variants_view_keeps_the_largest_sad_across_chunks(tmp_path, monkeypatch):
     import motiflens.dashboard.data as data
 
-    folder = tmp_path / "explain" / "variants"
-    folder.mkdir(parents=True)
+    folder = Run(tmp_path).analysis_dir("variants")
     sads = [0.1, -0.9, 0.3, 0.9, -0.05, 0.5, 0.0]
     lines = ["chrom\tpos\tid\tref\talt\ttarget\tref_pred\talt_pred\tsad\tlog_odds_diff\tinfo"]
     lines += [f"1\t{i + 1}\tv{i}\tA\tC\tt\t0.5\t0.5\t{s}\t0\t." for i, s in enumerate(sads)]
@@ -87,3 +77,25 @@ def test_variants_view_keeps_the_largest_sad_across_chunks(tmp_path, monkeypatch
     view = data.variants_view(tmp_path)
     # |SAD| descending, file order among ties: v1 (-0.9) before v3 (0.9), then v5 (0.5)
     assert [r["id"] for r in view["rows"]] == ["v1", "v3", "v5"] and view["n_rows"] == 7
+
+
+def test_variant_ism_reads_the_results_convention(tmp_path):
+    from motiflens.dashboard.data import variant_ism
+    from motiflens.results import write_result
+
+    folder = Run(tmp_path).analysis_dir("variants") / "ism"
+    folder.mkdir()
+    delta = np.arange(2 * 4 * 3 * 2, dtype=np.float32).reshape(2, 4, 3, 2) / 10
+    write_result(
+        folder / "0001_chr1_20_A_G.h5",
+        "ism",
+        {"delta": (delta, ("sequence", "base", "position", "target"))},
+        names=["chr1:20 A>G ref", "chr1:20 A>G alt"],
+        target_labels=["motif", "gc"],
+        positions=np.array([5, 6, 7]),
+    )
+    got = variant_ism(tmp_path, "chr1:20 A>G alt", "gc")
+    np.testing.assert_allclose(got["delta"], delta[1, :, :, 1], atol=1e-6)
+    assert got["positions"] == [5, 6, 7]
+    np.testing.assert_allclose(got["gain"], delta[1, :, :, 1].max(axis=0), atol=1e-6)
+    assert variant_ism(tmp_path, "chr1:20 A>G alt", "never") is None

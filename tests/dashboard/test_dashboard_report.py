@@ -11,9 +11,15 @@ import torch
 from typer.testing import CliRunner
 
 from motiflens.cli import app
-from motiflens.dashboard.export import build_report_data, render_report, write_report
+from motiflens.dashboard.export import build_report_data, render_report, report
 from motiflens.runs import Run
-from tests.dashboard.runfixtures import TARGETS, make_bare_run, make_run
+from tests.dashboard.runfixtures import (
+    RESULT_NAMES,
+    TARGETS,
+    make_bare_run,
+    make_run,
+    write_stored_results,
+)
 
 runner = CliRunner()
 
@@ -28,7 +34,9 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("report"))
+    run = make_run(tmp_path_factory.mktemp("report"))
+    write_stored_results(run)
+    return run
 
 
 def _embedded(html: str) -> dict:
@@ -38,7 +46,7 @@ def _embedded(html: str) -> dict:
 
 
 def test_report_is_one_self_contained_file(run, tmp_path):
-    out = write_report(run, tmp_path / "r.html", top=2, progress=False)
+    out = report(run, tmp_path / "r.html", top=2)
     html = out.read_text()
     # no script, stylesheet, image or link is fetched from anywhere
     assert not re.search(r"<script[^>]+src=", html)
@@ -49,12 +57,34 @@ def test_report_is_one_self_contained_file(run, tmp_path):
     assert data["overview"]["targets"] == TARGETS
     assert len(data["filters"]["rows"]) == 8
     assert data["model"]["available"] and not data["model"]["genome"]
+    step = Run(run).steps()["report"]
+    assert step["outputs"] == [str(out)] and step["top"] == 2
+
+
+def test_report_holds_the_stored_results_of_the_first_sequences(run):
+    data = build_report_data(run, top=0, sequences=2, targets=["gc"])
+    listed = {r["id"]: r for r in data["results"]["results"]}
+    assert sorted(r["kind"] for r in listed.values()) == ["attribution", "ism", "temporal"]
+    for entry in listed.values():
+        assert entry["names"] == RESULT_NAMES[:2] and entry["targets"] == ["gc"]
+        views = data["result_data"][entry["id"]]
+        assert [views[i]["gc"]["sequence"] for i in ("0", "1")] == RESULT_NAMES[:2]
+    ism = data["result_data"]["explain/ism/ism.h5"]["1"]["gc"]["arrays"]["delta"]["values"]
+    # delta[s, b, j, k] = s + b/10 + j/100 - k, here s = 1, k = 1
+    hand = [[0.1 * b + 0.01 * j for j in range(5)] for b in range(4)]
+    np.testing.assert_allclose(ism, hand, atol=1e-6)
+
+
+def test_report_defaults_to_the_run_directory(tmp_path):
+    run = make_bare_run(tmp_path)
+    path = report(run, top=0)
+    assert path.parent == run and path.is_file()
 
 
 def test_report_views_are_each_targets_top_test_sequences(run):
     import h5py
 
-    data = build_report_data(run, top=2, progress=False)
+    data = build_report_data(run, top=2)
     assert [v["target"] for v in data["views"]] == [t for t in TARGETS for _ in range(2)]
     model = Run(run).model("cpu")
     with h5py.File(run.parent / "data.h5") as h5:
@@ -76,7 +106,7 @@ def test_report_data_cannot_close_its_script_element():
 
 def test_report_of_a_bare_run(tmp_path):
     run = make_bare_run(tmp_path)
-    data = build_report_data(run, progress=False)
+    data = build_report_data(run)
     assert data["overview"]["test"]["missing"] and data["filters"]["missing"]
     assert data["views"] == []  # no dataset to pick test sequences from
     assert data["curves"]["missing"]
@@ -84,8 +114,8 @@ def test_report_of_a_bare_run(tmp_path):
 
 def test_report_verb(run, tmp_path):
     out = tmp_path / "cli.html"
-    result = runner.invoke(app, ["report", str(run), "-o", str(out), "--top", "1",
-                                 "--target", "gc"])  # fmt: skip
+    args = ["report", str(run), "-o", str(out), "--top", "1", "--target", "gc"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "report ->" in result.output
     views = _embedded(out.read_text())["views"]

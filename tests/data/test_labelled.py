@@ -17,13 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motiflens.data.hdf5 import read_split
-from motiflens.data.labelled import (
+from motiflens.data.labelled import LabelledSequences, concat_labelled, default_target_label
+from motiflens.data.labelled_build import (
     BuildReport,
-    LabelledSequences,
     add_shuffled_negatives,
+    build_from_files,
     build_sequence_dataset,
-    concat_labelled,
-    default_target_label,
+)
+from motiflens.data.labelled_readers import (
     detect_format,
     read_deepbind,
     read_labelled_fasta,
@@ -177,8 +178,13 @@ def test_build_centre_pads_and_trims(tmp_path: Path) -> None:
     by_name = {h: (s, int(v)) for h, s, v in zip(headers, seqs, y[:, 0], strict=True)}
     # 4 -> 6: one N each side; 9 -> 6: drop 1 left, 2 right; 5 -> 6: the extra N goes right
     assert [by_name[h][0] for h in "abcdef"] == [
-        "ACGTAC", "NACGTN", "ACCGGT", "ACGTAN", "TTTTTT", "GGGGGG"
-    ]  # fmt: skip
+        "ACGTAC",
+        "NACGTN",
+        "ACCGGT",
+        "ACGTAN",
+        "TTTTTT",
+        "GGGGGG",
+    ]
     assert [by_name[h][1] for h in "abcdef"] == [1, 0, 1, 0, 1, 0]
     with h5py.File(out, "r") as h5:
         assert h5["train_out"].dtype == np.int8
@@ -223,6 +229,33 @@ def test_build_splits_with_given_test_and_continuous_targets(tmp_path: Path) -> 
         assert h5["train_out"].dtype == np.float32
     with pytest.raises(InputError, match="not all 0 or 1"):
         build_sequence_dataset(tmp_path / "bad.h5", train)
+
+
+def test_build_from_files_joins_sources_and_keeps_a_given_test_file(tmp_path: Path) -> None:
+    header = "name\tsequence\tsignal\n"
+    a = write(tmp_path / "a.tsv", header + "".join(f"a{i}\tACGTACGT\t{i}\n" for i in range(6)))
+    b = write(tmp_path / "b.tsv", header + "".join(f"b{i}\tTTTTACGT\t{-i}\n" for i in range(4)))
+    test = write(tmp_path / "t.tsv", header + "t0\tGGGGCCCC\t7\n")
+    out = tmp_path / "joined.h5"
+    report = build_from_files(
+        out,
+        [a, b],
+        test_file=test,
+        continuous=True,
+        name_column="name",
+        label_columns=["signal"],
+        valid=2,
+        seed=3,
+    )
+    # 6 + 4 training records, 2 of them held out for validation; the test file as given
+    assert report.counts == {"train": 8, "valid": 2, "test": 1}
+    _, y_test, h_test = stored(out, "test")
+    assert h_test == ["t0"] and y_test.tolist() == [[7.0]]
+    values = {}
+    for split in ("train", "valid"):
+        _, y, headers = stored(out, split)
+        values.update(zip(headers, y[:, 0].tolist(), strict=True))
+    assert values == {**{f"a{i}": i for i in range(6)}, **{f"b{i}": -i for i in range(4)}}
 
 
 def test_build_rejects_invalid_sequence_atomically(tmp_path: Path) -> None:

@@ -31,7 +31,19 @@ pytestmark = pytest.mark.skipif(
     reason=f"{CHROMIUM} not found: install Debian's chromium (`make chromium`) for browser tests",
 )
 
-from tests.dashboard.runfixtures import ANNOTATED, N_FILTERS, TARGETS, make_run  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tests.dashboard.runfixtures import (  # noqa: E402
+    ANNOTATED,
+    ISM_POSITIONS,
+    N_FILTERS,
+    RESULT_NAMES,
+    RESULT_SEQS,
+    RESULT_TARGETS,
+    TARGETS,
+    make_run,
+    write_stored_results,
+)
 
 SEQ = "ACGTTGCAAGGCTTACGATCGATCGGATCCATGCAAGTCA"
 
@@ -43,8 +55,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("browser"))
+def stored(tmp_path_factory):
+    """A complete run with stored ISM, attribution and temporal results of known values."""
+    run = make_run(tmp_path_factory.mktemp("browser"))
+    return run, write_stored_results(run)
+
+
+@pytest.fixture(scope="module")
+def run(stored):
+    return stored[0]
 
 
 @contextlib.contextmanager
@@ -199,9 +218,9 @@ def test_missing_analyses_print_their_command(tmp_path, browser):
 
 
 def test_report_opens_from_disk_without_network(run, tmp_path, browser):
-    from motiflens.dashboard.export import write_report
+    from motiflens.dashboard.export import report
 
-    path = write_report(run, tmp_path / "report.html", top=1, progress=False)
+    path = report(run, tmp_path / "report.html", top=1)
     p = Page(browser)
     pw = p.page
     pw.goto(path.as_uri())
@@ -217,6 +236,8 @@ def test_report_opens_from_disk_without_network(run, tmp_path, browser):
     assert "heatmap" in _plot_types(pw, "#insertion-heatmap")
     pw.click("button[data-tab=variants]")
     pw.wait_for_selector("#variants-table tbody tr")
+    pw.click("button[data-tab=results]")
+    pw.wait_for_selector("#result-info")
     pw.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     network = [u for u in p.requests if u.startswith(("http:", "https:"))]
     assert not network, network
@@ -253,4 +274,87 @@ def test_filters_page_names_the_planted_motifs_of_a_trained_run(trained_motifs, 
         text = p.page.text_content("#filters-table")
         assert "CTCF" in text and "REST" in text
         p.page.screenshot(path=str(tmp_path / "planted_filters.png"), full_page=True)
+    p.close()
+
+
+# ------------------------------------------------------------------ stored results
+
+
+def _choose(pw_page, result: str, sequence: int, target: str) -> None:
+    """Pick a result file (by its label's start), a sequence and a target; wait for the plots."""
+    label = pw_page.evaluate(
+        "(start) => [...document.querySelectorAll('#result-file option')]"
+        ".find(o => o.textContent.startsWith(start)).value",
+        result,
+    )
+    pw_page.select_option("#result-file", label)
+    pw_page.select_option("#result-sequence", str(sequence))
+    pw_page.select_option("#result-target", target)
+    expected = f"{RESULT_NAMES[sequence]} ({sequence + 1} of {len(RESULT_NAMES)})"
+    pw_page.wait_for_function(
+        "([seq, target]) => { const t = document.querySelector('#result-info');"
+        " return t && t.textContent.includes(seq) && t.textContent.includes('target' + target); }",
+        arg=[expected, target],
+    )
+
+
+def _trace(pw_page, selector: str, name: str | None = None) -> dict:
+    """One Plotly trace (the first, or the one called ``name``) of a div, as drawn."""
+    pw_page.wait_for_function(
+        f"document.querySelector('{selector}') && "
+        f"(document.querySelector('{selector}').data || []).length > 0"
+    )
+    traces = pw_page.evaluate(f"document.querySelector('{selector}').data")
+    return traces[0] if name is None else next(t for t in traces if t.get("name") == name)
+
+
+def _check_stored_results(pw_page, expected: dict, sequence: int, target: str) -> None:
+    """The ISM, attribution and temporal plots of one sequence and target, value by value."""
+    k = RESULT_TARGETS.index(target)
+    _choose(pw_page, "ism/ism.h5", sequence, target)
+    heat = _trace(pw_page, "#result-delta")
+    assert heat["type"] == "heatmap" and heat["y"] == ["A", "C", "G", "T"]
+    assert heat["x"] == (ISM_POSITIONS + 1).tolist()  # 1-based positions of the window
+    np.testing.assert_allclose(heat["z"], expected["ism"]["delta"][sequence, :, :, k], atol=1e-5)
+    gain = _trace(pw_page, "#result-position-lines", "gain")
+    np.testing.assert_allclose(gain["y"], expected["ism"]["gain"][sequence, :, k], atol=1e-5)
+    assert "reference" in pw_page.text_content("#result-info")
+
+    _choose(pw_page, "saliency/attributions.h5", sequence, target)
+    bars = _trace(pw_page, "#result-attributions")
+    assert bars["type"] == "bar" and bars["text"] == list(RESULT_SEQS[sequence])
+    # the observed base's value: (k + 1) * position / 10 (1-based position)
+    np.testing.assert_allclose(bars["y"], (k + 1) * np.arange(1, 41) / 10, rtol=1e-5)
+
+    _choose(pw_page, "temporal/temporal.h5", sequence, target)
+    for name in ("forward", "backward"):
+        line = _trace(pw_page, "#result-position-lines", name)
+        assert line["x"] == list(range(1, 41))
+        np.testing.assert_allclose(line["y"], expected["temporal"][name][sequence, :, k], atol=1e-6)
+
+
+def test_stored_results_are_drawn_per_sequence_and_target(stored, server, page, tmp_path):
+    _, expected = stored
+    p = page.page
+    p.goto(server + "#results")
+    p.wait_for_selector("#result-info")
+    assert p.locator("#result-file option").count() == 3
+    _check_stored_results(p, expected, sequence=2, target="gc")
+    _check_stored_results(p, expected, sequence=0, target="motif")
+    p.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+    page.close()
+
+
+def test_the_report_draws_the_same_stored_results(stored, tmp_path, browser):
+    from motiflens.dashboard.export import report
+
+    run, expected = stored
+    path = report(run, tmp_path / "report.html", top=0, sequences=3)
+    html = path.read_text()
+    assert all(name in html for name in RESULT_NAMES)
+    p = Page(browser)
+    p.page.goto(path.as_uri() + "#results")
+    p.page.wait_for_selector("#result-info")
+    _check_stored_results(p.page, expected, sequence=1, target="gc")
+    assert not [u for u in p.requests if u.startswith(("http:", "https:"))]
     p.close()

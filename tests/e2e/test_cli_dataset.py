@@ -30,10 +30,22 @@ def test_dataset_peaks_then_info(peaks_inputs):
     tmp = peaks_inputs
     result = runner.invoke(
         app,
-        ["dataset", "peaks", str(tmp / "targets.txt"), str(tmp / "genome.fa"),
-         str(tmp / "d.h5"), "--size", "300", "--merge-overlap", "100",
-         "--valid-chrom", "chr8", "--test-chrom", "chr2"],
-    )  # fmt: skip
+        [
+            "dataset",
+            "peaks",
+            str(tmp / "targets.txt"),
+            str(tmp / "genome.fa"),
+            str(tmp / "d.h5"),
+            "--size",
+            "300",
+            "--merge-overlap",
+            "100",
+            "--valid-chrom",
+            "chr8",
+            "--test-chrom",
+            "chr2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     # chr1 peaks at mid 1100 and 1150 merge (overlap 250 >= 100); chr1:4050 stays alone
     assert "5 peaks from 2 targets -> 4 regions (1 merges" in result.output
@@ -53,9 +65,9 @@ def test_bad_bed_is_a_message_not_a_traceback(peaks_inputs):
     tmp = peaks_inputs
     (tmp / "b.bed").write_text("chr1\t1050\t1250\nchr1\tten\t4100\n")
     result = runner.invoke(
-        app, ["dataset", "peaks", str(tmp / "targets.txt"), str(tmp / "genome.fa"),
-              str(tmp / "d.h5")],
-    )  # fmt: skip
+        app,
+        ["dataset", "peaks", str(tmp / "targets.txt"), str(tmp / "genome.fa"), str(tmp / "d.h5")],
+    )
     assert result.exit_code == 2
     assert "b.bed:2" in result.output and "must be integers" in result.output
     assert not (tmp / "d.h5").exists()
@@ -71,9 +83,21 @@ def test_info_on_a_non_hdf5_file(tmp_path):
 def test_dataset_sequences_from_fasta(tmp_path):
     (tmp_path / "s.fa").write_text(">1\nACGTAC\n>0\nacg\n>1\nTTTTTTTT\n")
     result = runner.invoke(
-        app, ["dataset", "sequences", str(tmp_path / "s.fa"), "-o", str(tmp_path / "s.h5"),
-              "--length", "6", "--valid", "0", "--test", "0"],
-    )  # fmt: skip
+        app,
+        [
+            "dataset",
+            "sequences",
+            str(tmp_path / "s.fa"),
+            "-o",
+            str(tmp_path / "s.h5"),
+            "--length",
+            "6",
+            "--valid",
+            "0",
+            "--test",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "1 centre-padded with N, 1 centre-trimmed" in result.output
     x, y, _ = read_split(tmp_path / "s.h5", "train")

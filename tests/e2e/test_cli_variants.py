@@ -92,8 +92,19 @@ def test_two_cpu_processes_write_the_single_process_files(setup, tmp_path):
     run, genome, vcf = setup
     # one variant per chunk: rs1's two alleles, the malformed line, the mismatch and the
     # deletion fall to both processes
-    args = ["variants", str(run), str(vcf), "--genome", str(genome), "--skip-bad",
-            "--chunk-size", "1", "--no-progress", "--accelerator", "cpu"]  # fmt: skip
+    args = [
+        "variants",
+        str(run),
+        str(vcf),
+        "--genome",
+        str(genome),
+        "--skip-bad",
+        "--chunk-size",
+        "1",
+        "--no-progress",
+        "--accelerator",
+        "cpu",
+    ]
     _cli(*args, "-o", str(tmp_path / "one"), "--devices", "1")
     res = _cli(*args, "-o", str(tmp_path / "two"), "--devices", "2", "--strategy", "ddp")
     assert res.stdout.count("variants  ") == 1  # only rank 0 reports

@@ -111,7 +111,7 @@ def trained_sim(tmp_path_factory: pytest.TempPathFactory) -> TrainedSim:
             progress=False,
         )
         run_dir = root / "run"
-        result = train(dataset, run_dir, RunConfig.from_dict(SIM_CONFIG), progress=False)
+        result = train(dataset, run_dir, RunConfig.from_dict(SIM_CONFIG), verbose=False)
     finally:
         torch.set_num_threads(before)
     model = Run(run_dir).model("cpu")

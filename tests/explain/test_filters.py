@@ -19,6 +19,7 @@ from motiflens.explain.filters import (
 )
 from motiflens.models import build_model
 from motiflens.motifs.databases import jaspar_motif, load_database
+from motiflens.sequence.onehot import decode
 
 
 def _random_model(name: str, arch: dict, length: int = 60, n_targets: int = 3, seed: int = 0):
@@ -44,8 +45,13 @@ def _onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
     return X
 
 
-BASSET_SAME = {"filters": [12, 8, 8], "sizes": [5, 4, 3], "pools": [2, 2, 2], "hidden": [10],
-               "padding": "same"}  # fmt: skip
+BASSET_SAME = {
+    "filters": [12, 8, 8],
+    "sizes": [5, 4, 3],
+    "pools": [2, 2, 2],
+    "hidden": [10],
+    "padding": "same",
+}
 BASSET_VALID = {"filters": [12, 8], "sizes": [6, 3], "pools": [3, 2], "hidden": [10]}
 
 
@@ -53,7 +59,7 @@ BASSET_VALID = {"filters": [12, 8], "sizes": [6, 3], "pools": [3, 2], "hidden": 
 def test_filter_stats_match_a_position_by_position_loop(arch):
     model = _random_model("basset", arch)
     X = _onehot(9, 60)
-    stats = filter_stats(model, X, batch_size=4, progress=False)
+    stats = filter_stats(model, X, batch_size=4)
 
     with torch.no_grad():
         act = model.first_activation(torch.as_tensor(X)).numpy().astype(np.float64)
@@ -87,10 +93,9 @@ def test_filter_that_never_activates_is_reported_not_matched():
         model.conv_blocks[0].bn.bias[2] = -1e6  # never positive after the ReLU
     X = _onehot(6, 60)
     database = load_database("jaspar:2024:CORE:vertebrates")[:40]
-    report = analyze_filters(
-        model, X, target_labels=["a", "b", "c"], database=database,
-        influence=True, progress=False,
-    )  # fmt: skip
+    model.target_labels = ["a", "b", "c"]
+    report = analyze_filters(model, X, database=database, influence=True)
+    assert report.target_labels == ["a", "b", "c"]  # the model's own names
     row = report.table.iloc[2]
     assert row["sites"] == 0 and report.stats.max[2] == 0
     assert row["match_id"] == "" and "filter2" not in {m.id for m in report.motifs}
@@ -100,7 +105,7 @@ def test_filter_that_never_activates_is_reported_not_matched():
 def test_model_without_a_first_convolution_is_refused():
     model = _random_model("rnn", {}, length=30)
     with pytest.raises(InputError, match="first layer is not a convolution"):
-        filter_stats(model, _onehot(2, 30), progress=False)
+        filter_stats(model, _onehot(2, 30))
 
 
 @pytest.mark.parametrize(
@@ -112,8 +117,8 @@ def test_influence_equals_one_full_forward_per_filter(name, arch):
     model = _random_model(name, arch, length=60)
     X = _onehot(24, 60, seed=1)
     y = (np.random.default_rng(2).random((24, 3)) < 0.4).astype(np.float32)
-    means = filter_stats(model, X, progress=False).mean
-    fast = filter_influence(model, X, y, means=means, batch_size=10, progress=False)
+    means = filter_stats(model, X).mean
+    fast = filter_influence(model, X, y, means=means, batch_size=10)
     naive = naive_filter_influence(model, X, y, means=means)
     assert fast.method == ("rest" if name == "cnn-rnn" else "fast")
     # Influence divides by the logit variance; compare relative to the largest value
@@ -122,7 +127,7 @@ def test_influence_equals_one_full_forward_per_filter(name, arch):
     np.testing.assert_allclose(fast.targets / scale, naive.targets / scale, atol=1e-4)
     np.testing.assert_allclose(fast.loss, naive.loss, atol=1e-5)
     some = [0, 3, 5]
-    subset = filter_influence(model, X, y, means=means, filters=some, progress=False)
+    subset = filter_influence(model, X, y, means=means, filters=some)
     np.testing.assert_allclose(subset.targets / scale, naive.targets[some] / scale, atol=1e-4)
 
 
@@ -132,8 +137,9 @@ def test_influence_of_a_hand_built_model():
     model = _random_model(
         "basset",
         {"filters": [2], "sizes": [1], "pools": [4], "hidden": [], "batch_norm": False},
-        length=4, n_targets=1,
-    )  # fmt: skip
+        length=4,
+        n_targets=1,
+    )
     with torch.no_grad():
         model.conv1.weight.zero_()
         model.conv1.bias.zero_()
@@ -143,7 +149,7 @@ def test_influence_of_a_hand_built_model():
         model.output.bias.fill_(-1.0)
     X = np.eye(4, dtype=np.float32)[[[0, 1, 1, 1], [1, 1, 1, 1], [0, 0, 2, 3]]].transpose(0, 2, 1)
     y = np.array([[1.0], [0.0], [1.0]], dtype=np.float32)
-    res = filter_influence(model, X, y, progress=False)
+    res = filter_influence(model, X, y)
     m = 3 / 12  # three A among 12 positions
     orig = np.array([1.0, -1.0, 1.0])
     null = 2 * m - 1
@@ -173,10 +179,8 @@ def test_filters_recover_the_planted_motifs(trained_motifs):
     annotates with those motifs (or their family) at q < 0.1."""
     x, y, _ = read_split(trained_motifs.dataset, "test")
     database = load_database("jaspar:2024:CORE:vertebrates")
-    report = analyze_filters(
-        trained_motifs.model, x, y, target_labels=trained_motifs.target_labels,
-        database=database, progress=False,
-    )  # fmt: skip
+    report = analyze_filters(trained_motifs.model, x, y, database=database)
+    assert report.target_labels == trained_motifs.target_labels
     planted = [jaspar_motif(i) for i in trained_motifs.planted.values()]
     recovery = planted_recovery(report, planted)
     assert recovery["recovered"].mean() >= 0.8, recovery
@@ -193,6 +197,18 @@ def test_influence_takes_integer_labels_as_stored_in_datasets():
     model = _random_model("basset", BASSET_VALID)
     X = _onehot(8, 60)
     y = (np.random.default_rng(0).random((8, 3)) < 0.5).astype(np.int8)  # *_out is int8
-    a = filter_influence(model, X, y, progress=False)
-    b = filter_influence(model, X, y.astype(np.float32), progress=False)
+    a = filter_influence(model, X, y)
+    b = filter_influence(model, X, y.astype(np.float32))
     np.testing.assert_array_equal(a.loss, b.loss)
+
+
+def test_sequences_may_be_given_as_dna_strings():
+    model = _random_model("basset", BASSET_VALID)
+    X = _onehot(5, 60)
+    text = decode(X)  # the N of _onehot decodes to N, which encodes as 0.25 again
+    a, b = filter_stats(model, X), filter_stats(model, text)
+    np.testing.assert_array_equal(a.counts, b.counts)
+    np.testing.assert_array_equal(a.sites, b.sites)
+    np.testing.assert_allclose(
+        filter_influence(model, text).targets, filter_influence(model, X).targets, atol=1e-6
+    )

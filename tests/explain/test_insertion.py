@@ -18,6 +18,7 @@ from motiflens.explain.insertion import (
 from motiflens.models import build_model
 from motiflens.motifs.databases import jaspar_motif, load_database
 from motiflens.motifs.pwm import Motif
+from motiflens.sequence.onehot import decode
 
 
 def test_sampled_instances_follow_the_pwm():
@@ -44,7 +45,8 @@ def test_insertion_change_of_a_linear_model_by_hand():
     rng = np.random.default_rng(0)
     X = np.eye(4, dtype=np.float32)[rng.integers(1, 4, (20, 10))].transpose(0, 2, 1).copy()
     aaa = Motif("AAA", "AAA", np.array([[1.0] * 3, [0] * 3, [0] * 3, [0] * 3]))
-    table = insert_motifs(model, X, [aaa], ["t"], progress=False)
+    table = insert_motifs(model, X, [aaa])
+    assert list(table["target"]) == ["target_0"]  # the model's target label
     np.testing.assert_allclose(table["delta_score"], [3.0], rtol=1e-6)
     p0, p1 = 0.5, 1 / (1 + np.exp(-3.0))
     np.testing.assert_allclose(table["delta_pred"], [p1 - p0], rtol=1e-5)
@@ -53,7 +55,7 @@ def test_insertion_change_of_a_linear_model_by_hand():
 def test_shuffled_backgrounds_keep_composition():
     X = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (5, 50))]
     X = X.transpose(0, 2, 1).copy()
-    bg = insertion_backgrounds(X, "shuffle", seed=0)
+    bg = insertion_backgrounds(X, "shuffle", random_state=0)
     np.testing.assert_array_equal(bg.sum(axis=2), X.sum(axis=2))
     assert not np.array_equal(bg, X)
 
@@ -64,11 +66,11 @@ def test_insertion_ranks_each_planted_motif_first(trained_motifs):
     planted = {task: jaspar_motif(i) for task, i in trained_motifs.planted.items()}
     # the planted motifs among 25 other JASPAR motifs
     others = load_database("jaspar:2024:CORE:vertebrates")[::35][:25]
-    motifs = list(planted.values()) + [m for m in others if m.id not in
-                                       {p.id for p in planted.values()}]  # fmt: skip
-    bg = insertion_backgrounds(x[:96], "shuffle", seed=0)
-    table = insert_motifs(trained_motifs.model, bg, motifs, trained_motifs.target_labels,
-                          progress=False)  # fmt: skip
+    motifs = list(planted.values()) + [
+        m for m in others if m.id not in {p.id for p in planted.values()}
+    ]
+    bg = insertion_backgrounds(x[:96], "shuffle", random_state=0)
+    table = insert_motifs(trained_motifs.model, bg, motifs, random_state=0)
     best = top_motifs(table, 1).set_index("target")
     by_id = {m.id: m for m in motifs}
     for task, motif in planted.items():
@@ -80,7 +82,9 @@ def _random_basset():
     torch.manual_seed(0)
     arch = {"filters": [6], "sizes": [5], "pools": [26], "hidden": [], "batch_norm": False}
     cfg = ModelConfig.from_dict({"name": "basset", "n_targets": 2, "length": 30, "arch": arch})
-    return build_model(cfg).eval()
+    model = build_model(cfg).eval()
+    model.target_labels = ["t0", "t1"]
+    return model
 
 
 def test_a_motifs_result_does_not_depend_on_the_others():
@@ -89,11 +93,17 @@ def test_a_motifs_result_does_not_depend_on_the_others():
     X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (16, 30))].transpose(0, 2, 1).copy()
     a = Motif("A1", "a", rng.dirichlet(np.ones(4), size=6).T)
     b = Motif("B1", "b", rng.dirichlet(np.ones(4), size=6).T)
-    both = insert_motifs(model, X, [a, b], ["t0", "t1"], progress=False)
-    alone = insert_motifs(model, X, [b], ["t0", "t1"], progress=False)
+    both = insert_motifs(model, X, [a, b], random_state=0)
+    alone = insert_motifs(model, X, [b], random_state=0)
     np.testing.assert_allclose(
         both[both["motif_id"] == "B1"]["delta_score"].to_numpy(), alone["delta_score"].to_numpy()
     )
+    # one target by name: that target's rows of the full table; DNA strings as input
+    one = insert_motifs(model, decode(X), [a, b], targets="t1", random_state=0)
+    assert list(one["target"]) == ["t1", "t1"]
+    want = both[both["target"] == "t1"][["motif_id", "delta_score", "delta_pred"]]
+    np.testing.assert_allclose(one["delta_score"], want["delta_score"], rtol=1e-6)
+    assert list(one["motif_id"]) == list(want["motif_id"])
 
 
 def test_centre_outside_the_sequence_is_refused():
@@ -102,4 +112,4 @@ def test_centre_outside_the_sequence_is_refused():
     X = np.full((2, 4, 30), 0.25, dtype=np.float32)
     m = Motif("A1", "a", np.full((4, 3), 0.25))
     with pytest.raises(InputError, match="outside the 30 bp"):
-        insert_motifs(_random_basset(), X, [m], ["t0", "t1"], centers=[30], progress=False)
+        insert_motifs(_random_basset(), X, [m], centers=[30])

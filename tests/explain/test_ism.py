@@ -17,16 +17,18 @@ from torch import nn
 
 from motiflens.config import BassetConfig, CNNConfig, ModelConfig, RNNConfig
 from motiflens.errors import InputError
+from motiflens.explain.fast_ism import FastISM, conv_change, spectral
 from motiflens.explain.ism import (
     ISMResult,
     ism_chunks,
-    ism_output_bytes,
     loss_gain,
     saturation_mutagenesis,
-    write_ism,
-    write_ism_table,
 )
+from motiflens.explain.ism_engine import mutants
+from motiflens.explain.ism_plan import Conv, plan_model
 from motiflens.models import build_model
+from motiflens.results import read_result_info
+from motiflens.steps.ism_files import ism_output_bytes, write_ism, write_ism_table
 
 TOL = 1e-4  # absolute, on logits
 
@@ -211,6 +213,18 @@ def test_window_subset_and_targets() -> None:
     np.testing.assert_allclose(end.delta, delta[:, :, 113:], atol=TOL, rtol=0)
 
 
+def test_targets_by_name_equal_targets_by_index() -> None:
+    model = basset("same")
+    model.target_labels = ["a", "b", "c", "CTCF", "REST"]
+    x = one_hot(1, 120)
+    by_name = saturation_mutagenesis(model, x, targets=["REST", 1], window=10)
+    by_index = saturation_mutagenesis(model, x, targets=[4, 1], window=10)
+    np.testing.assert_array_equal(by_name.targets, [4, 1])
+    np.testing.assert_array_equal(by_name.delta, by_index.delta)
+    one = saturation_mutagenesis(model, x, targets="CTCF", window=10)
+    np.testing.assert_array_equal(one.targets, [3])
+
+
 def test_reverse_complement_average() -> None:
     model = basset("valid")
     x = one_hot(2, 120)
@@ -269,8 +283,6 @@ def test_naive_method_matches_hand_loop_and_ism_chunks() -> None:
 
 def test_skipping_is_exact_on_a_sparse_model() -> None:
     """Most mutants change nothing after the first ReLU; they leave the chunk early."""
-    from motiflens.explain.ism import _FastISM, _mutants, _plan
-
     model = lively(
         nn.Sequential(
             nn.Conv1d(4, 6, 5),
@@ -287,8 +299,8 @@ def test_skipping_is_exact_on_a_sparse_model() -> None:
     x = one_hot(2, 80)
     result = saturation_mutagenesis(model, x, method="fast")
     assert_matches(result, *hand_ism(model, x))
-    engine = _FastISM(_plan(model), x)
-    seq, pos, base, _ = _mutants(x, np.arange(80))
+    engine = FastISM(plan_model(model), x)
+    seq, pos, base, _ = mutants(x, np.arange(80))
     engine.outputs(seq, pos, base, 96)
     assert engine.stats["skipped"] > 0.5 * engine.stats["mutants"]
 
@@ -306,8 +318,6 @@ def test_skipping_is_exact_on_a_sparse_model() -> None:
 )
 def test_conv_change_forms_agree_with_float64(cin, cout, k, dilation, w) -> None:
     """The DFT form and the direct form of a conv's change, against float64."""
-    from motiflens.explain.ism import _Conv, _conv_change, _spectral
-
     weight = torch.randn(cout, cin, k) / (cin * k) ** 0.5
     change = torch.randn(64, w, cin)
     want = nn.functional.conv_transpose1d(
@@ -315,33 +325,31 @@ def test_conv_change_forms_agree_with_float64(cin, cout, k, dilation, w) -> None
         weight.double().flip(-1).transpose(0, 1),
         dilation=dilation,
     ).transpose(1, 2)
-    op = _Conv(weight, None, (0, 0), dilation)
-    got, _ = _conv_change(change, op)
+    op = Conv(weight, None, (0, 0), dilation)
+    got, _ = conv_change(change, op)
     torch.testing.assert_close(got.double(), want, atol=2e-5, rtol=0)
     op.spectral[w] = None  # force the direct form
-    direct, _ = _conv_change(change, op)
+    direct, _ = conv_change(change, op)
     torch.testing.assert_close(direct.double(), want, atol=2e-5, rtol=0)
     op.spectral.clear()
-    used = _spectral(op, w) is not None  # where it needs clearly fewer products
+    used = spectral(op, w) is not None  # where it needs clearly fewer products
     assert used == ((w, k, dilation) in {(7, 11, 1), (5, 7, 1), (7, 5, 2)})
 
 
 def test_fast_outputs_in_any_order_and_chunk_size() -> None:
     """Mutants not grouped by position (no sharing among the three) and odd chunks."""
-    from motiflens.explain.ism import _FastISM, _mutants, _plan
-
     model = basset("valid")
     x = one_hot(3, 120)
-    seq, pos, base, _ = _mutants(x, np.arange(120))
+    seq, pos, base, _ = mutants(x, np.arange(120))
     order = torch.randperm(seq.numel(), generator=torch.Generator().manual_seed(2))
     seq, pos, base = seq[order], pos[order], base[order]
-    mutants = x[seq].clone()
+    mutated = x[seq].clone()
     rows = torch.arange(seq.numel())
-    mutants[rows, :, pos] = 0.0
-    mutants[rows, base, pos] = 1.0
+    mutated[rows, :, pos] = 0.0
+    mutated[rows, base, pos] = 1.0
     with torch.no_grad():
-        want = model.eval()(mutants)
-        engine = _FastISM(_plan(model), x)
+        want = model.eval()(mutated)
+        engine = FastISM(plan_model(model), x)
         for size in (7, 100, 5000):
             torch.testing.assert_close(engine.outputs(seq, pos, base, size), want, atol=TOL, rtol=0)
 
@@ -439,10 +447,12 @@ def test_output_too_large_for_memory_is_refused(monkeypatch: pytest.MonkeyPatch)
 def test_bad_targets_window_and_method() -> None:
     model = basset("same")
     x = one_hot(1, 120)
-    with pytest.raises(InputError, match="valid targets are 0-4"):
+    with pytest.raises(InputError, match=r"out of range \(0..4\)"):
         saturation_mutagenesis(model, x, targets=[7])
-    with pytest.raises(InputError, match="not an index"):
-        saturation_mutagenesis(model, x, targets=["CTCF"])  # type: ignore[list-item]
+    with pytest.raises(InputError, match="no target named 'CTCF'"):
+        saturation_mutagenesis(model, x, targets=["CTCF"])
+    with pytest.raises(InputError, match="no targets"):
+        saturation_mutagenesis(model, x, targets=[])
     with pytest.raises(InputError, match="window"):
         saturation_mutagenesis(model, x, window=121)
     with pytest.raises(InputError, match="outside"):
@@ -471,35 +481,55 @@ def test_loss_gain_by_hand() -> None:
 
 
 def test_output_bytes_by_hand() -> None:
-    # delta 10*4*200*3 + loss, gain 2*10*200*3 + reference 10*3 floats; positions, targets
-    assert ism_output_bytes(10, 200, 3) == 4 * (24000 + 12000 + 30) + 8 * (200 + 3)
-    assert ism_output_bytes(0, 600, 164) == 8 * 764
+    # delta 10*4*200*3 + loss, gain 2*10*200*3 + reference 10*3 floats; positions (int64)
+    assert ism_output_bytes(10, 200, 3) == 4 * (24000 + 12000 + 30) + 8 * 200
+    assert ism_output_bytes(0, 600, 164) == 8 * 600
+    # with the one-hot sequences: 10 x 4 x 250 bytes more
+    assert ism_output_bytes(10, 200, 3, length=250) == ism_output_bytes(10, 200, 3) + 10_000
 
 
 def test_write_ism_round_trip(tmp_path: Path) -> None:
     model = basset("same")
     x = one_hot(3, 120)
     whole = saturation_mutagenesis(model, x, window=20, targets=[0, 3])
+    chunks = list(ism_chunks(model, x, window=20, targets=[0, 3], sequences_per_chunk=2))
+    # Other batches, other float rounding (~1e-6): the chunks agree with the whole at the
+    # fast path's tolerance; the file must hold the chunks exactly.
+    joined = np.concatenate([c.delta for c in chunks])
+    np.testing.assert_allclose(joined, whole.delta, atol=TOL, rtol=0)
     path = write_ism(
         tmp_path / "ism.h5",
-        ism_chunks(model, x, window=20, targets=[0, 3], sequences_per_chunk=2),
+        iter(chunks),
         names=["a", "b", "c"],
         target_labels=["CTCF", "REST"],
+        onehot=x,
+        params={"window": 20},
     )
-    loss, gain = loss_gain(whole.delta)
+    loss, gain = loss_gain(joined)
     with h5py.File(path, "r") as h5:
-        np.testing.assert_allclose(h5["delta"][:], whole.delta, atol=1e-6)
-        np.testing.assert_allclose(h5["reference"][:], whole.reference, atol=1e-6)
-        np.testing.assert_allclose(h5["loss"][:], loss, atol=1e-6)
-        np.testing.assert_allclose(h5["gain"][:], gain, atol=1e-6)
+        np.testing.assert_array_equal(h5["delta"][:], joined)
+        np.testing.assert_array_equal(
+            h5["reference"][:], np.concatenate([c.reference for c in chunks])
+        )
+        np.testing.assert_array_equal(h5["loss"][:], loss)
+        np.testing.assert_array_equal(h5["gain"][:], gain)
         np.testing.assert_array_equal(h5["positions"][:], np.arange(50, 70))
-        np.testing.assert_array_equal(h5["targets"][:], [0, 3])
-        assert [s.decode() for s in h5["names"][:]] == ["a", "b", "c"]
-        assert [s.decode() for s in h5["target_labels"][:]] == ["CTCF", "REST"]
-        assert h5.attrs["method_used"] == "fast"
+        np.testing.assert_array_equal(h5["onehot"][:], x.numpy().astype(np.uint8))
         stored = sum(h5[k].size * h5[k].dtype.itemsize for k in ("delta", "reference", "loss"))
-        stored += h5["gain"].size * 4 + h5["positions"].size * 8 + h5["targets"].size * 8
-    assert stored == ism_output_bytes(3, 20, 2)
+        stored += h5["gain"].size * 4 + h5["positions"].size * 8 + h5["onehot"].size
+    assert stored == ism_output_bytes(3, 20, 2, length=120)
+    info = read_result_info(path)
+    assert info.kind == "ism"
+    assert info.names == ["a", "b", "c"]
+    assert info.target_labels == ["CTCF", "REST"]
+    assert info.params == {"method_used": "fast", "targets": [0, 3], "window": 20}
+    assert info.arrays == {
+        "delta": ("sequence", "base", "position", "target"),
+        "reference": ("sequence", "target"),
+        "loss": ("sequence", "position", "target"),
+        "gain": ("sequence", "position", "target"),
+    }
+    assert info.has_onehot
     assert [p.name for p in tmp_path.iterdir()] == ["ism.h5"]  # no temporary file left
 
 
@@ -535,11 +565,18 @@ def test_write_ism_is_atomic_and_checks_names(tmp_path: Path) -> None:
     model = basset("same")
     result = saturation_mutagenesis(model, one_hot(2, 120), window=4)
     write_ism(tmp_path / "one.h5", result)
-    with h5py.File(tmp_path / "one.h5", "r") as h5:
-        assert [s.decode() for s in h5["names"][:]] == ["seq0", "seq1"]
-        assert [s.decode() for s in h5["target_labels"][:]] == ["0", "1", "2", "3", "4"]
+    info = read_result_info(tmp_path / "one.h5")
+    assert info.names == ["seq0", "seq1"]
+    assert info.target_labels == ["0", "1", "2", "3", "4"]
+    assert not info.has_onehot
     with pytest.raises(InputError, match="names"):
         write_ism(tmp_path / "bad.h5", result, names=["only one"])
+    with pytest.raises(InputError, match="names"):
+        write_ism(tmp_path / "bad.h5", result, names=["a", "b", "c"])
+    with pytest.raises(InputError, match="one-hot"):
+        write_ism(tmp_path / "bad.h5", result, onehot=one_hot(3, 120))
+    with pytest.raises(InputError, match="target labels"):
+        write_ism(tmp_path / "bad.h5", result, target_labels=["CTCF"])
     assert not (tmp_path / "bad.h5").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.h5"]
 

@@ -16,7 +16,8 @@ from torch import nn
 
 from motiflens.config import ModelConfig, RunConfig
 from motiflens.data.hdf5 import read_split
-from motiflens.data.simulate import TaskSpec, load_jaspar_motif, simulate
+from motiflens.data.simulate import TaskSpec, simulate
+from motiflens.errors import InputError
 from motiflens.explain.optimize import (
     ClassOptimization,
     normalize_demo,
@@ -25,6 +26,7 @@ from motiflens.explain.optimize import (
     write_meme,
 )
 from motiflens.models import build_model
+from motiflens.motifs.databases import jaspar_motif
 from motiflens.plots.explain import class_optimization_logo
 from motiflens.plots.style import save_figure
 from motiflens.runs import Run
@@ -37,7 +39,8 @@ CTCF = "MA0139.2"
 
 @pytest.fixture(scope="module")
 def ctcf() -> np.ndarray:
-    return load_jaspar_motif(CTCF)[1]
+    # one pseudo-observation spread over the four bases: no zero (log-odds stay finite)
+    return jaspar_motif(CTCF, pseudocount=0.25).probs
 
 
 class PWMScan(nn.Module):
@@ -106,30 +109,53 @@ def test_normalize_demo_hand_computed():
 
 def test_demo_finds_the_scanned_motif_and_the_objective_decreases(ctcf):
     model = PWMScan(ctcf)
-    result = optimize_class(model, 0, length=50, n_sequences=3, random_state=0)
+    result = optimize_class(model, targets=0, length=50, n_sequences=3, random_state=0)
     assert isinstance(result, ClassOptimization)
-    assert result.matrix.shape == (3, 4, 50)
+    # starts first, target last
+    assert result.matrix.shape == (3, 4, 50, 1) and result.targets == [0]
     np.testing.assert_allclose(result.matrix.sum(axis=1), 1.0, atol=1e-5)
-    assert result.history.shape == (1000, 3)
+    assert result.history.shape == (1000, 3, 1) and result.scores.shape == (3, 1)
     first, last = result.history[:50].mean(0), result.history[-50:].mean(0)
     assert np.all(last < first - 100)
-    for matrix in result.matrix:
+    for matrix in result.matrix[..., 0]:
         r, strand, _ = best_window(matrix, ctcf)
         assert r >= 0.7, r
         assert strand == "+"  # the scan only reads the + strand
     # The most probable bases form a sequence the scan scores well above random ones.
     top = float(np.log2(ctcf / 0.25).max(axis=0).sum())
     assert np.all(result.scores >= 0.8 * top)
+    assert [len(row) for row in result.sequences] == [1, 1, 1]
     with torch.no_grad():
-        again = model(torch.from_numpy(one_hot(result.sequences)))[:, 0].numpy()
-    np.testing.assert_allclose(result.scores, again, rtol=1e-5)
+        again = model(torch.from_numpy(one_hot([row[0] for row in result.sequences])))
+    np.testing.assert_allclose(result.scores, again.numpy(), rtol=1e-5)
+
+
+def test_targets_are_optimized_on_inputs_of_their_own(ctcf):
+    # Two outputs (the motif and its reverse complement), selected by name: optimised in
+    # one batch, each target's inputs are those of optimising it alone.
+    model = PWMScan(ctcf)
+    model.conv = nn.Conv1d(4, 2, ctcf.shape[1], bias=False)
+    with torch.no_grad():
+        model.conv.weight[0] = torch.as_tensor(np.log2(ctcf / 0.25))
+        model.conv.weight[1] = torch.as_tensor(np.log2(ctcf[::-1, ::-1].copy() / 0.25))
+    model.target_labels = ["fwd", "rev"]
+    both = optimize_class(model, targets=["rev", "fwd"], length=30, n_steps=40, random_state=3)
+    assert both.targets == [1, 0] and both.matrix.shape == (1, 4, 30, 2)
+    alone = optimize_class(model, targets="rev", length=30, n_steps=40, random_state=3)
+    # rows are start-major (start i of target k is row i * T + k): with one start, the
+    # first target draws the same random start as when it is optimised alone
+    np.testing.assert_allclose(both.matrix[..., :1], alone.matrix, atol=1e-5)
+    np.testing.assert_allclose(both.history[..., :1], alone.history, rtol=1e-5)
+    with torch.no_grad():
+        scores = model(torch.from_numpy(one_hot(both.sequences[0]))).numpy()
+    np.testing.assert_allclose(both.scores[0], [scores[0, 1], scores[1, 0]], rtol=1e-5)
 
 
 def test_demo_with_log_prob_score_finds_the_motif(ctcf):
     # DeMo's own objective (NLL of the positive class) for a binary target.
-    result = optimize_class(PWMScan(ctcf), 0, length=40, score="log_prob", random_state=0)
-    assert best_window(result.matrix[0], ctcf)[0] >= 0.7
-    assert result.history[-1, 0] < result.history[0, 0]
+    result = optimize_class(PWMScan(ctcf), targets=0, length=40, score="log_prob", random_state=0)
+    assert best_window(result.matrix[0, ..., 0], ctcf)[0] >= 0.7
+    assert result.history[-1, 0, 0] < result.history[0, 0, 0]
 
 
 def test_demo_reaches_the_penalised_optimum_of_a_linear_score():
@@ -144,19 +170,19 @@ def test_demo_reaches_the_penalised_optimum_of_a_linear_score():
         def forward(self, x):
             return (x * w).sum(dim=(1, 2))[:, None]
 
-    result = optimize_class(Linear(), 0, length=length, random_state=1)  # DeMo settings
-    assert result.sequences == ["ACGTGC"]
+    result = optimize_class(Linear(), targets=0, length=length, random_state=1)  # DeMo
+    assert result.sequences == [["ACGTGC"]]
     hi, lo = 1.01 / 1.04, 0.01 / 1.04  # DeMo's normalisation of a one-hot column
     want = np.full((4, length), lo)
     want[bases.numpy(), np.arange(length)] = hi
-    np.testing.assert_allclose(result.matrix[0], want, atol=0.02)
+    np.testing.assert_allclose(result.matrix[0, ..., 0], want, atol=0.02)
 
 
 def test_seeded_runs_repeat_and_model_state_is_restored(ctcf):
     model = PWMScan(ctcf)
     model.train()
-    a = optimize_class(model, 0, length=30, n_steps=50, random_state=7)
-    b = optimize_class(model, 0, length=30, n_steps=50, random_state=7)
+    a = optimize_class(model, targets=0, length=30, n_steps=50, random_state=7)
+    b = optimize_class(model, targets=0, length=30, n_steps=50, random_state=7)
     np.testing.assert_array_equal(a.matrix, b.matrix)
     assert model.training
     assert all(p.requires_grad and p.grad is None for p in model.parameters())
@@ -169,11 +195,12 @@ def test_eval_mode_for_batch_norm_and_dropout():
     cfg["arch"] = {"filters": [6], "sizes": [5], "pools": [4], "hidden": [8]}
     torch.manual_seed(0)
     model = build_model(ModelConfig.from_dict(cfg)).train()
-    result = optimize_class(model, 1, n_steps=20, n_sequences=2, random_state=0)
+    result = optimize_class(model, targets=1, n_steps=20, n_sequences=2, random_state=0)
     model.eval()
+    designed = [row[0] for row in result.sequences]
     with torch.no_grad():
-        want = torch.sigmoid(model(torch.from_numpy(one_hot(result.sequences)))[:, 1])
-    np.testing.assert_allclose(result.scores, want.numpy(), rtol=1e-5)
+        want = torch.sigmoid(model(torch.from_numpy(one_hot(designed)))[:, 1])
+    np.testing.assert_allclose(result.scores[:, 0], want.numpy(), rtol=1e-5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -182,8 +209,8 @@ def test_rnn_on_cuda_in_eval_mode(method):
     # cuDNN's LSTM has no backward in eval mode; the optimisation must still run there.
     torch.manual_seed(0)
     model = build_model(ModelConfig.from_dict({"name": "cnn-rnn", "n_targets": 1}))
-    result = optimize_class(model, 0, length=30, n_steps=5, method=method, device="cuda")
-    assert result.matrix.shape == (1, 4, 30)
+    result = optimize_class(model, targets=0, length=30, n_steps=5, method=method, device="cuda")
+    assert result.matrix.shape == (1, 4, 30, 1)
     assert next(model.parameters()).device.type == "cpu"
 
 
@@ -193,14 +220,15 @@ def test_rnn_on_cuda_in_eval_mode(method):
 def test_sequence_variant_designs_valid_high_scoring_dna(ctcf):
     model = PWMScan(ctcf)
     result = optimize_class(
-        model, 0, length=40, method="sequence", n_sequences=4, n_steps=300, random_state=0
+        model, targets=0, length=40, method="sequence", n_sequences=4, n_steps=300, random_state=0
     )
-    assert len(result.sequences) == 4
-    assert all(len(s) == 40 and set(s) <= set("ACGT") for s in result.sequences)
-    np.testing.assert_array_equal(result.matrix, one_hot(result.sequences))
+    designed = [row[0] for row in result.sequences]
+    assert len(designed) == 4
+    assert all(len(s) == 40 and set(s) <= set("ACGT") for s in designed)
+    np.testing.assert_array_equal(result.matrix[..., 0], one_hot(designed))
     with torch.no_grad():
-        scores = model(torch.from_numpy(one_hot(result.sequences)))[:, 0].numpy()
-    np.testing.assert_allclose(result.scores, scores, rtol=1e-5)
+        scores = model(torch.from_numpy(one_hot(designed)))[:, 0].numpy()
+    np.testing.assert_allclose(result.scores[:, 0], scores, rtol=1e-5)
     g = torch.Generator().manual_seed(0)
     random = F.one_hot(torch.randint(0, 4, (500, 40), generator=g), 4).permute(0, 2, 1).float()
     with torch.no_grad():
@@ -214,21 +242,23 @@ def test_sequence_variant_designs_valid_high_scoring_dna(ctcf):
 def test_bad_arguments(ctcf):
     model = PWMScan(ctcf)
     with pytest.raises(ValueError, match="length"):
-        optimize_class(model, 0)
+        optimize_class(model, targets=0)
     with pytest.raises(ValueError, match="method"):
-        optimize_class(model, 0, length=20, method="gibbs")
+        optimize_class(model, targets=0, length=20, method="gibbs")
     with pytest.raises(ValueError, match="score"):
-        optimize_class(model, 0, length=20, score="prob")
+        optimize_class(model, targets=0, length=20, score="prob")
     with pytest.raises(ValueError, match="temperatures"):
-        optimize_class(model, 0, length=20, method="sequence", temperature=(1.0, 0.0))
+        optimize_class(model, targets=0, length=20, method="sequence", temperature=(1.0, 0.0))
     config_model = build_model(ModelConfig.from_dict({"name": "rnn", "n_targets": 2}))
-    with pytest.raises(ValueError, match="out of range"):
-        optimize_class(config_model, 2, length=10)
+    with pytest.raises(InputError, match=r"out of range \(0..1\)"):
+        optimize_class(config_model, targets=2, length=10)
+    with pytest.raises(InputError, match="no target named 'CTCF'"):
+        optimize_class(config_model, targets="CTCF", length=10)
     regression = build_model(
         ModelConfig.from_dict({"name": "rnn", "n_targets": 1, "task": "regression"})
     )
     with pytest.raises(ValueError, match="binary"):
-        optimize_class(regression, 0, length=10, score="log_prob")
+        optimize_class(regression, targets=0, length=10, score="log_prob")
 
 
 ###  files and figure
@@ -303,14 +333,14 @@ def test_class_optimization_recovers_the_planted_motif(tmp_path, ctcf):
             "training": {"preset": "demo", "lr": 0.01, "batch_size": 64, "max_epochs": 3},
         }
     )
-    train(data, tmp_path / "run", config, progress=False)
+    train(data, tmp_path / "run", config, verbose=False)
     model = Run(tmp_path / "run").model("cpu")
     x, y, _ = read_split(data, "test")
     with torch.no_grad():
         logits = model(torch.from_numpy(x).float())[:, 0].numpy()
     assert roc_auc_score(y[:, 0], logits) > 0.9
 
-    result = optimize_class(model, 0, random_state=0)
-    r, _, _ = best_window(result.matrix[0], ctcf)
+    result = optimize_class(model, targets=0, random_state=0)
+    r, _, _ = best_window(result.matrix[0, ..., 0], ctcf)
     assert r >= 0.7, f"best window of the optimised matrix matches CTCF with r = {r:.3f}"
-    assert result.scores[0] > 0.9  # its consensus sequence is predicted positive
+    assert result.scores[0, 0] > 0.9  # its consensus sequence is predicted positive

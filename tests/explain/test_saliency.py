@@ -20,12 +20,8 @@ from torch import nn
 
 from motiflens.config import ModelConfig
 from motiflens.errors import InputError
-from motiflens.explain.saliency import (
-    Attributions,
-    attribute,
-    resolve_targets,
-    shuffled_references,
-)
+from motiflens.explain.inputs import as_onehot, resolve_targets
+from motiflens.explain.saliency import Attributions, attribute, shuffled_references
 from motiflens.models import build_model
 from motiflens.plots.attribution import plot_attribution_heatmap, plot_attribution_logo
 from motiflens.sequence.onehot import decode
@@ -54,11 +50,11 @@ class ConvSum(nn.Module):
 
 
 def conv_sum_gradient(weight: np.ndarray, length: int) -> np.ndarray:
-    """d f_t / d x[c, p] = sum over windows j covering p of W[t, c, p - j]: (T, 4, L)."""
+    """d f_t / d x[c, p] = sum over windows j covering p of W[t, c, p - j]: (4, L, T)."""
     n_targets, _, width = weight.shape
-    grad = np.zeros((n_targets, 4, length))
+    grad = np.zeros((4, length, n_targets))
     for j in range(length - width + 1):
-        grad[:, :, j : j + width] += weight
+        grad[:, j : j + width, :] += np.moveaxis(weight, 0, -1)
     return grad
 
 
@@ -105,20 +101,25 @@ def test_gradient_and_gradient_x_input_equal_the_weights(linear_model):
     x = random_onehot(np.random.default_rng(0), 6, 30, unknown=2)
     expected = conv_sum_gradient(weight, 30)  # the same for every input
 
-    grad = attribute(model, x, target=[0, 1], method="gradient", device="cpu")
+    grad = attribute(model, x, targets=[1, 0], method="gradient", device="cpu")
     assert isinstance(grad, Attributions)
-    assert grad.attributions.shape == (6, 2, 4, 30) and grad.targets == [0, 1]
+    # target axis last, in the order asked for
+    assert grad.attributions.shape == (6, 4, 30, 2) and grad.targets == [1, 0]
     np.testing.assert_allclose(
-        grad.attributions, np.broadcast_to(expected, (6, 2, 4, 30)), atol=1e-5
+        grad.attributions, np.broadcast_to(expected[..., [1, 0]], (6, 4, 30, 2)), atol=1e-5
     )
     assert grad.convergence_delta is None and grad.max_delta is None
 
-    gxi = attribute(model, x, target=1, method="gradient_x_input", device="cpu")
-    assert gxi.attributions.shape == (6, 4, 30)  # one int target: no target axis
-    np.testing.assert_allclose(gxi.attributions, expected[1] * x, atol=1e-5)
-    # with all targets, target 1 is the second slice
+    gxi = attribute(model, x, targets=1, method="gradient_x_input", device="cpu")
+    assert gxi.attributions.shape == (6, 4, 30, 1)  # one target: the axis stays
+    np.testing.assert_allclose(gxi.attributions[..., 0], expected[..., 1] * x, atol=1e-5)
+    # with all targets, target 1 is the second slice of the last axis
     both = attribute(model, x, method="gradient_x_input", device="cpu")
-    np.testing.assert_allclose(both.attributions[:, 1], gxi.attributions, atol=1e-6)
+    np.testing.assert_allclose(both.attributions[..., 1:], gxi.attributions, atol=1e-6)
+    # DNA strings give the attributions of their one-hot (the 0.25 columns decode to N,
+    # which encodes as 0.25 again)
+    text = attribute(model, decode(x[:2]), targets=1, method="gradient_x_input")
+    np.testing.assert_allclose(text.attributions, gxi.attributions[:2], atol=1e-6)
 
 
 @pytest.mark.parametrize("method", ["integrated_gradients", "deeplift_shap"])
@@ -127,7 +128,7 @@ def test_reference_methods_on_a_linear_model_are_delta_x_times_weights(linear_mo
     model, weight = linear_model
     rng = np.random.default_rng(1)
     x = random_onehot(rng, 5, 30, unknown=1)
-    grad = conv_sum_gradient(weight, 30)[0]
+    grad = conv_sum_gradient(weight, 30)[..., 0]
     if kind == "array":
         references = shuffled_references(x, 4, random_state=7)
         baseline = references.mean(axis=1)
@@ -135,23 +136,23 @@ def test_reference_methods_on_a_linear_model_are_delta_x_times_weights(linear_mo
         references = kind
         baseline = np.full_like(x, 0.0 if kind == "zeros" else 0.25)
     result = attribute(
-        model, x, target=0, method=method, references=references, n_steps=8, device="cpu"
+        model, x, targets=0, method=method, references=references, n_steps=8, device="cpu"
     )
-    np.testing.assert_allclose(result.attributions, (x - baseline) * grad, atol=1e-5)
-    assert result.convergence_delta.shape == (5,)
+    np.testing.assert_allclose(result.attributions[..., 0], (x - baseline) * grad, atol=1e-5)
+    assert result.convergence_delta.shape == (5, 1)
     assert result.max_delta < 1e-5
 
 
 def test_default_references_are_shuffles_and_seeded(linear_model):
     model, weight = linear_model
     x = random_onehot(np.random.default_rng(2), 3, 30)
-    a = attribute(model, x, target=0, method="deeplift_shap", n_shuffles=6, random_state=5)
-    b = attribute(model, x, target=0, method="deeplift_shap", n_shuffles=6, random_state=5)
+    a = attribute(model, x, targets=0, method="deeplift_shap", n_shuffles=6, random_state=5)
+    b = attribute(model, x, targets=0, method="deeplift_shap", n_shuffles=6, random_state=5)
     np.testing.assert_array_equal(a.attributions, b.attributions)
     # the references are those shuffled_references() draws with the same seed
     refs = shuffled_references(x, 6, random_state=5)
-    grad = conv_sum_gradient(weight, 30)[0]
-    np.testing.assert_allclose(a.attributions, (x - refs.mean(axis=1)) * grad, atol=1e-5)
+    grad = conv_sum_gradient(weight, 30)[..., 0]
+    np.testing.assert_allclose(a.attributions[..., 0], (x - refs.mean(axis=1)) * grad, atol=1e-5)
 
 
 # ----------------------------------------------------------------------- DeepLIFT
@@ -196,10 +197,10 @@ def test_deeplift_through_relu_and_maxpool_matches_the_rules_by_hand():
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(3, 4, 20, generator=gen).numpy()  # continuous: no ties in the pool
     refs = torch.rand(3, 2, 4, 20, generator=gen).numpy()
-    result = attribute(model, x, target=1, method="deeplift_shap", references=refs)
+    result = attribute(model, x, targets=1, method="deeplift_shap", references=refs)
     for i in range(3):
         expected = np.mean([hand_deeplift(conv, linear, x[i], refs[i, r], 1) for r in range(2)], 0)
-        np.testing.assert_allclose(result.attributions[i], expected, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(result.attributions[i, ..., 0], expected, rtol=1e-4, atol=1e-6)
     assert result.max_delta < 1e-5
 
 
@@ -214,8 +215,8 @@ def test_completeness_on_basset_in_eval_mode():
         warnings.simplefilter("error")  # no completeness warning
         dl = attribute(model, x, method="deeplift_shap", references=refs)
     assert model.training and all(m.training for m in model.modules())
-    assert dl.attributions.shape == (6, 3, 4, 60)
-    np.testing.assert_allclose(dl.attributions.sum(axis=(2, 3)), expected, rtol=1e-4, atol=1e-5)
+    assert dl.attributions.shape == (6, 4, 60, 3)
+    np.testing.assert_allclose(dl.attributions.sum(axis=(1, 2)), expected, rtol=1e-4, atol=1e-5)
     assert dl.convergence_delta.shape == (6, 3) and dl.max_delta < 1e-4
 
     # Integrated gradients converges only ~1/n_steps on a ReLU/max-pool network: 20,000
@@ -231,7 +232,7 @@ def test_completeness_on_basset_in_eval_mode():
         n_steps=20000,
         batch_size=8192,
     )
-    np.testing.assert_allclose(ig.attributions.sum(axis=(2, 3)), expected_ig, atol=5e-4)
+    np.testing.assert_allclose(ig.attributions.sum(axis=(1, 2)), expected_ig, atol=5e-4)
     assert ig.max_delta < 1e-4
     assert model.training
 
@@ -240,7 +241,7 @@ def test_incomplete_attributions_warn():
     model = small_basset(seed=1)
     x = random_onehot(np.random.default_rng(6), 4, 60)
     with pytest.warns(UserWarning, match="completeness"):
-        few = attribute(model, x, target=0, method="integrated_gradients", n_steps=2, n_shuffles=3)
+        few = attribute(model, x, targets=0, method="integrated_gradients", n_steps=2, n_shuffles=3)
     assert few.max_delta > 0.01 and few.max_delta == pytest.approx(few.convergence_delta.max())
 
 
@@ -251,7 +252,7 @@ def test_deeplift_warns_on_the_demo_cnn_global_max():
     model = build_model(ModelConfig.from_dict({"name": "cnn", "n_targets": 1, "length": 101}))
     x = random_onehot(np.random.default_rng(7), 4, 101)
     with pytest.warns(UserWarning, match="no rule for"):
-        attribute(model, x, target=0, method="deeplift_shap", n_shuffles=4, random_state=0)
+        attribute(model, x, targets=0, method="deeplift_shap", n_shuffles=4, random_state=0)
 
 
 # --------------------------------------------------------------------------- DeMo
@@ -275,19 +276,21 @@ def test_demo_saliency_equals_the_true_label_loss_gradient():
     rng = np.random.default_rng(8)
     x = random_onehot(rng, 5, 60, unknown=2)
     y = rng.integers(0, 2, (5, 3)).astype(np.float32)
-    result = attribute(model, x, target=[0, 2], method="demo", labels=y)
+    result = attribute(model, x, targets=[0, 2], method="demo", labels=y)
     for k, t in enumerate([0, 2]):
-        np.testing.assert_allclose(result.attributions[:, k], hand_demo(model, x, y[:, t], t),
-                                   rtol=1e-4, atol=1e-7)  # fmt: skip
+        np.testing.assert_allclose(
+            result.attributions[..., k], hand_demo(model, x, y[:, t], t), rtol=1e-4, atol=1e-7
+        )
     assert (result.attributions >= 0).all()
     # one target: labels may be given for that target only
-    one = attribute(model, x, target=2, method="demo", labels=y[:, 2])
-    np.testing.assert_allclose(one.attributions, result.attributions[:, 1], atol=1e-7)
+    one = attribute(model, x, targets=2, method="demo", labels=y[:, 2])
+    np.testing.assert_allclose(one.attributions, result.attributions[..., 1:], atol=1e-7)
     # without labels the predicted class stands in
     predicted = (logits(model, x)[:, 1] > 0).astype(np.float32)
-    fallback = attribute(model, x, target=1, method="demo")
-    np.testing.assert_allclose(fallback.attributions, hand_demo(model, x, predicted, 1),
-                               rtol=1e-4, atol=1e-7)  # fmt: skip
+    fallback = attribute(model, x, targets=1, method="demo")
+    np.testing.assert_allclose(
+        fallback.attributions[..., 0], hand_demo(model, x, predicted, 1), rtol=1e-4, atol=1e-7
+    )
 
 
 # --------------------------------------------------------------------- references
@@ -325,15 +328,34 @@ def test_resolve_targets_by_name_and_index():
     with pytest.raises(InputError, match="'GATA1'") as err:
         resolve_targets(["CTCF", "GATA1"], labels)
     assert "CTCF, REST, SPI1" in str(err.value)  # the valid names are listed
-    with pytest.raises(InputError, match="out of range"):
+    with pytest.raises(InputError, match=r"out of range \(0..2\)"):
         resolve_targets(3, labels)
+
+
+def test_as_onehot_takes_strings_lists_and_arrays():
+    # A, C, G, T are rows 0-3; N is 0.25 in every row
+    want = np.array([[1, 0, 0, 0.25], [0, 1, 0, 0.25], [0, 0, 0, 0.25], [0, 0, 1, 0.25]])
+    np.testing.assert_array_equal(as_onehot("ACTN"), want[None])
+    both = as_onehot(["ACTN", "acgt"])
+    assert both.shape == (2, 4, 4) and both.dtype == np.float32
+    np.testing.assert_array_equal(both[1], np.eye(4))
+    np.testing.assert_array_equal(as_onehot(torch.from_numpy(both)), both)
+    assert as_onehot(["AC"], length=4).shape == (1, 4, 4)  # centre-padded with N
+    with pytest.raises(InputError, match=r"X\[None\]"):
+        as_onehot(both[0])
+    with pytest.raises(InputError, match="position"):
+        as_onehot("ACXT")
 
 
 def test_bad_targets_lengths_and_shapes_are_input_errors():
     model = small_basset(length=60)
     x = random_onehot(np.random.default_rng(10), 2, 60)
-    with pytest.raises(InputError, match="target 3 is out of range: the model has 3 targets"):
-        attribute(model, x, target=3)
+    with pytest.raises(InputError, match=r"target index 3 is out of range \(0..2\)"):
+        attribute(model, x, targets=3)
+    # names are the model's target labels (target_0.. for a model built from a config)
+    assert attribute(model, x, targets="target_2", method="gradient").targets == [2]
+    with pytest.raises(InputError, match="no target named 'CTCF'"):
+        attribute(model, x, targets="CTCF")
     with pytest.raises(InputError, match=r"wrong length.*exactly 60 bp, got 61"):
         attribute(model, np.concatenate([x, x[:, :, :1]], axis=2))
     with pytest.raises(InputError, match=r"(?s)wrong length.*59.*trained on 60 bp"):
@@ -355,9 +377,9 @@ def test_bad_targets_lengths_and_shapes_are_input_errors():
 def test_no_sequences_give_empty_attributions(linear_model):
     model, _ = linear_model
     empty = np.zeros((0, 4, 30), dtype=np.float32)
-    assert attribute(model, empty, target=0).attributions.shape == (0, 4, 30)
+    assert attribute(model, empty, targets=0).attributions.shape == (0, 4, 30, 1)
     out = attribute(model, empty, method="deeplift_shap")
-    assert out.attributions.shape == (0, 2, 4, 30) and out.convergence_delta.shape == (0, 2)
+    assert out.attributions.shape == (0, 4, 30, 2) and out.convergence_delta.shape == (0, 2)
 
 
 # ------------------------------------------------------------------------ figures
@@ -388,13 +410,13 @@ def test_attributions_find_the_planted_motifs(trained_sim, method, task):
     result = attribute(
         trained_sim.model,
         trained_sim.x_test[rows],
-        target=k,
+        targets=k,
         method=method,
         n_shuffles=8,
         random_state=0,
         device="cpu",
     )
-    per_position = np.abs(result.attributions).sum(axis=1)  # (rows, L)
+    per_position = np.abs(result.attributions[..., 0]).sum(axis=1)  # (rows, L)
     assert roc_auc_score(inside.ravel(), per_position.ravel()) >= 0.9
     if method == "deeplift_shap":
         assert result.max_delta < 1e-3  # complete on the trained model too

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from motiflens.config import ModelConfig
+from motiflens.errors import InputError
 from motiflens.explain.temporal import TemporalScores, temporal_scores
 from motiflens.models import build_model
 from motiflens.plots.explain import temporal_heatmap
@@ -45,7 +46,7 @@ def naive_loop(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     length = x.shape[-1]
     fwd, bwd = [], []
     with torch.no_grad():
-        if model.config.name == "cnn-rnn":
+        if model.config.name == "cnn-rnn":  # the test knows its architectures
             a = model.first_activation(x)
             run, h = model.forward_from_first_activation, a
         else:
@@ -89,12 +90,12 @@ def test_target_selection_raw_and_batch_size_do_not_change_values():
     model = make("cnn-rnn", n_targets=3)
     x = one_hot_batch(3, 15, seed=1).numpy()  # numpy input works too
     every = temporal_scores(model, x, raw=True, batch_size=10_000)
-    one = temporal_scores(model, x, target=2, raw=True, batch_size=1)
+    one = temporal_scores(model, x, targets=2, raw=True, batch_size=1)
     assert one.targets == [2] and every.targets == [0, 1, 2]
     assert one.forward.shape == (3, 15, 1)
     np.testing.assert_allclose(one.forward[..., 0], every.forward[..., 2], atol=1e-6)
     np.testing.assert_allclose(one.backward[..., 0], every.backward[..., 2], atol=1e-6)
-    probs = temporal_scores(model, x, target=[0, 2])
+    probs = temporal_scores(model, x, targets=[0, 2])
     np.testing.assert_allclose(
         probs.forward, 1 / (1 + np.exp(-every.forward[..., [0, 2]])), atol=1e-6
     )
@@ -118,7 +119,7 @@ def test_non_rnn_model_gets_a_clear_error(name):
     model = build_model(
         ModelConfig.from_dict({"name": name, "n_targets": 1, "length": 20, "arch": arch[name]})
     )
-    with pytest.raises(ValueError, match=f"need an RNN model.*this run is a {name} model"):
+    with pytest.raises(ValueError, match=f"need a recurrent model.*this run is a {name} model"):
         temporal_scores(model, one_hot_batch(1, 20))
 
 
@@ -126,8 +127,21 @@ def test_bad_input_and_target():
     model = make("rnn")
     with pytest.raises(ValueError, match=r"shape \(n, 4, length\)"):
         temporal_scores(model, torch.zeros(2, 5, 10))
-    with pytest.raises(ValueError, match="out of range"):
-        temporal_scores(model, one_hot_batch(1, 5), target=2)
+    with pytest.raises(InputError, match="out of range"):
+        temporal_scores(model, one_hot_batch(1, 5), targets=2)
+    with pytest.raises(InputError, match="no target named 'CTCF'"):
+        temporal_scores(model, one_hot_batch(1, 5), targets="CTCF")
+
+
+def test_targets_by_name():
+    model = make("rnn", n_targets=3)
+    model.target_labels = ["CTCF", "REST", "SOX2"]
+    x = one_hot_batch(2, 8)
+    by_name = temporal_scores(model, x, targets=["SOX2", "CTCF"], raw=True)
+    by_index = temporal_scores(model, x, targets=[2, 0], raw=True)
+    assert by_name.targets == [2, 0]
+    np.testing.assert_array_equal(by_name.forward, by_index.forward)
+    np.testing.assert_array_equal(by_name.backward, by_index.backward)
 
 
 def test_mode_and_grad_flags_restored_after_an_error():
@@ -160,7 +174,7 @@ def test_cuda_matches_cpu_and_model_stays_home():
 def test_heatmap_figure(tmp_path):
     model = make("rnn")
     x = one_hot_batch(1, 30)
-    scores = temporal_scores(model, x, target=0)
+    scores = temporal_scores(model, x, targets=0)
     seq = "".join("ACGT"[i] for i in x[0].argmax(0).tolist())
     fig = temporal_heatmap(scores.forward[0, :, 0], scores.backward[0, :, 0], sequence=seq)
     ax = fig.axes[0]

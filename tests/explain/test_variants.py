@@ -17,12 +17,13 @@ import torch
 
 from motiflens.config import BassetConfig, ModelConfig
 from motiflens.errors import InputError
-from motiflens.explain.variants import resolve_chrom, score_variants, variant_sequences
+from motiflens.explain.variants import resolve_chrom, variant_sequences
 from motiflens.models import build_model
 from motiflens.prediction import predict_array
 from motiflens.runs import Run
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.vcf import Variant
+from motiflens.steps.variants import variants as score_variants
 
 LENGTH = 40
 LEFT = LENGTH // 2 - 1  # 19
@@ -193,14 +194,23 @@ def test_sad_equals_difference_of_two_independent_predictions(run, model, tmp_pa
     for rc in (False, True):
         out = tmp_path / f"out{rc}"
         report = score_variants(
-            run, vcf, genome, out_dir=out, reverse_complement=rc, progress=False
+            run, vcf, genome=genome, out=out, reverse_complement=rc, verbose=False
         )
         assert report.scored == 2
         sad = read_sad(out / "sad.tsv")
         assert list(sad.columns) == [
-            "chrom", "pos", "id", "ref", "alt", "target", "ref_pred", "alt_pred", "sad",
-            "log_odds_diff", "info",
-        ]  # fmt: skip
+            "chrom",
+            "pos",
+            "id",
+            "ref",
+            "alt",
+            "target",
+            "ref_pred",
+            "alt_pred",
+            "sad",
+            "log_odds_diff",
+            "info",
+        ]
         assert len(sad) == 2 * 3 and sad["target"].tolist()[:3] == ["a", "b", "c"]
         assert sad["chrom"].tolist()[0] == "chr1" and sad["id"].tolist()[:3] == ["rsA"] * 3
         assert sad["info"].tolist()[0] == "DP=9;X=y"
@@ -239,7 +249,7 @@ def test_ref_mismatch_skip_counts_and_logs(run, tmp_path):
             "1\t301\tbeyond\tA\tC\t.\t.\t.",  # line 6: past the end of chr1 (300 bp)
         ],
     )
-    report = score_variants(run, vcf, genome, out_dir=tmp_path / "o", progress=False)
+    report = score_variants(run, vcf, genome=genome, out=tmp_path / "o", verbose=False)
     assert report.scored == 1 and report.ref_mismatch == 3
     assert read_sad(tmp_path / "o" / "sad.tsv")["id"].unique().tolist() == ["ok"]
     logged = pd.read_csv(tmp_path / "o" / "log.tsv", sep="\t", dtype=str)
@@ -255,7 +265,7 @@ def test_ref_mismatch_use_genome_scores_the_genome_bases(run, model, tmp_path):
     wrong = "A" if CHR1[p] != "A" else "C"
     vcf = write_vcf(tmp_path / "v.vcf", [f"chr1\t{p + 1}\tm\t{wrong}\tN\t.\t.\t."])
     report = score_variants(
-        run, vcf, genome, out_dir=tmp_path / "o", ref_mismatch="use-genome", progress=False
+        run, vcf, genome=genome, out=tmp_path / "o", ref_mismatch="use-genome", verbose=False
     )
     assert report.scored == 1 and report.ref_mismatch == 1
     sad = read_sad(tmp_path / "o" / "sad.tsv")
@@ -281,7 +291,7 @@ def test_ref_mismatch_error_names_variant_and_line(run, tmp_path):
     )
     with pytest.raises(InputError) as err:
         score_variants(
-            run, vcf, genome, out_dir=tmp_path / "o", ref_mismatch="error", progress=False
+            run, vcf, genome=genome, out=tmp_path / "o", ref_mismatch="error", verbose=False
         )
     assert err.value.line == 4
     assert f"1:31 {wrong}>T (rsBad)" in str(err.value) and "does not match the genome" in str(
@@ -301,7 +311,7 @@ def test_unknown_chromosome_symbolic_and_padding_are_counted(run, tmp_path):
             "1\t100\tlong\t" + CHR1[99] + "\t" + CHR1[99] + "A" * 25 + "\t.\t.\t.",
         ],
     )
-    report = score_variants(run, vcf, genome, out_dir=tmp_path / "o", progress=False)
+    report = score_variants(run, vcf, genome=genome, out=tmp_path / "o", verbose=False)
     assert report.scored == 2 and report.unknown_chrom == 1 and report.padded == 2
     assert report.vcf.symbolic == 1 and report.too_long == 1
     text = str(report)
@@ -316,8 +326,8 @@ def test_chunks_stream_and_match_one_big_chunk(run, tmp_path):
         alt = "ACGT"[("ACGT".index(CHR1[p]) + 1) % 4]
         rows.append(f"1\t{p + 1}\tv{k}\t{CHR1[p]}\t{alt}\t.\t.\t.")
     vcf = write_vcf(tmp_path / "v.vcf", rows)
-    score_variants(run, vcf, genome, out_dir=tmp_path / "big", progress=False)
-    score_variants(run, vcf, genome, out_dir=tmp_path / "small", chunk_size=4, progress=False)
+    score_variants(run, vcf, genome=genome, out=tmp_path / "big", verbose=False)
+    score_variants(run, vcf, genome=genome, out=tmp_path / "small", chunk_size=4, verbose=False)
     a, b = read_sad(tmp_path / "big" / "sad.tsv"), read_sad(tmp_path / "small" / "sad.tsv")
     # batches of other sizes may round the last float bit differently
     pd.testing.assert_frame_equal(a, b, rtol=1e-3, atol=1e-6)
@@ -329,7 +339,7 @@ def test_regression_log_odds_diff_is_the_raw_difference(tmp_path):
     run = make_run(tmp_path / "run", task="regression")
     genome = write_genome(tmp_path / "g.fa")
     vcf = write_vcf(tmp_path / "v.vcf", [f"1\t151\t.\t{CHR1[150]}\tN\t.\t.\t."])
-    report = score_variants(run, vcf, genome, progress=False)
+    report = score_variants(run, vcf, genome=genome, verbose=False)
     sad = read_sad(run / "explain" / "variants" / "sad.tsv")
     np.testing.assert_allclose(sad["log_odds_diff"], sad["sad"], rtol=1e-4, atol=1e-7)
     assert "raw difference" in str(report)
@@ -346,7 +356,7 @@ def test_ism_around_top_variants_agrees_with_the_sad(run, model, tmp_path):
     vcf = write_vcf(tmp_path / "v.vcf", rows)
     out = tmp_path / "o"
     report = score_variants(
-        run, vcf, genome, out_dir=out, ism=True, ism_top=2, ism_window=10, progress=False
+        run, vcf, genome=genome, out=out, ism=True, ism_top=2, ism_window=10, verbose=False
     )
     sad = read_sad(out / "sad.tsv")
     best = sad.assign(abs_sad=sad["sad"].abs()).groupby("id", sort=False)["abs_sad"].max()
@@ -389,8 +399,16 @@ def test_ism_figure_marks_an_indel_allele_as_a_span(tmp_path):
     loss, gain = np.zeros(8), np.abs(delta).max(0)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(plots_ism, "save_figure", keep)
-        plots_ism.plot_ism(delta, loss, gain, "ACGTACGT", tmp_path / "f", positions=np.arange(
-            10, 18), mark=13, mark_width=3)  # fmt: skip
+        plots_ism.plot_ism(
+            delta,
+            loss,
+            gain,
+            "ACGTACGT",
+            tmp_path / "f",
+            positions=np.arange(10, 18),
+            mark=13,
+            mark_width=3,
+        )
     axes = saved["fig"].axes[:3]
     for ax in axes:
         spans = [p for p in ax.patches if p.get_gid() == "mark"]
@@ -451,7 +469,7 @@ def sharded_vcf(path: Path) -> tuple[Path, list[str], list[int]]:
 def simulate_ranks(monkeypatch: pytest.MonkeyPatch, world: int) -> None:
     """Make ``score_variants`` run ``world`` ranks one after another in this process."""
     from motiflens import distributed
-    from motiflens.explain import variants
+    from motiflens.steps import variants
 
     def fake(work, merge, *, near, launch=None, device=None):
         return distributed.run_inline(work, merge, near=near, world_size=world)
@@ -461,7 +479,7 @@ def simulate_ranks(monkeypatch: pytest.MonkeyPatch, world: int) -> None:
 
 @pytest.mark.parametrize("world", [2, 3])
 def test_sharded_runs_write_the_single_process_files(run, tmp_path, monkeypatch, caplog, world):
-    from motiflens.explain import variants
+    from motiflens.steps import variants
 
     genome = write_genome(tmp_path / "g.fa")
     vcf, scored_ids, logged_lines = sharded_vcf(tmp_path / "v.vcf")
@@ -471,12 +489,12 @@ def test_sharded_runs_write_the_single_process_files(run, tmp_path, monkeypatch,
         picked[Path(out_dir).parent.name] = [(t.variant.id, t.targets) for t in selected]
 
     monkeypatch.setattr(variants, "variant_ism", fake_ism)
-    kw = dict(skip_bad=True, chunk_size=2, ism=True, ism_top=4, ism_targets=2, progress=False)
+    kw = dict(skip_bad=True, chunk_size=2, ism=True, ism_top=4, ism_targets=2, verbose=False)
 
     def scored(name: str):
         caplog.clear()
         with caplog.at_level("WARNING"):
-            report = score_variants(run, vcf, genome, out_dir=tmp_path / name, **kw)
+            report = score_variants(run, vcf, genome=genome, out=tmp_path / name, **kw)
         return report, [r.getMessage().replace(f"/{name}/", "/") for r in caplog.records]
 
     one, one_warnings = scored("one")
@@ -520,13 +538,15 @@ def test_dashboard_finds_each_variants_stored_ism(run, tmp_path):
     from motiflens.dashboard.data import variant_ism, variants_view
 
     genome = write_genome(tmp_path / "g.fa")
-    rows = [f"1\t{p + 1}\tv{k}\t{CHR1[p]}\t{'ACGT'[('ACGT'.index(CHR1[p]) + 1) % 4]}\t.\t.\t."
-            for k, p in enumerate((60, 120))]  # fmt: skip
+    rows = [
+        f"1\t{p + 1}\tv{k}\t{CHR1[p]}\t{'ACGT'[('ACGT'.index(CHR1[p]) + 1) % 4]}\t.\t.\t."
+        for k, p in enumerate((60, 120))
+    ]
     vcf = write_vcf(tmp_path / "v.vcf", rows)
     folder = run / "explain" / "variants" / "ism"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "9999_stale.h5").write_bytes(b"from an earlier run")
-    score_variants(run, vcf, genome, ism=True, ism_top=2, ism_window=10, progress=False)
+    score_variants(run, vcf, genome=genome, ism=True, ism_top=2, ism_window=10, verbose=False)
     assert not (folder / "9999_stale.h5").exists()
     index = pd.read_csv(folder / "ism.tsv", sep="\t", dtype={"id": str})
     names = variants_view(run)["ism"]

@@ -11,8 +11,10 @@ import torch
 import torch.nn.functional as F
 import yaml
 from safetensors.torch import load_file
+from torch import nn
 
 from motiflens.config import (
+    ARCH_CONFIGS,
     BassetConfig,
     CNNConfig,
     CNNRNNConfig,
@@ -22,10 +24,12 @@ from motiflens.config import (
 )
 from motiflens.errors import InputError
 from motiflens.models import (
+    MODELS,
     Basset,
     DeMoCNN,
     DeMoCNNRNN,
     DeMoRNN,
+    SequenceModel,
     build_model,
     loss_function,
     output_lengths,
@@ -173,6 +177,43 @@ def test_output_lengths_agree_with_the_tensors(length, padding):
         h = block.reduce(a)
         actual += [a.shape[-1], h.shape[-1]]
     assert [n for _, n in output_lengths(config)] == actual
+
+
+@pytest.mark.parametrize("name", ["basset", "cnn"])
+def test_output_lengths_arithmetic_equals_the_traced_default(name):
+    # The base class traces a forward pass on the meta device; Basset and the DeMo CNN
+    # compute the same lengths from their configs.
+    config = small(name, length=101)
+    traced = SequenceModel.output_lengths.__func__(MODELS[name], config)
+    assert [n for _, n in traced] == [n for _, n in output_lengths(config)]
+
+
+def test_models_describe_themselves():
+    assert set(MODELS) == set(ARCH_CONFIGS)
+    for name, cls in MODELS.items():
+        assert ARCH_CONFIGS[name] is cls.arch_config
+    assert [n for n, c in MODELS.items() if c.needs_length] == ["basset"]
+    assert sorted(n for n, c in MODELS.items() if c.is_recurrent) == ["cnn-rnn", "rnn"]
+    x = one_hot_batch(2, 60)
+    for name in MODELS:
+        model = build_model(small(name)).eval()
+        layers = model.ism_layers()
+        if model.is_recurrent:
+            assert layers is None
+            parts = model.recurrent_parts()
+            with torch.no_grad():
+                rebuilt = parts.head(parts.readout(parts.features(x)))
+                torch.testing.assert_close(rebuilt, model(x))
+        else:
+            with pytest.raises(NotImplementedError):
+                model.recurrent_parts()
+            with torch.no_grad():  # the layer list computes the model
+                torch.testing.assert_close(nn.Sequential(*layers)(x), model(x))
+
+
+def test_build_refuses_a_model_that_needs_a_length_without_one():
+    with pytest.raises(ValueError, match="basset: length is not set"):
+        build_model(small("basset", length=None))
 
 
 # ------------------------------------------------------------------ bad input

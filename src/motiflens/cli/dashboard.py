@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from motiflens.cli.common import RunDir, Targets, _friendly, app
+from motiflens.dashboard.app import serve as run_server
+from motiflens.dashboard.export import report as write_report
 
 
 @app.command()
@@ -22,9 +24,7 @@ def serve(
         Path | None, typer.Option(help="Genome FASTA, for chrom:start-end in the explorer.")
     ] = None,
 ) -> None:
-    """The dashboard in the browser: overview, filters, sequence explorer, variants."""
-    from motiflens.dashboard.app import serve as run_server
-
+    """The dashboard in the browser: overview, filters, explorer, stored results, variants."""
     run_server(run_dir, host=host, port=port, genome=genome, announce=typer.echo)
 
 
@@ -32,18 +32,24 @@ def serve(
 @_friendly
 def report(
     run_dir: RunDir,
-    out: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write.")] = Path(
-        "report.html"
-    ),
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="HTML file [default: RUN/report.html].")
+    ] = None,
     top: Annotated[int, typer.Option(help="Precomputed test sequences per target.")] = 2,
     target: Targets = None,
     max_targets: Annotated[
         int, typer.Option(help="Targets with precomputed sequences, without --target.")
     ] = 12,
+    sequences: Annotated[int, typer.Option(help="Stored sequences per result file.")] = 3,
 ) -> None:
     """One self-contained HTML report (opens offline) of the run, for sharing."""
-    from motiflens.dashboard.export import write_report
-
-    path = write_report(run_dir, out, top=top, targets=target, max_targets=max_targets)
-    size = path.stat().st_size / 1e6
-    typer.echo(f"report -> {path} ({size:.1f} MB; opens offline in a browser)")
+    path = write_report(
+        run_dir,
+        out,
+        top=top,
+        targets=target,
+        max_targets=max_targets,
+        sequences=sequences,
+        verbose=True,
+    )
+    typer.echo(f"report -> {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline)")

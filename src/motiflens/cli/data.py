@@ -143,29 +143,22 @@ def dataset_sequences(
     seed: Annotated[int, typer.Option(help="Seed for shuffles and splits.")] = 1,
 ) -> None:
     """Labelled sequences (DeMo FASTA, TSV/CSV, DeepBind ENCODE) -> dataset."""
-    from motiflens.data.labelled import build_sequence_dataset, concat_labelled, read_sequences
+    from motiflens.data.labelled_build import build_from_files
 
-    def read(path: Path):
-        return read_sequences(
-            path,
-            fmt.value,
-            continuous=continuous,
-            sequence_column=sequence_column,
-            label_columns=label_column,
-            name_column=name_column,
-        )
-
-    train = concat_labelled([read(p) for p in sources])
-    report = build_sequence_dataset(
+    report = build_from_files(
         out,
-        train,
-        test=read(test_file) if test_file else None,
+        sources,
+        format=fmt.value,
+        test_file=test_file,
+        continuous=continuous,
+        sequence_column=sequence_column,
+        label_columns=label_column,
+        name_column=name_column,
         length=length,
         negatives=None if negatives is Negatives.none else negatives.value,
         valid=valid,
         test_fraction=test,
         seed=seed,
-        continuous=continuous,
     )
     typer.echo(str(report))
 

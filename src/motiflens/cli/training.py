@@ -54,47 +54,42 @@ def train(
         bool | None, typer.Option("--rc/--no-rc", help="Reverse-complement augmentation.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from checkpoints/last.ckpt.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
     devices: Annotated[str, typer.Option(help="Lightning devices (auto, 1, 2, ...).")] = "auto",
     num_nodes: Annotated[int, typer.Option(help="Lightning nodes.")] = 1,
     strategy: Annotated[str, typer.Option(help="Lightning strategy (auto, ddp, ...).")] = "auto",
     accelerator: Annotated[str, typer.Option(help="auto, cpu, gpu.")] = "auto",
-    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
 ) -> None:
     """Train a model on a dataset; writes weights, config and metrics into RUN_DIR."""
-    from motiflens.config import RunConfig
-    from motiflens.training import train as run
+    from motiflens.runs import Run
+    from motiflens.steps.train import run_config
+    from motiflens.steps.train import train as train_step
 
-    if resume and config is None and (run_dir / "config.yaml").exists():
-        config = run_dir / "config.yaml"
-    base = RunConfig.load_yaml(config).to_dict() if config else RunConfig().to_dict()
-    if model is not None and model.value != base["model"]["name"]:
-        base["model"] = {"name": model.value, "task": base["model"]["task"]}
-    overrides = {
-        "preset": preset.value if preset else None,
-        "max_epochs": max_epochs,
-        "patience": patience,
-        "batch_size": batch_size,
-        "lr": lr,
-        "reverse_complement": rc,
-        "seed": seed,
-    }
-    training = base["training"]
-    if preset is not None:
-        # a new preset brings its own optimizer settings, not the old preset's
-        training = {k: v for k, v in training.items() if k in ("patience", "monitor", "seed")}
-    training.update({k: v for k, v in overrides.items() if v is not None})
-    cfg = RunConfig.from_dict({"model": base["model"], "training": training})
-    result = run(
+    run = Run(run_dir)
+    if resume and config is None and run.config_path.exists():
+        config = run.config_path  # resuming continues with the run's own config
+    cfg = run_config(
+        config,
+        model=model.value if model else None,
+        preset=preset.value if preset else None,
+        max_epochs=max_epochs,
+        patience=patience,
+        batch_size=batch_size,
+        lr=lr,
+        reverse_complement=rc,
+        seed=seed,
+    )
+    result = train_step(
         dataset,
-        run_dir,
+        run,
         cfg,
         resume=resume,
         devices=int(devices) if devices.isdigit() else devices,
         num_nodes=num_nodes,
         strategy=strategy,
         accelerator=accelerator,
-        progress=progress,
+        verbose=verbose,
     )
     typer.echo(str(result))
 
@@ -110,22 +105,19 @@ def test_cmd(
     split: SplitOpt = "test",
     rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
     batch_size: Annotated[int, typer.Option(help="Prediction batch size.")] = 512,
-    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
 ) -> None:
-    """Per-target AUROC/AUPRC (or Pearson/Spearman) into RUN_DIR/metrics/test.tsv."""
-    from motiflens.evaluation import evaluate_run
+    """Per-target AUROC/AUPRC (or Pearson/Spearman) of a trained run.
 
-    metrics, summary = evaluate_run(
-        run_dir, data, split=split, reverse_complement=rc, batch_size=batch_size, progress=progress
+    The run's own dataset is scored into RUN_DIR/metrics/test.tsv; another file into
+    RUN_DIR/metrics/evaluations/<file name>/, beside the run's own metrics.
+    """
+    from motiflens.steps.evaluate import evaluate
+
+    result = evaluate(
+        run_dir, data, split=split, reverse_complement=rc, batch_size=batch_size, verbose=verbose
     )
-    with_auc = "auroc" in metrics
-    for row in metrics.itertuples(index=False):
-        if with_auc:
-            typer.echo(f"  {row.target:<24} AUROC {row.auroc:.4f}  AUPRC {row.auprc:.4f}")
-        else:
-            typer.echo(f"  {row.target:<24} r {row.pearson:.4f}  rho {row.spearman:.4f}")
-    typer.echo(summary)
-    typer.echo(f"metrics written to {run_dir / 'metrics' / 'test.tsv'}")
+    typer.echo(str(result))
 
 
 @app.command()
@@ -145,7 +137,7 @@ def predict(
         bool, typer.Option(help="Centre-pad/trim sequences of another length (else refuse).")
     ] = True,
     batch_size: Annotated[int, typer.Option(help="Sequences per batch.")] = 1024,
-    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
     devices: DevicesOpt = "1",
     num_nodes: NumNodesOpt = 1,
     strategy: StrategyOpt = "auto",
@@ -157,20 +149,20 @@ def predict(
     first writes the rows back in input order: the same file as one process writes.
     """
     from motiflens.distributed import Launch
-    from motiflens.prediction import predict_file
+    from motiflens.steps.predict import predict as predict_step
 
     launch = Launch.from_cli(devices, num_nodes, strategy, accelerator)
-    report = predict_file(
+    report = predict_step(
         run_dir,
         source,
-        out or run_dir / "predictions.tsv",
+        out=out,
         genome=genome,
         split=split,
         batch_size=batch_size,
         reverse_complement=rc,
         raw=raw,
         pad=pad,
-        progress=progress,
+        verbose=verbose,
         devices=launch.devices,
         num_nodes=launch.num_nodes,
         strategy=launch.strategy,

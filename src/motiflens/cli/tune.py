@@ -68,16 +68,18 @@ def tune(
         bool, typer.Option(help="First trial of a new study: the base config itself.")
     ] = True,
     accelerator: Annotated[str, typer.Option(help="auto, cpu, gpu.")] = "auto",
-    progress: Annotated[bool, typer.Option(help="Show the progress bar over trials.")] = True,
+    verbose: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show the progress bar over trials.")
+    ] = True,
 ) -> None:
     """Search hyperparameters with Optuna; running it again continues the study."""
     from tqdm import tqdm
 
-    from motiflens.tuning import tune as run
+    from motiflens.steps.tune import tune as tune_step
 
     if n_trials is None and timeout is None and max_total is None:
         n_trials = 20
-    result = run(
+    result = tune_step(
         dataset,
         out,
         space,
@@ -88,11 +90,11 @@ def tune(
         study_name=study_name,
         sampler=sampler.value,
         pruner=pruner.value,
-        seed=seed,
+        random_state=seed,
         startup_trials=startup_trials,
         baseline=baseline,
         accelerator=accelerator,
-        progress=progress,
+        verbose=verbose,
         echo=tqdm.write,  # keeps the progress bar intact
     )
     typer.echo(str(result))

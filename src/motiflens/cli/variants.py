@@ -59,7 +59,7 @@ def variants(
     window: Annotated[
         int, typer.Option(help="ISM mutates the central WINDOW positions (0: all).")
     ] = 200,
-    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
     devices: DevicesOpt = "1",
     num_nodes: NumNodesOpt = 1,
     strategy: StrategyOpt = "auto",
@@ -72,15 +72,16 @@ def variants(
     writes), runs the ISM and prints the report.
     """
     from motiflens.distributed import Launch
-    from motiflens.explain.variants import score_variants
+    from motiflens.steps.variants import variants as variants_step
 
     if ism_top < 0 or ism_targets < 1 or window < 0:
         raise typer.BadParameter("--ism-top >= 0, --ism-targets >= 1 and --window >= 0")
-    report = score_variants(
+    launch = Launch.from_cli(devices, num_nodes, strategy, accelerator)
+    report = variants_step(
         run_dir,
         vcf,
-        genome,
-        out_dir=out,
+        genome=genome,
+        out=out,
         targets=target,
         ref_mismatch=ref_mismatch.value,  # type: ignore[arg-type]
         skip_bad=skip_bad,
@@ -91,8 +92,11 @@ def variants(
         ism_top=ism_top,
         ism_targets=ism_targets,
         ism_window=window or None,
-        progress=progress,
-        launch=Launch.from_cli(devices, num_nodes, strategy, accelerator),
+        verbose=verbose,
+        devices=launch.devices,
+        num_nodes=launch.num_nodes,
+        strategy=launch.strategy,
+        accelerator=launch.accelerator,
     )
     if report is not None:  # None in the other processes of a multi-process run
         typer.echo(str(report))

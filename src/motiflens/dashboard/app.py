@@ -10,12 +10,15 @@ Routes
 ``GET /api/model``              what the explorer can do (targets, length, genome)
 ``GET /api/test_sequences``     the first test sequences, to pick from
 ``GET /api/variant_ism``        a stored ISM around a variant
+``GET /api/results``            every stored per-sequence result (ISM, attributions, ...)
+``GET /api/results/<id>``       one stored sequence and target of one result file
 ``POST /api/predict``           predictions of every target for one sequence
 ``POST /api/explain``           predictions, ISM, attribution, matches for one target
 ``GET /files/<path>``           a figure or table of the run directory (never outside it)
 
 The model is loaded once, when the app is made; a run directory without one still serves
-every view, and the explorer says what is missing.
+every view, and the explorer says what is missing. The run is read only through
+:class:`motiflens.runs.Run`.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from motiflens.dashboard import data
+from motiflens.dashboard import data, stored
+from motiflens.dashboard.explorer import Explorer
 from motiflens.errors import InputError
+from motiflens.runs import Run, as_run
 
 __all__ = ["MAX_BODY_BYTES", "STATIC_DIR", "create_app", "plotly_js_path", "serve"]
 
@@ -87,7 +93,7 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
 
 
 def create_app(
-    run_dir: str | Path,
+    run: Run | str | Path,
     *,
     genome: str | Path | None = None,
     max_body: int = MAX_BODY_BYTES,
@@ -97,8 +103,8 @@ def create_app(
 
     Parameters
     ----------
-    run_dir
-        The run directory to show. It must exist; missing pieces (no model, no metrics,
+    run
+        The run (or its directory) to show. It must exist; missing pieces (no model, no metrics,
         analyses not run) are shown as such, not as errors.
     genome
         Genome FASTA for ``chrom:start-end`` requests in the explorer.
@@ -111,17 +117,15 @@ def create_app(
     Raises
     ------
     InputError
-        ``run_dir`` is not a directory.
+        The run directory does not exist.
     """
-    from motiflens.dashboard.explorer import Explorer
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError("run directory not found", path=run_dir)
+    run = as_run(run)
+    if not run.path.is_dir():
+        raise InputError("run directory not found", path=run.path)
     explorer: Explorer | None = None
     model_error: str | None = None
     try:
-        explorer = Explorer(run_dir, genome=genome)
+        explorer = Explorer(run, genome=genome)
     except (InputError, ValueError, OSError) as err:
         model_error = str(err)
     if explorer is not None and warmup:
@@ -129,7 +133,7 @@ def create_app(
 
     app = FastAPI(title="motiflens", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.explorer = explorer
-    app.state.run_dir = run_dir
+    app.state.run = run
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Callable) -> Response:
@@ -166,30 +170,43 @@ def create_app(
 
     @app.get("/api/overview")
     def overview() -> dict[str, Any]:
-        return data.overview(run_dir)
+        return data.overview(run)
 
     @app.get("/api/filters")
     def filters() -> dict[str, Any]:
-        return data.filters_view(run_dir)
+        return data.filters_view(run)
 
     @app.get("/api/insertion")
     def insertion() -> dict[str, Any]:
-        return data.insertion_view(run_dir)
+        return data.insertion_view(run)
 
     @app.get("/api/optimize")
     def optimize() -> dict[str, Any]:
-        return data.optimize_view(run_dir)
+        return data.optimize_view(run)
 
     @app.get("/api/variants")
     def variants() -> dict[str, Any]:
-        return data.variants_view(run_dir)
+        return data.variants_view(run)
 
     @app.get("/api/variant_ism", response_model=None)
     def variant_ism(name: str, target: str) -> dict[str, Any] | JSONResponse:
-        found = data.variant_ism(run_dir, name, target)
+        found = data.variant_ism(run, name, target)
         if found is None:
             return _error(404, f"no stored ISM for {name!r} and target {target!r}")
         return found
+
+    @app.get("/api/results")
+    def results() -> dict[str, Any]:
+        return stored.results_list(run)
+
+    @app.get("/api/results/{result_id:path}", response_model=None)
+    def result(
+        result_id: str, sequence: str | None = None, target: str | None = None
+    ) -> dict[str, Any] | JSONResponse:
+        try:
+            return data.json_safe(stored.result_sequence(run, result_id, sequence, target))
+        except KeyError:
+            return _error(404, f"no stored result {result_id!r} in this run")
 
     @app.get("/api/model")
     def model() -> dict[str, Any]:
@@ -198,7 +215,7 @@ def create_app(
                 "available": False,
                 "missing": True,
                 "message": model_error,
-                "command": data.missing(run_dir, "model")["command"],
+                "command": data.missing(run, "model")["command"],
             }
         return {
             "available": True,
@@ -214,7 +231,7 @@ def create_app(
         if explorer is None:
             raise InputError(
                 f"the run has no usable model: {model_error}",
-                hint=data.missing(run_dir, "model")["command"],
+                hint=data.missing(run, "model")["command"],
             )
         return explorer
 
@@ -256,7 +273,7 @@ def create_app(
 
     @app.get("/files/{path:path}", include_in_schema=False, response_model=None)
     def files(path: str) -> FileResponse | JSONResponse:
-        found = data.safe_file(run_dir, path)
+        found = data.safe_file(run, path)
         if found is None:
             return _error(404, "no such file in the run directory")
         return FileResponse(found)
@@ -266,15 +283,13 @@ def create_app(
 
 def _warm(explorer: Any) -> None:
     """One explain call on a random sequence: JIT-like setup happens before users come."""
-    import numpy as np
-
     rng = np.random.default_rng(0)
     length = explorer.length or 200
     explorer.explain(explorer.from_text("".join(rng.choice(list("ACGT"), length))))
 
 
 def serve(
-    run_dir: str | Path,
+    run: Run | str | Path,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -284,7 +299,9 @@ def serve(
     """Run the dashboard with uvicorn until interrupted; ``announce`` gets the URL."""
     import uvicorn
 
-    app = create_app(run_dir, genome=genome, warmup=True)
+    app = create_app(run, genome=genome, warmup=True)
     shown = f"[{host}]" if ":" in host else host
-    announce(f"motiflens dashboard for {run_dir}: http://{shown}:{port}/  (Ctrl-C to stop)")
+    announce(
+        f"motiflens dashboard for {as_run(run).path}: http://{shown}:{port}/  (Ctrl-C to stop)"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,51 +1,57 @@
 """A run directory read into JSON-able structures: what the dashboard and the report show.
 
-Nothing here needs the model. Every view returns plain dicts and lists (NaN as ``None``)
-and never raises for a missing or broken analysis: the view says what is missing and the
-command that produces it, so a half-finished run directory still opens.
+Nothing here needs the model, and nothing spells the run directory's layout: every file
+is found through :class:`motiflens.runs.Run`. Every view returns plain dicts and lists
+(NaN as ``None``) and never raises for a missing or broken analysis: the view says what
+is missing and the command that produces it, so a half-finished run directory still
+opens. Stored per-sequence results are read by :mod:`motiflens.dashboard.stored`.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pandas as pd
-import yaml
+from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+from scipy.spatial.distance import pdist
 
+from motiflens.data.hdf5 import dataset_info
 from motiflens.errors import InputError
-from motiflens.runs import Run
+from motiflens.motifs.meme import read_meme
+from motiflens.results import is_result_file, read_result_info, read_sequence
+from motiflens.runs import Run, as_run
 
 __all__ = [
-    "ANALYSES",
+    "COMMANDS",
     "FILE_SUFFIXES",
     "cluster_order",
-    "dataset_path",
     "filters_view",
     "insertion_view",
     "json_safe",
     "missing",
+    "motifs_json",
     "optimize_view",
+    "outputs",
     "overview",
-    "read_meme_file",
     "safe_file",
     "status",
+    "variant_ism",
     "variants_view",
 ]
 
-#: Each analysis: the file that shows it has run, and the command that runs it.
-ANALYSES: dict[str, tuple[str, str]] = {
-    "model": ("model.safetensors", "motiflens train DATASET {run}"),
-    "training": ("metrics/training.tsv", "motiflens train DATASET {run}"),
-    "test": ("metrics/test.tsv", "motiflens test {run}"),
-    "filters": ("explain/filters/filters.tsv", "motiflens filters {run}"),
-    "insertion": ("explain/insertion/insertion.tsv", "motiflens insert {run}"),
-    "optimize": ("explain/optimize/optimize.tsv", "motiflens optimize {run}"),
-    "variants": ("explain/variants/sad.tsv", "motiflens variants {run} VCF --genome FASTA"),
+#: Each analysis and the command that produces it.
+COMMANDS: dict[str, str] = {
+    "model": "motiflens train DATASET {run}",
+    "training": "motiflens train DATASET {run}",
+    "test": "motiflens test {run}",
+    "filters": "motiflens filters {run}",
+    "insertion": "motiflens insert {run}",
+    "optimize": "motiflens optimize {run}",
+    "variants": "motiflens variants {run} VCF --genome FASTA",
 }
 
 #: File types the app serves from a run directory (figures and small text files). Model
@@ -54,6 +60,23 @@ FILE_SUFFIXES = frozenset({".png", ".svg", ".tsv", ".txt", ".meme", ".fa", ".jso
 
 #: Rows of a long table sent to the browser at most (the page says when it was cut).
 MAX_ROWS = 5000
+
+
+def outputs(run: Run) -> dict[str, Path]:
+    """Each analysis -> the file that shows it has run (the run and analyses own the names)."""
+    return {
+        "model": run.weights_path,
+        "training": run.training_table,
+        "test": run.metrics_path("test.tsv"),
+        "filters": _analysis(run, "filters") / "filters.tsv",
+        "insertion": _analysis(run, "insertion") / "insertion.tsv",
+        "optimize": _analysis(run, "optimize") / "optimize.tsv",
+        "variants": _analysis(run, "variants") / "sad.tsv",
+    }
+
+
+def _analysis(run: Run, name: str) -> Path:
+    return run.analysis_dir(name, create=False)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -76,18 +99,18 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def _command(name: str, run_dir: Path) -> str:
-    return ANALYSES[name][1].format(run=run_dir)
+def _command(name: str, run: Run) -> str:
+    return COMMANDS[name].format(run=run.path)
 
 
-def missing(run_dir: str | Path, name: str, detail: str | None = None) -> dict[str, Any]:
+def missing(run: Run | str | Path, name: str, detail: str | None = None) -> dict[str, Any]:
     """The view of an analysis that has not run: a message and the command that runs it."""
-    run_dir = Path(run_dir)
-    path = ANALYSES[name][0]
+    run = as_run(run)
+    path = run.relative(outputs(run)[name])
     return {
         "missing": True,
         "message": detail or f"not run yet ({path} not found)",
-        "command": _command(name, run_dir),
+        "command": _command(name, run),
     }
 
 
@@ -95,12 +118,12 @@ def _broken(path: Path, err: Exception) -> dict[str, Any]:
     return {"missing": True, "message": f"cannot read {path.name}: {err}", "command": None}
 
 
-def status(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+def status(run: Run | str | Path) -> dict[str, dict[str, Any]]:
     """For each analysis: whether its output exists, and the command that produces it."""
-    run_dir = Path(run_dir)
+    run = as_run(run)
     return {
-        name: {"present": (run_dir / path).is_file(), "command": _command(name, run_dir)}
-        for name, (path, _) in ANALYSES.items()
+        name: {"present": path.is_file(), "command": _command(name, run)}
+        for name, path in outputs(run).items()
     }
 
 
@@ -117,94 +140,24 @@ def _records(df: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]
     return json_safe(df.astype(object).where(df.notna(), None).to_dict(orient="records"))
 
 
-def _figures(run_dir: Path, folder: str, pattern: str = "*.png") -> list[str]:
+def _figures(run: Run, folder: Path, pattern: str = "*.png") -> list[str]:
     """Paths (relative to the run) of the figures in ``folder``, sorted."""
-    base = run_dir / folder
-    if not base.is_dir():
+    if not folder.is_dir():
         return []
-    return sorted(p.relative_to(run_dir).as_posix() for p in base.glob(pattern) if p.is_file())
-
-
-def dataset_path(run_dir: str | Path) -> Path | None:
-    """The dataset file the run was trained (or tested) on, if the manifest names one that
-    exists (a relative path is tried from the current directory, then beside the run)."""
-    run_dir = Path(run_dir)
-    steps = Run(run_dir).manifest().get("steps", {})
-    for value in (steps.get("test", {}).get("data"), steps.get("train", {}).get("dataset")):
-        if not value:
-            continue
-        for candidate in (Path(value), run_dir.parent / value):
-            if candidate.is_file():
-                return candidate
-    return None
+    return sorted(run.relative(p) for p in folder.glob(pattern) if p.is_file())
 
 
 # ----------------------------------------------------------------------------- motifs
 
 
-def _parse_meme(text: str, path: Path) -> list[dict[str, Any]]:
-    """MEME minimal format -> ``[{"id", "name", "probs": (4, w) list}]`` (A, C, G, T)."""
-    motifs: list[dict[str, Any]] = []
-    lines = text.splitlines()
-    i = 0
-    current: dict[str, Any] | None = None
-    while i < len(lines):
-        line = lines[i].strip()
-        if line.startswith("MOTIF"):
-            parts = line.split()
-            if len(parts) < 2:
-                raise InputError("MOTIF line without an id", path=path, line=i + 1)
-            current = {"id": parts[1], "name": parts[2] if len(parts) > 2 else parts[1]}
-        elif line.startswith("letter-probability matrix") and current is not None:
-            match = re.search(r"w=\s*(\d+)", line)
-            width = int(match.group(1)) if match else None
-            rows = []
-            j = i + 1
-            while j < len(lines) and (width is None or len(rows) < width):
-                fields = lines[j].split()
-                if not fields:
-                    if rows and width is None:
-                        break
-                    j += 1
-                    continue
-                try:
-                    values = [float(v) for v in fields]
-                except ValueError:
-                    break
-                if len(values) != 4:
-                    raise InputError(
-                        f"expected 4 probabilities, got {len(values)}", path=path, line=j + 1
-                    )
-                rows.append(values)
-                j += 1
-            if not rows:
-                raise InputError("letter-probability matrix without rows", path=path, line=i + 1)
-            current["probs"] = np.asarray(rows, dtype=float).T.round(4).tolist()
-            motifs.append(current)
-            current = None
-            i = j
-            continue
-        i += 1
-    return motifs
-
-
-def read_meme_file(path: str | Path) -> list[dict[str, Any]]:
-    """Motifs of a MEME file as ``[{"id", "name", "probs": 4 lists of w}]``.
-
-    Uses :func:`motiflens.motifs.meme.read_meme` where that package is installed, else a
-    small reader of the MEME minimal format (``MOTIF id [alt]`` then a
-    ``letter-probability matrix`` of ``w`` rows A C G T).
-    """
-    path = Path(path)
-    try:
-        from motiflens.motifs.meme import read_meme  # type: ignore[import-not-found]
-    except ImportError:
-        return _parse_meme(path.read_text(encoding="utf-8", errors="replace"), path)
+def motifs_json(path: str | Path) -> list[dict[str, Any]]:
+    """Motifs of a MEME file (:func:`motiflens.motifs.meme.read_meme`) as
+    ``[{"id", "name", "probs": 4 lists of w}]`` (A, C, G, T)."""
     motifs, _ = read_meme(path)
     return [
         {
             "id": str(m.id),
-            "name": str(getattr(m, "name", None) or m.id),
+            "name": str(m.name or m.id),
             "probs": np.asarray(m.probs, dtype=float).round(4).tolist(),
         }
         for m in motifs
@@ -218,9 +171,6 @@ def cluster_order(matrix: np.ndarray) -> tuple[list[int], list[int]]:
     Euclidean distance) with the optimal leaf ordering, on rows and on columns; NaN
     counts as 0. With fewer than three rows (columns) the order is unchanged.
     """
-    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
-    from scipy.spatial.distance import pdist
-
     m = np.nan_to_num(np.asarray(matrix, dtype=float))
 
     def order(a: np.ndarray) -> list[int]:
@@ -236,47 +186,39 @@ def cluster_order(matrix: np.ndarray) -> tuple[list[int], list[int]]:
 # ----------------------------------------------------------------------------- views
 
 
-def overview(run_dir: str | Path) -> dict[str, Any]:
+def overview(run: Run | str | Path) -> dict[str, Any]:
     """Dataset, model config, training curves, per-target test metrics and the manifest."""
-    run_dir = Path(run_dir)
-    out: dict[str, Any] = {"run_dir": str(run_dir), "name": run_dir.resolve().name}
-    manifest = Run(run_dir).manifest()
+    run = as_run(run)
+    out: dict[str, Any] = {"run_dir": str(run.path), "name": run.path.resolve().name}
+    try:
+        steps = run.steps()
+    except InputError as err:
+        steps, out["manifest_error"] = {}, str(err)
     out["steps"] = [
-        {"step": k, "command": v.get("command"), "time": v.get("time")}
-        for k, v in manifest.get("steps", {}).items()
+        {"step": k, "command": v.get("command"), "time": v.get("time")} for k, v in steps.items()
     ]
-    config_path = run_dir / "config.yaml"
-    if config_path.is_file():
-        try:
-            out["config"] = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            out["config"] = None
-            out["config_error"] = f"cannot read config.yaml: {err}"
+    out["config"] = None
+    out["targets"] = []
+    try:
+        config = run.config()
+    except InputError as err:
+        out["config_error"] = f"{err}: this is not a trained run directory"
     else:
-        out["config"] = None
-        out["config_error"] = "config.yaml not found: this is not a trained run directory"
-    model = (out["config"] or {}).get("model") or {}
-    out["targets"] = _target_names(run_dir, model.get("n_targets"))
-    data = dataset_path(run_dir)
+        out["config"] = config.to_dict()
+        try:
+            out["targets"] = run.target_labels(config.model.n_targets)
+        except InputError as err:
+            out["targets"] = [f"target_{i}" for i in range(config.model.n_targets or 0)]
+            out["config_error"] = str(err)
+    data = run.dataset_or_none()
     out["dataset"] = _dataset_summary(data) if data else None
-    out["training"] = _training(run_dir)
-    out["test"] = _test(run_dir)
-    out["status"] = status(run_dir)
+    out["training"] = _training(run)
+    out["test"] = _test(run)
+    out["status"] = status(run)
     return json_safe(out)
 
 
-def _target_names(run_dir: Path, n: int | None) -> list[str]:
-    path = run_dir / "target_labels.txt"
-    if path.is_file():
-        names = [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
-        if n is None or len(names) == n:
-            return names
-    return [f"target_{i}" for i in range(n or 0)]
-
-
 def _dataset_summary(path: Path) -> dict[str, Any]:
-    from motiflens.data.hdf5 import dataset_info
-
     try:
         info = dataset_info(path)
     except (InputError, OSError, KeyError) as err:
@@ -297,10 +239,10 @@ def _dataset_summary(path: Path) -> dict[str, Any]:
     }
 
 
-def _training(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / ANALYSES["training"][0]
+def _training(run: Run) -> dict[str, Any]:
+    path = run.training_table
     if not path.is_file():
-        return missing(run_dir, "training")
+        return missing(run, "training")
     try:
         df = _read_tsv(path)
     except InputError as err:
@@ -308,34 +250,34 @@ def _training(run_dir: Path) -> dict[str, Any]:
     return {"missing": False, "columns": {c: json_safe(df[c].tolist()) for c in df.columns}}
 
 
-def _test(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / ANALYSES["test"][0]
+def _test(run: Run) -> dict[str, Any]:
+    path = outputs(run)["test"]
     if not path.is_file():
-        return missing(run_dir, "test")
+        return missing(run, "test")
     try:
         df = _read_tsv(path)
     except InputError as err:
         return _broken(path, err)
-    summary = run_dir / "metrics" / "test_summary.txt"
+    summary = run.metrics_path("test_summary.txt")
     return {
         "missing": False,
         "columns": list(df.columns),
         "rows": _records(df),
         "summary": summary.read_text(encoding="utf-8").strip() if summary.is_file() else None,
-        "figures": _figures(run_dir, "metrics"),
+        "figures": _figures(run, run.metrics_dir),
     }
 
 
-def filters_view(run_dir: str | Path) -> dict[str, Any]:
+def filters_view(run: Run | str | Path) -> dict[str, Any]:
     """The filters table, their PWMs and their matches' PWMs, and the clustered influence.
 
     Returns ``{"missing": True, ...}`` when ``motiflens filters`` has not run.
     """
-    run_dir = Path(run_dir)
-    folder = run_dir / "explain" / "filters"
-    table_path = folder / "filters.tsv"
+    run = as_run(run)
+    folder = _analysis(run, "filters")
+    table_path = outputs(run)["filters"]
     if not table_path.is_file():
-        return missing(run_dir, "filters")
+        return missing(run, "filters")
     out: dict[str, Any] = {"missing": False, "warnings": []}
     try:
         out["rows"] = _records(_read_tsv(table_path))
@@ -348,7 +290,7 @@ def filters_view(run_dir: str | Path) -> dict[str, Any]:
         path = folder / name
         if path.is_file():
             try:
-                out[key] = {m["id"]: m for m in read_meme_file(path)}
+                out[key] = {m["id"]: m for m in motifs_json(path)}
             except (InputError, OSError, ValueError) as err:
                 out["warnings"].append(f"cannot read {name}: {err}")
     out["matches"] = {}
@@ -372,7 +314,7 @@ def filters_view(run_dir: str | Path) -> dict[str, Any]:
             out["recovery"] = _records(_read_tsv(path))
         except InputError as err:
             out["warnings"].append(str(err))
-    out["figures"] = _figures(run_dir, "explain/filters")
+    out["figures"] = _figures(run, folder)
     return json_safe(out)
 
 
@@ -387,12 +329,12 @@ def _clustered_matrix(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def insertion_view(run_dir: str | Path) -> dict[str, Any]:
+def insertion_view(run: Run | str | Path) -> dict[str, Any]:
     """Motif insertion: the mean change of each target per inserted motif, clustered."""
-    run_dir = Path(run_dir)
-    path = run_dir / ANALYSES["insertion"][0]
+    run = as_run(run)
+    path = outputs(run)["insertion"]
     if not path.is_file():
-        return missing(run_dir, "insertion")
+        return missing(run, "insertion")
     try:
         df = _read_tsv(path)
         # One row per motif id: JASPAR has several matrices per TF name (CTCF has three),
@@ -408,45 +350,40 @@ def insertion_view(run_dir: str | Path) -> dict[str, Any]:
             "heatmap": _clustered_matrix(wide),
             "rows": _records(df.drop(columns=["motif"]), MAX_ROWS),
             "n_rows": len(df),
-            "figures": _figures(run_dir, "explain/insertion"),
+            "figures": _figures(run, path.parent),
         }
     )
 
 
-def optimize_view(run_dir: str | Path) -> dict[str, Any]:
+def optimize_view(run: Run | str | Path) -> dict[str, Any]:
     """Class optimization: per target the score, designed sequence and optimized PWM."""
-    run_dir = Path(run_dir)
-    path = run_dir / ANALYSES["optimize"][0]
+    run = as_run(run)
+    path = outputs(run)["optimize"]
     if not path.is_file():
-        return missing(run_dir, "optimize")
+        return missing(run, "optimize")
     try:
         rows = _records(_read_tsv(path))
     except InputError as err:
         return _broken(path, err)
     pwms: dict[str, Any] = {}
-    for meme in sorted((run_dir / "explain" / "optimize").glob("*.meme")):
+    for meme in sorted(path.parent.glob("*.meme")):
         try:
-            motifs = read_meme_file(meme)
+            motifs = motifs_json(meme)
         except (InputError, OSError, ValueError):
             continue
         if motifs:
             pwms[meme.stem] = motifs[0]
     return json_safe(
-        {
-            "missing": False,
-            "rows": rows,
-            "pwms": pwms,
-            "figures": _figures(run_dir, "explain/optimize"),
-        }
+        {"missing": False, "rows": rows, "pwms": pwms, "figures": _figures(run, path.parent)}
     )
 
 
-def variants_view(run_dir: str | Path) -> dict[str, Any]:
+def variants_view(run: Run | str | Path) -> dict[str, Any]:
     """Variant effects: SAD per variant and target (largest |SAD| first)."""
-    run_dir = Path(run_dir)
-    path = run_dir / ANALYSES["variants"][0]
+    run = as_run(run)
+    path = outputs(run)["variants"]
     if not path.is_file():
-        return missing(run_dir, "variants")
+        return missing(run, "variants")
     try:
         df, n_rows = _top_sad(path, MAX_ROWS)
     except (InputError, KeyError) as err:
@@ -456,8 +393,8 @@ def variants_view(run_dir: str | Path) -> dict[str, Any]:
             "missing": False,
             "rows": _records(df, MAX_ROWS),
             "n_rows": n_rows,
-            "ism": _variant_ism_names(run_dir),
-            "figures": _figures(run_dir, "explain/variants"),
+            "ism": [name for _, names, _ in _variant_isms(run) for name in names],
+            "figures": _figures(run, path.parent),
         }
     )
 
@@ -481,78 +418,78 @@ def _top_sad(path: Path, n: int, chunk: int = 200_000) -> tuple[pd.DataFrame, in
     return best.drop(columns="_order"), total
 
 
-def _variant_ism_files(run_dir: Path) -> Iterable[Path]:
-    folder = run_dir / "explain" / "variants" / "ism"
-    return sorted(folder.glob("*.h5")) if folder.is_dir() else []
+def _variant_isms(run: Run) -> list[tuple[Path, list[str], list[str]]]:
+    """``(file, sequence names, target names)`` of each stored variant ISM.
 
-
-def _variant_ism_names(run_dir: Path) -> list[str]:
-    import h5py
-
-    names: list[str] = []
-    for path in _variant_ism_files(run_dir):
+    ``motiflens variants --ism`` writes them under the variants analysis with
+    :func:`motiflens.explain.ism.write_ism`, whose ``names``, ``target_labels``,
+    ``delta (N, 4, W, T)`` and ``positions`` are those of :mod:`motiflens.results`; files
+    in that convention are read through it.
+    """
+    folder = _analysis(run, "variants") / "ism"
+    found = []
+    for path in sorted(folder.glob("*.h5")) if folder.is_dir() else []:
         try:
+            if is_result_file(path):
+                info = read_result_info(path)
+                found.append((path, info.names, info.target_labels))
+                continue
             with h5py.File(path, "r") as h5:
-                names.extend(_str(v) for v in h5["names"][:])
-        except (OSError, KeyError):
+                names = [_str(v) for v in h5["names"][:]]
+                labels = [_str(v) for v in h5["target_labels"][:]]
+            found.append((path, names, labels))
+        except (OSError, KeyError, InputError):
             continue
-    return names
+    return found
 
 
 def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def variant_ism(run_dir: str | Path, name: str, target: str) -> dict[str, Any] | None:
-    """The stored ISM (``explain/variants/ism/*.h5``) of one sequence for one target.
+def variant_ism(run: Run | str | Path, name: str, target: str) -> dict[str, Any] | None:
+    """The stored ISM around a variant (``motiflens variants --ism``), one sequence and target.
 
     Returns ``None`` when no stored ISM has that sequence name and target.
     """
-    import h5py
-
-    for path in _variant_ism_files(Path(run_dir)):
+    for path, names, labels in _variant_isms(as_run(run)):
+        if name not in names or target not in labels:
+            continue
+        i, k = names.index(name), labels.index(target)
         try:
-            with h5py.File(path, "r") as h5:
-                names = [_str(v) for v in h5["names"][:]]
-                labels = [_str(v) for v in h5["target_labels"][:]]
-                if name not in names or target not in labels:
-                    continue
-                i, k = names.index(name), labels.index(target)
-                delta = h5["delta"][i, :, :, k]
-                return json_safe(
-                    {
-                        "name": name,
-                        "target": target,
-                        "positions": h5["positions"][:],
-                        "delta": delta.round(5),
-                        "loss": (-delta.min(axis=0)).round(5),
-                        "gain": delta.max(axis=0).round(5),
-                    }
-                )
+            if is_result_file(path):
+                arrays = read_sequence(path, i, target=k)
+                delta, positions = arrays["delta"], arrays["positions"]
+            else:
+                with h5py.File(path, "r") as h5:
+                    delta, positions = h5["delta"][i, :, :, k], h5["positions"][:]
         except (OSError, KeyError, IndexError):
             continue
+        return json_safe(
+            {
+                "name": name,
+                "target": target,
+                "positions": positions,
+                "delta": delta.round(5),
+                "loss": (-delta.min(axis=0)).round(5),
+                "gain": delta.max(axis=0).round(5),
+            }
+        )
     return None
 
 
-def safe_file(run_dir: str | Path, relative: str) -> Path | None:
-    """``run_dir / relative`` if it is a servable file inside the run directory, else None.
+def safe_file(run: Run | str | Path, relative: str) -> Path | None:
+    """A servable file inside the run directory by its relative path, else ``None``.
 
-    The path is resolved (``..``, symlinks) before the check, so neither a traversal nor a
-    link pointing out of the run directory gets through; absolute paths, hidden files and
-    any file type outside :data:`FILE_SUFFIXES` are refused.
+    :meth:`Run.file` refuses anything outside the directory (``..``, absolute paths,
+    links out); on top of it hidden files and any file type outside
+    :data:`FILE_SUFFIXES` are refused.
     """
-    if not relative or "\x00" in relative or relative.startswith(("/", "\\")):
+    if not relative or relative.startswith(("/", "\\")) or Path(relative).is_absolute():
         return None
-    parts = Path(relative).parts
-    if any(p.startswith(".") for p in parts) or Path(relative).is_absolute():
+    if any(p.startswith(".") for p in Path(relative).parts):
         return None
-    root = Path(run_dir).resolve()
-    try:
-        path = (root / relative).resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    if path.suffix.lower() not in FILE_SUFFIXES:
+    path = as_run(run).file(relative)
+    if path is None or path.suffix.lower() not in FILE_SUFFIXES:
         return None
     return path

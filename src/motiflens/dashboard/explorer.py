@@ -29,11 +29,27 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
+import pandas as pd
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
-from motiflens.dashboard.data import dataset_path, json_safe
+from motiflens.dashboard.curves import roc_pr_curves
+from motiflens.dashboard.data import json_safe
+from motiflens.data.hdf5 import to_float_onehot
 from motiflens.errors import InputError
+from motiflens.explain.inputs import resolve_targets
+from motiflens.explain.ism import loss_gain, saturation_mutagenesis
+from motiflens.explain.saliency import attribute
+from motiflens.explain.temporal import temporal_scores
+from motiflens.models import predict_transform
+from motiflens.motifs.meme import read_meme
+from motiflens.motifs.pwm import log_odds
+from motiflens.prediction import predict_array
+from motiflens.runs import Run, as_run
+from motiflens.sequence.fasta import Genome
+from motiflens.sequence.onehot import codes_to_onehot, decode, one_hot
 
 __all__ = [
     "MAX_FREE_LENGTH",
@@ -84,8 +100,6 @@ class SequenceInput:
     @property
     def sequence(self) -> str:
         """The shown bases as letters."""
-        from motiflens.sequence.onehot import decode
-
         return str(decode(self.x[0, :, self.start : self.end]))
 
 
@@ -146,9 +160,8 @@ def filter_thresholds(model: torch.nn.Module) -> np.ndarray | None:
     of its best base's weight, plus the bias, after folding the batch norm (eval mode)
     into the convolution. ``None`` for a model without a first conv layer (the RNN).
     """
-    from motiflens.models import FirstConvModel
-
-    if not isinstance(model, FirstConvModel):
+    # Models with a first convolution expose it (and its activations); others have none.
+    if not hasattr(model, "first_activation"):
         return None
     block = model.first_block
     w = block.conv.weight.detach().double().cpu()
@@ -173,8 +186,8 @@ class Explorer:
 
     Parameters
     ----------
-    run_dir
-        A trained run directory (``config.yaml`` + ``model.safetensors``).
+    run
+        A trained run (or its directory).
     genome
         Genome FASTA for ``chrom:start-end`` requests (optional).
     device
@@ -187,45 +200,37 @@ class Explorer:
     """
 
     def __init__(
-        self, run_dir: str | Path, genome: str | Path | None = None, device: str = "cpu"
+        self, run: Run | str | Path, genome: str | Path | None = None, device: str = "cpu"
     ) -> None:
-        from motiflens.runs import Run
-        from motiflens.sequence.fasta import Genome
-
-        self.run_dir = Path(run_dir)
-        self.model = Run(self.run_dir).model(device)
+        self.run = as_run(run)
+        self.model = self.run.model(device)
         self.config = self.model.config
-        self.labels = Run(self.run_dir).target_labels(self.config.n_targets)
-        self.length: int | None = self.config.length if self.config.name == "basset" else None
-        if self.length is None and self.config.length:
-            self.length = int(self.config.length)
+        self.labels = list(self.model.target_labels)
+        # The input length the model was trained on, when fixed (None: any length).
+        self.length: int | None = int(self.config.length) if self.config.length else None
         self.genome = Genome(genome) if genome is not None else None
         self.lock = threading.Lock()
         self.thresholds = filter_thresholds(self.model)
-        self.filter_names = _filter_names(self.run_dir)
-        self.motifs = _matched_motifs(self.run_dir)
-        self.dataset = dataset_path(self.run_dir)
+        self.filter_names = _filter_names(self.run)
+        self.motifs = _matched_motifs(self.run)
+        self.dataset = self.run.dataset_or_none()
         self._curves: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------- inputs
 
     @property
     def is_rnn(self) -> bool:
-        """Whether the model has temporal output scores (rnn, cnn-rnn)."""
-        return self.config.name in ("rnn", "cnn-rnn")
+        """Whether the model has temporal output scores (a recurrent model)."""
+        return self.model.is_recurrent
 
     def target_index(self, target: str | int | None, default: int = 0) -> int:
         """A target name or index -> index (``None`` -> ``default``)."""
-        from motiflens.explain.inputs import resolve_targets
-
         if target is None or target == "":
             return default
         return resolve_targets([target], self.labels)[0]
 
     def from_text(self, text: str) -> SequenceInput:
         """A pasted sequence, validated and centre-padded to the model's length."""
-        from motiflens.sequence.onehot import one_hot
-
         max_length = self.length if self.length is not None else MAX_FREE_LENGTH
         name, seq = parse_sequence(text, max_length)
         if len(seq) < self.model.min_length and self.length is None:
@@ -243,8 +248,6 @@ class Explorer:
 
     def from_region(self, text: str) -> SequenceInput:
         """A genome region read from ``--genome``: the model window centred on it."""
-        from motiflens.sequence.onehot import codes_to_onehot
-
         if self.genome is None:
             raise InputError(
                 "this server has no genome", hint="restart it with --genome FASTA to use regions"
@@ -270,10 +273,6 @@ class Explorer:
 
     def from_test(self, index: int) -> SequenceInput:
         """The ``index``-th sequence of the dataset's test split."""
-        import h5py
-
-        from motiflens.data.hdf5 import to_float_onehot
-
         if self.dataset is None:
             raise InputError("the run's dataset file was not found", hint="paste a sequence")
         with h5py.File(self.dataset, "r") as h5:
@@ -304,12 +303,8 @@ class Explorer:
 
     def predict(self, seq: SequenceInput) -> list[dict[str, Any]]:
         """Prediction (and logit) of every target."""
-        from motiflens.prediction import predict_array
-
         with self.lock:
             logits = predict_array(self.model, seq.x)[0]
-        from motiflens.models import predict_transform
-
         preds = predict_transform(self.config.task, torch.from_numpy(logits)).numpy()
         return [
             {"target": t, "index": i, "prediction": float(p), "logit": float(g)}
@@ -321,9 +316,6 @@ class Explorer:
 
         The target defaults to the one with the highest prediction.
         """
-        from motiflens.explain.ism import loss_gain, saturation_mutagenesis
-        from motiflens.explain.saliency import attribute
-
         began = time.perf_counter()
         predictions = self.predict(seq)
         best = int(np.argmax([p["prediction"] for p in predictions]))
@@ -334,7 +326,7 @@ class Explorer:
                 # RNNs take the naive path; the page says which path ran, once is enough.
                 warnings.filterwarnings("ignore", message="ISM: using naive")
                 ism = saturation_mutagenesis(self.model, seq.x, window=window, targets=[t])
-            attr = attribute(self.model, seq.x, target=[t], method="gradient_x_input")
+            attr = self._attribution(seq, t)
             temporal = self._temporal(seq, t)
             matches = self._filter_matches(seq)
         matches += self._motif_matches(seq)
@@ -356,19 +348,22 @@ class Explorer:
                 "gain": _round(gain[0, :, 0]),
                 "method": ism.method_used,
             },
-            "attribution": _round(attr.attributions[0, 0][:, seq.start : seq.end]),
+            "attribution": _round(attr[:, seq.start : seq.end]),
             "temporal": temporal,
             "matches": matches,
         }
         out["seconds"] = round(time.perf_counter() - began, 4)
         return json_safe(out)
 
+    def _attribution(self, seq: SequenceInput, t: int) -> np.ndarray:
+        """Gradient x input ``(4, L)`` of target ``t``."""
+        attr = attribute(self.model, seq.x, targets=[t], method="gradient_x_input")
+        return attr.attributions[0, :, :, 0]
+
     def _temporal(self, seq: SequenceInput, t: int) -> dict[str, Any] | None:
         if not self.is_rnn:
             return None
-        from motiflens.explain.temporal import temporal_scores
-
-        scores = temporal_scores(self.model, seq.x, target=[t])
+        scores = temporal_scores(self.model, seq.x, targets=[t])
         sl = slice(seq.start, seq.end)
         return {
             "forward": _round(scores.forward[0, sl, 0]),
@@ -426,8 +421,6 @@ class Explorer:
         :data:`MOTIF_FRACTION` of the way from the motif's lowest to its highest score."""
         if not self.motifs:
             return []
-        from numpy.lib.stride_tricks import sliding_window_view
-
         x = seq.x[0, :, seq.start : seq.end].astype(np.float64)
         found: list[dict[str, Any]] = []
         for motif_id, name, lo_mat in self.motifs:
@@ -448,16 +441,22 @@ class Explorer:
                 if any(abs(i - k) < w for k in taken):
                     continue
                 taken.append(i)
-                found.append({"source": "motif", "id": motif_id, "label": f"{name} ({strand})",
-                              "start": i, "end": i + w, "score": round(rel_score, 4)})  # fmt: skip
+                found.append(
+                    {
+                        "source": "motif",
+                        "id": motif_id,
+                        "label": f"{name} ({strand})",
+                        "start": i,
+                        "end": i + w,
+                        "score": round(rel_score, 4),
+                    }
+                )
         return _group_overlapping(found)[:MAX_MATCHES]
 
     # ------------------------------------------------------------- test set
 
     def test_sequences(self, limit: int = 500) -> dict[str, Any]:
         """Names and positive targets of the first ``limit`` test sequences."""
-        import h5py
-
         if self.dataset is None:
             return {"missing": True, "message": "the run's dataset file was not found"}
         with h5py.File(self.dataset, "r") as h5:
@@ -470,17 +469,12 @@ class Explorer:
         rows = []
         for i in range(n):
             positive = [self.labels[k] for k in np.flatnonzero(np.asarray(y[i]) > 0.5)]
-            rows.append({"index": i, "name": names[i] if names else f"test_{i}",
-                         "positive": positive})  # fmt: skip
+            name = names[i] if names else f"test_{i}"
+            rows.append({"index": i, "name": name, "positive": positive})
         return {"missing": False, "rows": rows}
 
     def test_predictions(self, limit: int = CURVE_SEQUENCES) -> tuple[np.ndarray, np.ndarray]:
         """Predictions and labels ``(n, T)`` of the first ``limit`` test sequences."""
-        import h5py
-
-        from motiflens.data.hdf5 import to_float_onehot
-        from motiflens.prediction import predict_array
-
         if self.dataset is None:
             raise InputError("the run's dataset file was not found")
         preds, ys = [], []
@@ -503,7 +497,7 @@ class Explorer:
             return {
                 "missing": True,
                 "message": "the run's dataset file was not found, so no curves",
-                "command": f"motiflens test {self.run_dir}",
+                "command": f"motiflens test {self.run.path}",
             }
         if self.config.task != "binary":
             return {"missing": True, "message": "ROC/PR curves are for binary targets only"}
@@ -511,33 +505,23 @@ class Explorer:
             preds, ys = self.test_predictions()
         except InputError as err:  # e.g. a dataset without a test split
             return {"missing": True, "message": f"no curves: {err}"}
-        self._curves = json_safe(roc_pr_curves(ys, preds, self.labels))
+        self._curves = json_safe(thinned_curves(ys, preds, self.labels))
         return self._curves
 
 
-def roc_pr_curves(
+def thinned_curves(
     y: np.ndarray, scores: np.ndarray, labels: list[str], points: int = CURVE_POINTS
 ) -> dict[str, Any]:
     """Per target ROC (fpr, tpr) and PR (recall, precision) curves, thinned to ``points``.
 
     Targets without both classes get no curve (``None``).
     """
-    from sklearn.metrics import precision_recall_curve, roc_curve
-
+    curves = roc_pr_curves(y, scores)
     out: dict[str, Any] = {"missing": False, "n": len(y), "targets": {}}
-    for k, name in enumerate(labels):
-        yt = y[:, k] > 0.5
-        if yt.all() or not yt.any():
-            out["targets"][name] = None
-            continue
-        fpr, tpr, _ = roc_curve(yt, scores[:, k])
-        precision, recall, _ = precision_recall_curve(yt, scores[:, k])
-        out["targets"][name] = {
-            "fpr": _thin(fpr, points),
-            "tpr": _thin(tpr, points),
-            "recall": _thin(recall, points),
-            "precision": _thin(precision, points),
-        }
+    for name, curve in zip(labels, curves, strict=True):
+        out["targets"][name] = (
+            None if curve is None else {k: _thin(np.asarray(v), points) for k, v in curve.items()}
+        )
     return out
 
 
@@ -556,11 +540,9 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _filter_names(run_dir: Path) -> dict[int, str]:
-    """Filter index -> best match name, from ``explain/filters/filters.tsv`` if present."""
-    import pandas as pd
-
-    path = run_dir / "explain" / "filters" / "filters.tsv"
+def _filter_names(run: Run) -> dict[int, str]:
+    """Filter index -> best match name, from the filters analysis' table if present."""
+    path = run.analysis_dir("filters", create=False) / "filters.tsv"
     if not path.is_file():
         return {}
     try:
@@ -574,19 +556,10 @@ def _filter_names(run_dir: Path) -> dict[int, str]:
         return {}
 
 
-def _matched_motifs(run_dir: Path) -> list[tuple[str, str, np.ndarray]]:
-    """``(id, name, log-odds (4, w))`` of ``explain/filters/matched.meme``, if present.
-
-    Uses :mod:`motiflens.motifs` (MEME reader, log-odds); an empty list where the file or
-    that package is missing.
-    """
-    path = run_dir / "explain" / "filters" / "matched.meme"
+def _matched_motifs(run: Run) -> list[tuple[str, str, np.ndarray]]:
+    """``(id, name, log-odds (4, w))`` of the motifs the filters matched, if stored."""
+    path = run.analysis_dir("filters", create=False) / "matched.meme"
     if not path.is_file():
-        return []
-    try:
-        from motiflens.motifs.meme import read_meme
-        from motiflens.motifs.pwm import log_odds
-    except ImportError:
         return []
     try:
         motifs, background = read_meme(path)

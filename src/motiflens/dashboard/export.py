@@ -4,7 +4,12 @@ The page is the dashboard's own ``index.html``, with its stylesheet, Plotly.js, 
 renderer and the app script inlined and the data the API would have served embedded as
 ``window.MOTIFLENS_REPORT``: it opens offline, by double-click, with no request to any
 server. The explorer shows precomputed sequences instead of a text box: for each target,
-the test sequences it predicts highest (ISM + gradient x input + filter matches).
+the test sequences it predicts highest (ISM + gradient x input + filter matches); the
+results page shows the first stored sequences of every stored result file.
+
+:func:`report` is the run-level job (``motiflens report``): it writes the file and
+records the step in the run's manifest. It lives here, not in :mod:`motiflens.steps`,
+because it renders the dashboard's page and the steps sit below the dashboard.
 """
 
 from __future__ import annotations
@@ -18,15 +23,21 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from motiflens.dashboard import data
+from motiflens.dashboard import data, stored
 from motiflens.dashboard.app import STATIC_DIR, plotly_js_path
+from motiflens.dashboard.explorer import Explorer
 from motiflens.errors import InputError
 from motiflens.files import write_text_atomic
+from motiflens.runs import Run, as_run
 
-__all__ = ["build_report_data", "render_report", "write_report"]
+__all__ = ["build_report_data", "render_report", "report"]
 
 #: Targets that get precomputed explorer views by default, at most.
 DEFAULT_MAX_TARGETS = 12
+#: Stored sequences per result file in the report by default (the first ones).
+DEFAULT_SEQUENCES = 3
+#: The report's file name in the run directory when no other is given.
+REPORT_NAME = "report.html"
 
 
 def _inline_json(value: Any) -> str:
@@ -42,50 +53,56 @@ def _inline_script(code: str) -> str:
 
 
 def build_report_data(
-    run_dir: str | Path,
+    run: Run | str | Path,
     *,
     top: int = 2,
     targets: Sequence[str] | None = None,
     max_targets: int = DEFAULT_MAX_TARGETS,
-    progress: bool = True,
+    sequences: int = DEFAULT_SEQUENCES,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Everything the report shows, as one JSON-able dict (the API's views, keyed by name).
 
     Parameters
     ----------
-    run_dir
-        The run directory.
+    run
+        The run (or its directory).
     top
         Precomputed explorer views per target: the test sequences it predicts highest.
     targets
-        Targets to precompute views for (default: the first ``max_targets``).
+        Targets to precompute views for, and to include of the stored results (default:
+        the first ``max_targets``).
     max_targets
         Cap on targets when ``targets`` is not given.
-    progress
+    sequences
+        Stored sequences included per result file (the first ones).
+    verbose
         Show a progress bar over the precomputed views.
     """
-    from motiflens.dashboard.explorer import Explorer
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError("run directory not found", path=run_dir)
+    run = as_run(run)
+    if not run.path.is_dir():
+        raise InputError("run directory not found", path=run.path)
     report: dict[str, Any] = {
         "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "overview": data.overview(run_dir),
-        "filters": data.filters_view(run_dir),
-        "insertion": data.insertion_view(run_dir),
-        "optimize": data.optimize_view(run_dir),
-        "variants": data.variants_view(run_dir),
+        "overview": data.overview(run),
+        "filters": data.filters_view(run),
+        "insertion": data.insertion_view(run),
+        "optimize": data.optimize_view(run),
+        "variants": data.variants_view(run),
         "views": [],
     }
+    chosen = list(targets) if targets else report["overview"]["targets"][:max_targets]
+    included = stored.report_results(run, sequences=sequences, targets=chosen)
+    report["results"] = {k: v for k, v in included.items() if k != "data"}
+    report["result_data"] = included["data"]
     try:
-        explorer = Explorer(run_dir)
+        explorer = Explorer(run)
     except (InputError, ValueError, OSError) as err:
         report["model"] = {
             "available": False,
             "missing": True,
             "message": str(err),
-            "command": data.missing(run_dir, "model")["command"],
+            "command": data.missing(run, "model")["command"],
         }
         report["curves"] = {"missing": True, "message": "no model"}
         return report
@@ -103,13 +120,12 @@ def build_report_data(
         preds, _ = explorer.test_predictions()
     except InputError:  # no test split: the report goes without precomputed views
         return report
-    chosen = list(targets) if targets else explorer.labels[:max_targets]
     jobs = []
     for name in chosen:
         t = explorer.target_index(name)
         for i in np.argsort(-preds[:, t], kind="stable")[:top]:
             jobs.append((int(i), t))
-    for i, t in tqdm(jobs, desc="report views", disable=not progress):
+    for i, t in tqdm(jobs, desc="report views", disable=not verbose):
         view = explorer.explain(explorer.from_test(i), t)
         view.pop("seconds", None)
         report["views"].append(view)
@@ -129,6 +145,9 @@ def render_report(report: dict[str, Any]) -> str:
         '<script src="static/logo.js"></script>': _inline_script(
             (STATIC_DIR / "logo.js").read_text(encoding="utf-8")
         ),
+        '<script src="static/results.js"></script>': _inline_script(
+            (STATIC_DIR / "results.js").read_text(encoding="utf-8")
+        ),
         '<script src="static/app.js"></script>': "<script>window.MOTIFLENS_REPORT = "
         + _inline_json(data.json_safe(report))
         + ";</script>\n"
@@ -143,20 +162,53 @@ def render_report(report: dict[str, Any]) -> str:
     return page.replace("<title>motiflens</title>", "<title>motiflens report</title>", 1)
 
 
-def write_report(
-    run_dir: str | Path,
-    out: str | Path,
+def report(
+    run: Run | str | Path,
+    out: str | Path | None = None,
     *,
     top: int = 2,
     targets: Sequence[str] | None = None,
     max_targets: int = DEFAULT_MAX_TARGETS,
-    progress: bool = True,
+    sequences: int = DEFAULT_SEQUENCES,
+    verbose: bool = False,
 ) -> Path:
-    """Write the self-contained HTML report of a run (atomically) and return its path.
+    """Write the self-contained HTML report of a run (atomically) and record the step.
 
-    See :func:`build_report_data` for the parameters.
+    Parameters
+    ----------
+    run
+        The run (or its directory).
+    out
+        The HTML file (default ``report.html`` in the run directory).
+    top, targets, max_targets, sequences, verbose
+        What to include; see :func:`build_report_data`.
+
+    Returns
+    -------
+    Path
+        The report file.
+
+    Raises
+    ------
+    InputError
+        The run directory does not exist.
+
+    Examples
+    --------
+    >>> report("runs/basset", "basset.html", targets=["K562"])
+    PosixPath('basset.html')
     """
-    report = build_report_data(
-        run_dir, top=top, targets=targets, max_targets=max_targets, progress=progress
+    run = as_run(run)
+    content = build_report_data(
+        run,
+        top=top,
+        targets=targets,
+        max_targets=max_targets,
+        sequences=sequences,
+        verbose=verbose,
     )
-    return write_text_atomic(out, render_report(report))
+    path = write_text_atomic(
+        Path(out) if out is not None else run.path / REPORT_NAME, render_report(content)
+    )
+    run.record_step("report", [path], top=top, targets=targets, sequences=sequences)
+    return path

@@ -1,473 +1,51 @@
-"""What the first-layer filters learned: PWMs from activating sites, and influence.
+"""What the first-layer filters learned: PWMs, known-motif matches and influence.
 
-Basset's ``basset_motifs.py`` and ``basset_motifs_infl.py`` (reference §1.6):
-
-- a filter's PWM is built from every window of the filter's width whose activation
-  (after the first ReLU, before pooling) exceeds ``mean + 0.5 * (max - mean)`` over all
-  sequences and positions;
-- a filter's influence is what happens to the output when its activation is replaced, at
-  every position of every sequence, by its mean activation.
-
-Influence runs the network after layer 1 only, on the layer-1 activations computed once.
-For a plain conv stack (Basset, DeMo CNN) it goes further: nullifying filter ``f``
-changes layer 2's input in one channel, so layer 2's pre-activation changes by a
-one-channel convolution (conv and eval-mode batch norm are affine), and only layers 3 and
-up run per filter.
+Basset's motif analysis in one call (:func:`analyze_filters`): the filters' activating
+sites (:mod:`motiflens.explain.filter_activations`) give PWMs, TomTom matches them to a
+motif database, and nullification gives each filter's influence
+(:mod:`motiflens.explain.filter_influence`). On simulated data :func:`planted_recovery`
+says which planted motifs some filter recovered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from motiflens.errors import InputError
-from motiflens.files import atomic_path
-from motiflens.models.layers import ConvBlock, FirstConvModel
-from motiflens.models.registry import prepared_model
+from motiflens.explain.filter_activations import (
+    FilterStats,
+    filter_means,
+    filter_stats,
+    first_conv_model,
+)
+from motiflens.explain.filter_influence import (
+    FilterInfluence,
+    filter_influence,
+    naive_filter_influence,
+)
+from motiflens.explain.inputs import SequenceInput, as_onehot, target_names
 from motiflens.motifs.compare import tomtom
-from motiflens.motifs.meme import write_meme
-from motiflens.motifs.pwm import Motif, counts_to_probs, information_content, trim
+from motiflens.motifs.pwm import Motif, information_content, trim
 from motiflens.sequence.onehot import reverse_complement
 
-# Activations held at once while nullifying: (filters in a chunk) x (batch) x layer size.
-_CHUNK_ELEMENTS = 1 << 24
-
-
-def first_conv_model(model: nn.Module) -> FirstConvModel:
-    """``model`` itself when its first layer is a convolution whose output can be edited.
-
-    Raises
-    ------
-    InputError
-        For models without a first convolution (the DeMo RNN reads one-hot input with
-        an LSTM directly: it has no filters).
-    """
-    if not isinstance(model, FirstConvModel):
-        name = getattr(getattr(model, "config", None), "name", type(model).__name__)
-        raise InputError(
-            f"the {name!r} model's first layer is not a convolution, so it has no filters "
-            "to turn into motifs",
-            hint="filters, influence and filter tracks need a basset, cnn or cnn-rnn model",
-        )
-    return model
-
-
-@dataclass(frozen=True)
-class FilterStats:
-    """Activation statistics and activating-site base counts of the first-layer filters.
-
-    Attributes
-    ----------
-    counts
-        ``(F, 4, width)`` summed one-hot of every activating window (an unknown base adds
-        0.25 to each of the four), no pseudocount.
-    sites
-        ``(F,)`` number of activating windows.
-    mean, std, max
-        ``(F,)`` activation statistics over all sequences and positions.
-    threshold
-        ``(F,)`` the activation a window had to exceed.
-    n_sequences
-        Sequences analysed.
-    background
-        ``(4,)`` base frequencies of the analysed sequences (pseudocount 1 per base), the
-        background Basset wrote into its filter MEME file.
-    """
-
-    counts: np.ndarray
-    sites: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-    max: np.ndarray
-    threshold: np.ndarray
-    n_sequences: int
-    background: np.ndarray
-
-    @property
-    def width(self) -> int:
-        return self.counts.shape[-1]
-
-    def pwms(self, pseudocount: float = 1.0) -> np.ndarray:
-        """``(F, 4, width)`` probabilities: ``(counts + pseudocount) / (sites + 4 pseudocount)``.
-
-        Basset's ``make_filter_pwm`` with its pseudocount of 1 per base and position.
-        """
-        return np.stack([counts_to_probs(c, pseudocount) for c in self.counts])
-
-
-def _batches(X: np.ndarray, batch_size: int, device: torch.device, desc: str, progress: bool):
-    for start in tqdm(
-        range(0, len(X), batch_size), desc=desc, unit="batch", disable=not progress, leave=False
-    ):
-        yield torch.as_tensor(X[start : start + batch_size], dtype=torch.float32, device=device)
-
-
-def filter_stats(
-    model: nn.Module,
-    X: np.ndarray,
-    *,
-    threshold: float = 0.5,
-    batch_size: int = 100,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-) -> FilterStats:
-    """Activation statistics and activating sites of every first-layer filter.
-
-    Parameters
-    ----------
-    model
-        A model with a first convolution (:func:`first_conv_model`).
-    X
-        ``(N, 4, L)`` one-hot sequences (Basset analyses 1000 test sequences).
-    threshold
-        A window activates filter ``f`` when its activation exceeds
-        ``mean_f + threshold * (max_f - mean_f)`` (Basset's ``-a``, default 0.5).
-    batch_size
-        Sequences per forward pass.
-    device
-        Where to compute; default where the model is.
-    progress
-        Show progress bars.
-
-    Returns
-    -------
-    FilterStats
-        With "same" padding, windows that would reach into the padding are skipped (as
-        Basset does), so every site is a real k-mer of the sequence. A filter that never
-        activates has ``max == 0`` and no sites.
-    """
-    model = first_conv_model(model)
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 3 or X.shape[1] != 4 or len(X) == 0:
-        raise InputError(f"expected one-hot sequences (N, 4, L), got shape {X.shape}")
-    conv = model.conv1
-    n_filters, _, width = conv.weight.shape
-    left, right = model.conv1_padding
-    length = X.shape[-1]
-    with torch.no_grad(), prepared_model(model, device) as dev:
-        total = torch.zeros(n_filters, dtype=torch.float64, device=dev)
-        total_sq = torch.zeros_like(total)
-        peak = torch.zeros_like(total)
-        positions = 0
-        for x in _batches(X, batch_size, dev, "filter statistics", progress):
-            a = model.first_activation(x).double()
-            total += a.sum(dim=(0, 2))
-            total_sq += (a * a).sum(dim=(0, 2))
-            peak = torch.maximum(peak, a.amax(dim=(0, 2)))
-            positions += a.shape[0] * a.shape[2]
-        mean = total / positions
-        std = (total_sq / positions - mean * mean).clamp_min(0).sqrt()
-        cut = mean + threshold * (peak - mean)
-
-        counts = torch.zeros(n_filters, 4, width, dtype=torch.float64, device=dev)
-        sites = torch.zeros(n_filters, dtype=torch.float64, device=dev)
-        # Window j of the padded input covers padded columns j .. j+width-1; keep those
-        # inside the real sequence, i.e. left <= j <= left + length - width.
-        first, last = left, left + length - width
-        for x in _batches(X, batch_size, dev, "filter sites", progress):
-            a = model.first_activation(x)
-            hit = (a > cut.to(a.dtype)[None, :, None]) & (peak[None, :, None] > 0)
-            hit = hit[:, :, first : last + 1].to(x.dtype)
-            windows = F.pad(x, (left, right)).unfold(2, width, 1)[:, :, first : last + 1]
-            counts += torch.einsum("bfl,bclw->fcw", hit, windows).double()
-            sites += hit.sum(dim=(0, 2)).double()
-    return FilterStats(
-        counts=counts.cpu().numpy(),
-        sites=sites.cpu().numpy().round().astype(np.int64),
-        mean=mean.cpu().numpy(),
-        std=std.cpu().numpy(),
-        max=peak.cpu().numpy(),
-        threshold=cut.cpu().numpy(),
-        n_sequences=len(X),
-        background=(X.sum(axis=(0, 2), dtype=np.float64) + 1) / (X.shape[0] * X.shape[2] + 4),
-    )
-
-
-def filter_means(
-    model: nn.Module,
-    X: np.ndarray,
-    *,
-    batch_size: int = 100,
-    device: str | torch.device | None = None,
-) -> np.ndarray:
-    """``(F,)`` each filter's mean first-layer activation over all sequences and positions."""
-    return filter_stats(model, X, batch_size=batch_size, device=device, progress=False).mean
-
-
-@dataclass(frozen=True)
-class FilterInfluence:
-    """What nullifying each first-layer filter does to the model's output.
-
-    Attributes
-    ----------
-    targets
-        ``(F, T)`` target influence, Basset's definition: (mean original logit - mean
-        logit with the filter nullified) / variance of the original logit, over the
-        sequences. Positive: the filter raises that target's prediction.
-    loss
-        ``(F,)`` increase in the loss (summed over targets) per sequence, or None without
-        labels.
-    method
-        ``"fast"`` (layer 2 updated by a one-channel convolution) or ``"rest"`` (the network
-        after layer 1 rerun per filter).
-    """
-
-    targets: np.ndarray
-    loss: np.ndarray | None
-    method: str
-
-    @property
-    def sum_of_squares(self) -> np.ndarray:
-        """``(F,)`` mean over targets of the squared target influence (the paper's measure)."""
-        return np.mean(self.targets**2, axis=1)
-
-
-def _fast_path_ok(model: FirstConvModel) -> bool:
-    blocks = getattr(model, "conv_blocks", None)
-    if blocks is None or len(blocks) < 2:
-        return False
-    if not all(isinstance(b, ConvBlock) for b in blocks[:2]):
-        return False
-    if not isinstance(blocks[1].bn, nn.Identity | nn.BatchNorm1d):
-        return False
-    return type(model).forward_from_block is not FirstConvModel.forward_from_block
-
-
-def _bn_scale(block: ConvBlock) -> torch.Tensor | None:
-    """Per-channel scale of the block's eval-mode batch norm (None without one)."""
-    bn = block.bn
-    if isinstance(bn, nn.Identity):
-        return None
-    if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or not bn.track_running_stats:
-        raise NotImplementedError("batch norm without running statistics")
-    scale = torch.rsqrt(bn.running_var + bn.eps)
-    if bn.affine:
-        scale = scale * bn.weight
-    return scale
-
-
-class _Nullifier:
-    """Logits of a batch with each of a chunk of filters nullified, two ways."""
-
-    def __init__(self, model: FirstConvModel, means: torch.Tensor, method: str) -> None:
-        self.model = model
-        self.means = means
-        self.method = method
-        if method == "fast":
-            block = model.conv_blocks[1]
-            self.block2 = block
-            self.scale = _bn_scale(block)
-            self.weight2 = block.conv.weight  # (C2, F, k)
-
-    def base(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        a = self.model.first_activation(x)
-        state = {"a": a}
-        if self.method == "fast":
-            h1 = self.model.first_block.reduce(a)
-            state["h1"] = h1
-            state["z2"] = self.block2.pre_activation(h1)
-            state["logits"] = self.model.forward_from_block(
-                2, self.block2.reduce(self.block2.act(state["z2"]))
-            )
-        else:
-            state["logits"] = self.model.forward_from_first_activation(a)
-        return state
-
-    def chunk_size(self, state: dict[str, torch.Tensor]) -> int:
-        per_filter = state["z2"][0].numel() if self.method == "fast" else state["a"][0].numel()
-        return max(1, _CHUNK_ELEMENTS // (per_filter * len(state["a"])))
-
-    def nullified(self, state: dict[str, torch.Tensor], filters: list[int]) -> torch.Tensor:
-        """``(G, B, T)`` logits with filter ``filters[g]`` nullified."""
-        a = state["a"]
-        B, G = a.shape[0], len(filters)
-        idx = torch.as_tensor(filters, device=a.device)
-        if self.method == "rest":
-            edited = a.unsqueeze(0).repeat(G, 1, 1, 1)  # (G, B, F, L1)
-            edited[torch.arange(G, device=a.device), :, idx, :] = self.means[idx][:, None, None]
-            return self.model.forward_from_first_activation(edited.flatten(0, 1)).view(G, B, -1)
-        h1, z2 = state["h1"], state["z2"]
-        # Pooling a constant gives the constant, so the pooled channel becomes the mean.
-        delta = self.means[idx][None, :, None] - h1[:, idx, :]  # (B, G, Lp)
-        weight = self.weight2[:, idx, :].transpose(0, 1).reshape(-1, 1, self.weight2.shape[-1])
-        dz = F.conv1d(self.block2.pad(delta), weight, groups=G)  # (B, G*C2, L2)
-        dz = dz.view(B, G, -1, dz.shape[-1])
-        if self.scale is not None:
-            dz = dz * self.scale[None, None, :, None]
-        z = (z2.unsqueeze(1) + dz).transpose(0, 1).flatten(0, 1)  # (G*B, C2, L2)
-        h2 = self.block2.reduce(self.block2.act(z))
-        return self.model.forward_from_block(2, h2).view(G, B, -1)
-
-
-def _per_sequence_loss(task: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Loss summed over targets, one value per sequence (broadcasts over leading dims)."""
-    if task == "binary":
-        loss = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
-    elif task == "regression":
-        loss = (logits - y) ** 2
-    elif task == "poisson":
-        loss = F.poisson_nll_loss(logits, y.expand_as(logits), log_input=True, reduction="none")
-    else:
-        raise ValueError(f"unknown task {task!r}")
-    return loss.sum(dim=-1)
-
-
-def filter_influence(
-    model: nn.Module,
-    X: np.ndarray,
-    y: np.ndarray | None = None,
-    *,
-    means: np.ndarray | None = None,
-    filters: list[int] | None = None,
-    method: str = "auto",
-    batch_size: int = 100,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-) -> FilterInfluence:
-    """Filter influence by nullification (Basset's ``basset_motifs_infl``).
-
-    Parameters
-    ----------
-    model
-        A model with a first convolution.
-    X
-        ``(N, 4, L)`` one-hot sequences.
-    y
-        ``(N, T)`` labels for the loss influence (optional).
-    means
-        ``(F,)`` the value each filter is set to; default its mean activation over ``X``
-        (all sequences and positions; Basset used the batch's, with one batch of 1000).
-    filters
-        Filters to nullify (default all); rows of the result follow this order.
-    method
-        ``"fast"``, ``"rest"`` or ``"auto"`` (fast for plain conv stacks).
-    batch_size
-        Sequences per pass.
-    device
-        Where to compute.
-    progress
-        Show a progress bar.
-
-    Returns
-    -------
-    FilterInfluence
-    """
-    model = first_conv_model(model)
-    X = np.asarray(X, dtype=np.float32)
-    n_filters = model.conv1.weight.shape[0]
-    chosen = list(range(n_filters)) if filters is None else [int(f) for f in filters]
-    if any(not 0 <= f < n_filters for f in chosen):
-        raise InputError(f"filter indices must lie in 0..{n_filters - 1}")
-    if means is None:
-        means = filter_means(model, X, batch_size=batch_size, device=device)
-    if method == "auto":
-        method = "fast" if _fast_path_ok(model) else "rest"
-    if method == "fast" and not _fast_path_ok(model):
-        raise ValueError(f"{type(model).__name__}: the fast path needs a plain conv stack")
-    task = model.config.task
-    n = len(X)
-    with torch.no_grad(), prepared_model(model, device) as dev:
-        nullifier = _Nullifier(
-            model, torch.as_tensor(means, dtype=torch.float32, device=dev), method
-        )
-        T = model.config.n_targets
-        sum_orig = torch.zeros(T, dtype=torch.float64, device=dev)
-        sum_orig_sq = torch.zeros_like(sum_orig)
-        sum_null = torch.zeros(len(chosen), T, dtype=torch.float64, device=dev)
-        loss_gain = torch.zeros(len(chosen), dtype=torch.float64, device=dev)
-        bar = tqdm(total=n * len(chosen), desc="filter influence", unit="seq x filter",
-                   disable=not progress, unit_scale=True)  # fmt: skip
-        for start in range(0, n, batch_size):
-            x = torch.as_tensor(X[start : start + batch_size], device=dev)
-            state = nullifier.base(x)
-            logits = state["logits"]
-            sum_orig += logits.double().sum(0)
-            sum_orig_sq += (logits.double() ** 2).sum(0)
-            yb = (
-                None
-                if y is None
-                else torch.as_tensor(y[start : start + batch_size], dtype=torch.float32, device=dev)
-            )
-            base_loss = None if yb is None else _per_sequence_loss(task, logits, yb)
-            step = nullifier.chunk_size(state)
-            for c in range(0, len(chosen), step):
-                group = chosen[c : c + step]
-                out = nullifier.nullified(state, group)  # (G, B, T)
-                sum_null[c : c + len(group)] += out.double().sum(1)
-                if yb is not None:
-                    null_loss = _per_sequence_loss(task, out, yb)  # (G, B)
-                    loss_gain[c : c + len(group)] += (null_loss - base_loss).double().sum(1)
-                bar.update(len(x) * len(group))
-        bar.close()
-        mean_orig = sum_orig / n
-        var_orig = sum_orig_sq / n - mean_orig**2
-        mean_null = sum_null / n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            targets = ((mean_orig - mean_null) / var_orig).cpu().numpy()
-    targets = np.where(np.isfinite(targets), targets, 0.0)
-    loss = None if y is None else (loss_gain / n).cpu().numpy()
-    return FilterInfluence(targets=targets, loss=loss, method=method)
-
-
-def naive_filter_influence(
-    model: nn.Module,
-    X: np.ndarray,
-    y: np.ndarray | None = None,
-    *,
-    means: np.ndarray,
-    filters: list[int] | None = None,
-    batch_size: int = 100,
-) -> FilterInfluence:
-    """Reference: one full forward pass per filter with its activation replaced by a hook.
-
-    Slow by design; for tests and ``bench/`` only.
-    """
-    model = first_conv_model(model)
-    n_filters = model.conv1.weight.shape[0]
-    chosen = list(range(n_filters)) if filters is None else list(filters)
-    task = model.config.task
-    X_t = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    y_t = None if y is None else torch.as_tensor(np.asarray(y, dtype=np.float32))
-
-    def run(hook=None) -> torch.Tensor:
-        handle = model.first_block.act.register_forward_hook(hook) if hook else None
-        try:
-            return torch.cat(
-                [model(X_t[s : s + batch_size]) for s in range(0, len(X_t), batch_size)]
-            )
-        finally:
-            if handle is not None:
-                handle.remove()
-
-    with torch.no_grad(), prepared_model(model, "cpu"):
-        orig = run().double()
-        rows, losses = [], []
-        for f in chosen:
-
-            def hook(_module, _inputs, output, f=f):
-                output = output.clone()
-                output[:, f, :] = float(means[f])
-                return output
-
-            null = run(hook).double()
-            rows.append((orig.mean(0) - null.mean(0)) / orig.var(0, unbiased=False))
-            if y_t is not None:
-                losses.append(
-                    (
-                        _per_sequence_loss(task, null, y_t) - _per_sequence_loss(task, orig, y_t)
-                    ).mean()
-                )
-    targets = torch.stack(rows).numpy()
-    loss = None if y_t is None else torch.stack(losses).numpy()
-    return FilterInfluence(targets=np.where(np.isfinite(targets), targets, 0.0), loss=loss,
-                           method="naive")  # fmt: skip
+__all__ = [
+    "FilterInfluence",
+    "FilterReport",
+    "FilterStats",
+    "analyze_filters",
+    "filter_influence",
+    "filter_means",
+    "filter_motifs",
+    "filter_stats",
+    "first_conv_model",
+    "naive_filter_influence",
+    "planted_recovery",
+    "same_family",
+]
 
 
 # ------------------------------------------------------------------ motifs and the report
@@ -530,10 +108,9 @@ def filter_motifs(
 
 def analyze_filters(
     model: nn.Module,
-    X: np.ndarray,
+    X: SequenceInput,
     y: np.ndarray | None = None,
     *,
-    target_labels: list[str],
     database: list[Motif] | None = None,
     q_threshold: float = 0.1,
     threshold: float = 0.5,
@@ -542,7 +119,7 @@ def analyze_filters(
     influence: bool = True,
     batch_size: int = 100,
     device: str | torch.device | None = None,
-    progress: bool = True,
+    verbose: bool = False,
 ) -> FilterReport:
     """Filters -> PWMs -> TomTom matches -> influence, Basset's motif analysis in one call.
 
@@ -551,10 +128,8 @@ def analyze_filters(
     model
         A model whose first layer is a convolution.
     X, y
-        ``(N, 4, L)`` sequences (Basset: 1000 test sequences) and optional labels (for the
-        loss influence).
-    target_labels
-        Names of the outputs.
+        ``(N, 4, L)`` one-hot sequences or DNA strings (Basset: 1000 test sequences) and
+        optional labels ``(N, T)`` (for the loss influence).
     database
         Known motifs to match against (:func:`motiflens.motifs.databases.load_database`);
         None skips matching.
@@ -568,11 +143,17 @@ def analyze_filters(
         Trim PWM ends below this information content before matching (None: keep all).
     influence
         Also compute nullification influence.
-    batch_size, device, progress
+    batch_size, device, verbose
         Computation settings.
+
+    Returns
+    -------
+    FilterReport
+        Its ``target_labels`` are the model's (``model.target_labels``).
     """
+    X = as_onehot(X)
     stats = filter_stats(
-        model, X, threshold=threshold, batch_size=batch_size, device=device, progress=progress
+        model, X, threshold=threshold, batch_size=batch_size, device=device, verbose=verbose
     )
     motifs = filter_motifs(stats, min_sites=min_sites, trim_ic=trim_ic)
     matches = pd.DataFrame()
@@ -582,16 +163,28 @@ def analyze_filters(
     infl = None
     if influence:
         infl = filter_influence(
-            model, X, y, means=stats.mean, batch_size=batch_size, device=device,
-            progress=progress,
-        )  # fmt: skip
+            model,
+            X,
+            y,
+            means=stats.mean,
+            batch_size=batch_size,
+            device=device,
+            verbose=verbose,
+        )
     table = _filters_table(stats, motifs, matches, infl)
     kept = set(matches["target_id"]) if len(matches) else set()
+    n_outputs = int(getattr(model.config, "n_targets", 0)) or (
+        infl.targets.shape[1] if infl is not None else 0
+    )
     return FilterReport(
-        stats=stats, motifs=motifs, matches=matches, table=table, influence=infl,
-        target_labels=list(target_labels),
+        stats=stats,
+        motifs=motifs,
+        matches=matches,
+        table=table,
+        influence=infl,
+        target_labels=target_names(model, n_outputs),
         database=[m for m in (database or []) if m.id in kept],
-    )  # fmt: skip
+    )
 
 
 def _filters_table(
@@ -616,51 +209,27 @@ def _filters_table(
             "ic": float(information_content(motif.probs).sum()) if motif else 0.0,
             "act_mean": float(stats.mean[f]),
             "act_std": float(stats.std[f]),
-            "match_id": "", "match_name": "", "match_q": np.nan,
-            "match_offset": np.nan, "match_strand": "",
-        }  # fmt: skip
+            "match_id": "",
+            "match_name": "",
+            "match_q": np.nan,
+            "match_offset": np.nan,
+            "match_strand": "",
+        }
         if f in best.index:
             b = best.loc[f]
-            row.update(match_id=b["target_id"], match_name=b["target_name"],
-                       match_q=float(b["q_value"]), match_offset=int(b["offset"]),
-                       match_strand=b["strand"])  # fmt: skip
+            row.update(
+                match_id=b["target_id"],
+                match_name=b["target_name"],
+                match_q=float(b["q_value"]),
+                match_offset=int(b["offset"]),
+                match_strand=b["strand"],
+            )
         row["influence"] = (
             float(infl.loss[f]) if infl is not None and infl.loss is not None else np.nan
         )
         row["influence_ss"] = float(infl.sum_of_squares[f]) if infl is not None else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def write_filter_tables(report: FilterReport, out: str | Path) -> list[Path]:
-    """``filters.tsv``, ``filters.meme``, ``matches.tsv``, ``matched.meme`` and
-    ``influence_targets.tsv`` into ``out`` (atomically)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    with atomic_path(out / "filters.tsv") as tmp:
-        report.table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    written.append(out / "filters.tsv")
-    names = dict(zip(report.table["filter"], report.table["match_name"], strict=True))
-    named = [
-        Motif(m.id, names.get(int(m.id[len("filter") :])) or m.id, m.probs, m.nsites)
-        for m in report.motifs
-    ]
-    written.append(write_meme(named, out / "filters.meme", background=report.stats.background))
-    cols = ["filter", "target_id", "target_name", "offset", "overlap", "strand",
-            "p_value", "e_value", "q_value"]  # fmt: skip
-    matches = report.matches[cols] if len(report.matches) else pd.DataFrame(columns=cols)
-    with atomic_path(out / "matches.tsv") as tmp:
-        matches.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    written.append(out / "matches.tsv")
-    written.append(write_meme(report.database, out / "matched.meme"))
-    if report.influence is not None:
-        infl = pd.DataFrame(report.influence.targets, columns=report.target_labels)
-        infl.insert(0, "filter", np.arange(len(infl)))
-        with atomic_path(out / "influence_targets.tsv") as tmp:
-            infl.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-        written.append(out / "influence_targets.tsv")
-    return written
 
 
 def _core(motif: Motif, min_ic: float = 1.0) -> str:
@@ -719,14 +288,21 @@ def planted_recovery(report: FilterReport, planted: list[Motif]) -> pd.DataFrame
     rows = []
     for motif in planted:
         hits = [
-            r for r in table.itertuples()
+            r
+            for r in table.itertuples()
             if r.match_id in database and same_family(database[r.match_id], motif)
-        ]  # fmt: skip
+        ]
         best = min(hits, key=lambda r: r.match_q) if hits else None
-        rows.append({
-            "motif_id": motif.id, "motif_name": motif.name, "recovered": best is not None,
-            "filter": best.filter if best else -1, "match_id": best.match_id if best else "",
-            "match_name": best.match_name if best else "",
-            "q_value": best.match_q if best else np.nan, "n_filters": len(hits),
-        })  # fmt: skip
+        rows.append(
+            {
+                "motif_id": motif.id,
+                "motif_name": motif.name,
+                "recovered": best is not None,
+                "filter": best.filter if best else -1,
+                "match_id": best.match_id if best else "",
+                "match_name": best.match_name if best else "",
+                "q_value": best.match_q if best else np.nan,
+                "n_filters": len(hits),
+            }
+        )
     return pd.DataFrame(rows)

@@ -20,29 +20,48 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
+from motiflens.explain.inputs import (
+    SequenceInput,
+    TargetSelection,
+    as_onehot,
+    model_targets,
+    target_names,
+)
 from motiflens.explain.saliency import shuffled_references
 from motiflens.models.registry import predict_transform
 from motiflens.motifs.pwm import Motif
 from motiflens.prediction import predict_array
 
+__all__ = ["insert_motifs", "insertion_backgrounds", "sample_instances", "top_motifs"]
 
-def insertion_backgrounds(X: np.ndarray, kind: str = "shuffle", *, seed: int = 0) -> np.ndarray:
+COLUMNS = ["motif_id", "motif_name", "target", "delta_score", "delta_pred", "n_sequences"]
+
+
+def insertion_backgrounds(
+    X: SequenceInput, kind: str = "shuffle", *, random_state: int | None = None
+) -> np.ndarray:
     """Background sequences to insert motifs into.
 
     Parameters
     ----------
     X
-        ``(N, 4, L)`` one-hot sequences (e.g. a sample of the test split).
+        ``(N, 4, L)`` one-hot sequences or DNA strings (e.g. a sample of the test split).
     kind
         ``"shuffle"``: one dinucleotide shuffle of each (keeps composition, destroys the
         motifs already there); ``"sequences"``: the sequences themselves (Basset).
-    seed
-        Seed of the shuffles.
+    random_state
+        Seed of the shuffles. Default is None (fresh entropy).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 4, L)`` float32.
     """
+    x = as_onehot(X)
     if kind == "sequences":
-        return np.asarray(X, dtype=np.float32)
+        return x
     if kind == "shuffle":
-        return shuffled_references(X, 1, random_state=seed)[:, 0]
+        return shuffled_references(x, 1, random_state=random_state)[:, 0]
     raise InputError(f"unknown background {kind!r}", hint="use 'shuffle' or 'sequences'")
 
 
@@ -57,90 +76,104 @@ def sample_instances(probs: np.ndarray, n: int, rng: np.random.Generator) -> np.
 
 def insert_motifs(
     model: nn.Module,
-    backgrounds: np.ndarray,
+    X: SequenceInput,
     motifs: Sequence[Motif],
-    target_labels: Sequence[str],
     *,
+    targets: TargetSelection = None,
     centers: Sequence[int] | None = None,
-    seed: int = 0,
     batch_size: int = 256,
     device: str | torch.device | None = None,
-    progress: bool = True,
+    verbose: bool = False,
+    random_state: int | None = None,
 ) -> pd.DataFrame:
-    """Mean change of every target's score when each motif is written into the backgrounds.
+    """Mean change of each target's score when each motif is written into the backgrounds.
 
     Parameters
     ----------
     model
-        Any sequence model.
-    backgrounds
-        ``(N, 4, L)`` one-hot background sequences (:func:`insertion_backgrounds`).
+        Any sequence model; its ``target_labels`` name the rows of the result.
+    X
+        Background sequences, ``(N, 4, L)`` one-hot or DNA strings
+        (:func:`insertion_backgrounds`).
     motifs
         Motifs to insert (probability matrices ``(4, w)``).
-    target_labels
-        Names of the model's outputs.
+    targets
+        Targets to report: an index or name, a list, or None for all. Default is None.
     centers
         0-based positions where the motif's centre goes; the result averages over them.
         Default: the middle of the sequence.
-    seed
-        Seed of the sampled instances (each motif's stream is seeded by its id, so adding
-        or removing motifs does not change the others' results).
     batch_size, device
         Prediction settings.
-    progress
-        Show a progress bar.
+    verbose
+        Show a progress bar. Default is False.
+    random_state
+        Seed of the sampled instances. Each motif's stream is seeded by this and its id,
+        so adding or removing motifs does not change the others' results. Default is
+        None (fresh entropy).
 
     Returns
     -------
     pandas.DataFrame
-        Long table: ``motif_id``, ``motif_name``, ``target``, ``delta_score`` (mean change
-        of the logit), ``delta_pred`` (mean change of the prediction: probability for
-        binary tasks), ``n_sequences``.
+        Long table, one row per motif and target (motif order, then target order):
+        ``motif_id``, ``motif_name``, ``target``, ``delta_score`` (mean change of the
+        logit), ``delta_pred`` (mean change of the prediction: probability for binary
+        tasks), ``n_sequences``. Motifs that do not fit at a centre are left out (with a
+        warning).
     """
-    X = np.asarray(backgrounds, dtype=np.float32)
-    N, _, L = X.shape
-    centers = [L // 2] if not centers else [int(c) for c in centers]
-    outside = [c for c in centers if not 0 <= c < L]
+    x = as_onehot(X)
+    n, _, length = x.shape
+    centers = [length // 2] if not centers else [int(c) for c in centers]
+    outside = [c for c in centers if not 0 <= c < length]
     if outside:
-        raise InputError(f"motif centre(s) {outside} lie outside the {L} bp sequences",
-                         hint=f"give positions from 0 to {L - 1}")  # fmt: skip
+        raise InputError(
+            f"motif centre(s) {outside} lie outside the {length} bp sequences",
+            hint=f"give positions from 0 to {length - 1}",
+        )
+    seed = np.random.SeedSequence().entropy if random_state is None else int(random_state)
     task = model.config.task
-    base_logits = predict_array(model, X, batch_size=batch_size, device=device)
+    base_logits = predict_array(model, x, batch_size=batch_size, device=device)
+    labels = target_names(model, base_logits.shape[1])
+    chosen = model_targets(model, targets, base_logits.shape[1])
     base_pred = predict_transform(task, torch.as_tensor(base_logits)).numpy()
     rows = []
     skipped = []
-    for motif in tqdm(motifs, desc="motif insertion", unit="motif", disable=not progress):
+    for motif in tqdm(motifs, desc="motif insertion", unit="motif", disable=not verbose):
         w = motif.probs.shape[1]
         starts = [c - w // 2 for c in centers]
-        if w > L or any(s < 0 or s + w > L for s in starts):
+        if w > length or any(s < 0 or s + w > length for s in starts):
             skipped.append(motif.id)
             continue
         # Seeded by the motif's id, so a motif's result does not depend on the others chosen.
         rng = np.random.default_rng([seed, zlib.crc32(motif.id.encode())])
-        d_score = np.zeros(len(target_labels))
-        d_pred = np.zeros(len(target_labels))
+        d_score = np.zeros(len(labels))
+        d_pred = np.zeros(len(labels))
         for start in starts:
-            edited = X.copy()
-            edited[:, :, start : start + w] = sample_instances(motif.probs, N, rng)
+            edited = x.copy()
+            edited[:, :, start : start + w] = sample_instances(motif.probs, n, rng)
             logits = predict_array(model, edited, batch_size=batch_size, device=device)
             pred = predict_transform(task, torch.as_tensor(logits)).numpy()
             d_score += (logits - base_logits).mean(axis=0)
             d_pred += (pred - base_pred).mean(axis=0)
-        for t, name in enumerate(target_labels):
-            rows.append({
-                "motif_id": motif.id, "motif_name": motif.name, "target": name,
-                "delta_score": d_score[t] / len(starts), "delta_pred": d_pred[t] / len(starts),
-                "n_sequences": N,
-            })  # fmt: skip
+        for t in chosen:
+            rows.append(
+                {
+                    "motif_id": motif.id,
+                    "motif_name": motif.name,
+                    "target": labels[t],
+                    "delta_score": d_score[t] / len(starts),
+                    "delta_pred": d_pred[t] / len(starts),
+                    "n_sequences": n,
+                }
+            )
     if skipped:
+        shown = ", ".join(skipped[:10]) + (" ..." if len(skipped) > 10 else "")
         logging.getLogger(__name__).warning(
             "%d motif(s) do not fit at the chosen position in %d bp and were skipped: %s",
-            len(skipped), L, ", ".join(skipped[:10]) + (" ..." if len(skipped) > 10 else ""),
-        )  # fmt: skip
-    return pd.DataFrame(
-        rows,
-        columns=["motif_id", "motif_name", "target", "delta_score", "delta_pred", "n_sequences"],
-    )
+            len(skipped),
+            length,
+            shown,
+        )
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def top_motifs(table: pd.DataFrame, n: int = 5, by: str = "delta_score") -> pd.DataFrame:

@@ -1,4 +1,9 @@
-"""Class optimization (DeMo §2.7): the input a model scores highest for one target.
+"""Class optimization (DeMo §2.7): for each target, the input a model scores highest.
+
+Each selected target gets its own inputs (``n_sequences`` independent starts), all
+optimised together as one batch: in eval mode the starts do not interact, so this is the
+same as one optimisation per target and start. Results keep the project's axis order,
+start first and target last (``matrix (n, 4, L, T)``, ``scores (n, T)``).
 
 Two methods:
 
@@ -43,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from motiflens.explain.inputs import TargetSelection, model_targets
 from motiflens.files import atomic_path
 from motiflens.models import predict_transform, prepared_model
 from motiflens.motifs.meme import write_meme as write_meme_file
@@ -61,29 +67,33 @@ DEMO_PSEUDOCOUNT = 0.01
 
 
 class ClassOptimization(NamedTuple):
-    """What :func:`optimize_class` found, one row per independent start.
+    """What :func:`optimize_class` found: ``n`` independent starts per target.
 
     Attributes
     ----------
     matrix
-        ``(n, 4, L)`` float32. ``"demo"``: DeMo's probability matrix of each optimised
+        ``(n, 4, L, T)`` float32. ``"demo"``: DeMo's probability matrix of each optimised
         input (columns sum to 1). ``"sequence"``: the one-hot of each designed sequence.
     sequences
-        ``n`` DNA strings: ``"sequence"``: the designed sequences; ``"demo"``: the most
-        probable base at each position of each matrix (A where a column is uniform).
+        ``n`` lists of ``T`` DNA strings (``sequences[i][k]``: start ``i`` of target
+        ``k``). ``"sequence"``: the designed sequences; ``"demo"``: the most probable base
+        at each position of each matrix (A where a column is uniform).
     scores
-        ``(n,)`` float32: the model's prediction for the target on ``sequences`` (after
-        the task's transform, e.g. a probability, when the model has a
+        ``(n, T)`` float32: the model's prediction for each target on its ``sequences``
+        (after the task's transform, e.g. a probability, when the model has a
         ``config.task``; the logit otherwise).
     history
-        ``(n_steps, n)`` float32: the objective minimised at each step (before the
-        step's update), per start.
+        ``(n_steps, n, T)`` float32: the objective minimised at each step (before the
+        step's update), per start and target.
+    targets
+        The model outputs of the last axis, in order.
     """
 
     matrix: np.ndarray
-    sequences: list[str]
+    sequences: list[list[str]]
     scores: np.ndarray
     history: np.ndarray
+    targets: list[int]
 
 
 def normalize_demo(x: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -144,8 +154,8 @@ def _decode(onehot: torch.Tensor) -> list[str]:
 
 def optimize_class(
     model: nn.Module,
-    target: int,
     *,
+    targets: TargetSelection = None,
     length: int | None = None,
     method: Literal["demo", "sequence"] = "demo",
     n_steps: int = 1000,
@@ -158,9 +168,10 @@ def optimize_class(
     verbose: bool = False,
     random_state: int | torch.Generator | None = None,
 ) -> ClassOptimization:
-    """Find the input that maximises one target's score (class optimization).
+    """For each target, find the input that maximises its score (class optimization).
 
-    See the module docstring for the two methods and the choice of score.
+    See the module docstring for the two methods and the choice of score. There is no
+    ``X``: the inputs are what is optimised, from random starts.
 
     Parameters
     ----------
@@ -168,8 +179,10 @@ def optimize_class(
         Takes ``(batch, 4, L)`` float32 and returns ``(batch, T)`` logits. It runs in eval
         mode (dropout off, batch norm on its running statistics); its mode, device and
         parameters' ``requires_grad`` are restored afterwards.
-    target
-        Index of the target to maximise.
+    targets
+        The targets to maximise, each on inputs of its own: an index or a name
+        (``model.target_labels``), a list mixing both, or ``None`` for all targets.
+        Default is None.
     length
         Input length. Default is ``model.config.length``.
     method
@@ -182,7 +195,7 @@ def optimize_class(
     weight_decay
         λ in ``-S(X) + λ‖X‖²`` (``"demo"`` only). Default is 0.009 (DeMo).
     n_sequences
-        Independent starts, optimised together as one batch. Default is 1.
+        Independent starts per target, optimised together as one batch. Default is 1.
     score
         ``"logit"`` (default) or ``"log_prob"`` (``log sigmoid(logit)``, DeMo's log-softmax
         for a binary target).
@@ -200,13 +213,21 @@ def optimize_class(
     Returns
     -------
     ClassOptimization
-        ``matrix (n, 4, L)``, ``sequences``, ``scores (n,)``, ``history (n_steps, n)``.
+        ``matrix (n, 4, L, T)``, ``sequences`` (``n`` x ``T``), ``scores (n, T)``,
+        ``history (n_steps, n, T)``, ``targets``.
 
     Raises
     ------
     ValueError
-        Unknown method or score, no length, a target out of range, bad step counts or
-        temperatures, or ``score="log_prob"`` for a non-binary task.
+        Unknown method or score, no length, bad step counts or temperatures, or
+        ``score="log_prob"`` for a non-binary task.
+    InputError
+        A target that is out of range or not a name of the model's outputs.
+
+    Examples
+    --------
+    >>> result = optimize_class(model, targets="CTCF", n_steps=1000, random_state=0)
+    >>> logo = result.matrix[0, :, :, 0]  # first start of CTCF, (4, L)
     """
     if method not in ("demo", "sequence"):
         raise ValueError(f"unknown method {method!r}; choose 'demo' or 'sequence'")
@@ -217,9 +238,6 @@ def optimize_class(
     length = length if length is not None else getattr(config, "length", None)
     if length is None or length < 1:
         raise ValueError("the input length is not known: pass length=")
-    n_targets = getattr(config, "n_targets", None)
-    if n_targets is not None and not 0 <= target < n_targets:
-        raise ValueError(f"target {target} is out of range: the model has {n_targets} target(s)")
     task = getattr(config, "task", None)
     if score == "log_prob" and task not in (None, "binary"):
         raise ValueError(f"score='log_prob' needs a binary target; this model's task is {task}")
@@ -233,11 +251,17 @@ def optimize_class(
         dev = stack.enter_context(prepared_model(model, device, freeze=True))
         if has_rnn and dev.type == "cuda":
             stack.enter_context(torch.backends.cudnn.flags(enabled=False))
+        with torch.no_grad():
+            n_outputs = int(model(torch.full((1, 4, length), 0.25, device=dev)).shape[1])
+        chosen = model_targets(model, targets, n_outputs)
+        t = len(chosen)
+        # Row i * T + k is start i of target k: one batch for every target and start.
+        rows = torch.as_tensor(chosen, device=dev).repeat(n_sequences)
         run = _optimize_demo if method == "demo" else _optimize_sequence
         onehot, matrix, history = run(
             model,
-            target,
-            shape=(n_sequences, 4, length),
+            rows,
+            shape=(n_sequences * t, 4, length),
             n_steps=n_steps,
             lr=lr,
             weight_decay=weight_decay,
@@ -248,19 +272,26 @@ def optimize_class(
             verbose=verbose,
         )
         with torch.no_grad():
-            logits = model(onehot)[:, target]
+            logits = _pick(model(onehot), rows)
             preds = predict_transform(task, logits) if task is not None else logits
+    seqs = _decode(onehot)
     return ClassOptimization(
-        matrix=matrix,
-        sequences=_decode(onehot),
-        scores=preds.float().cpu().numpy(),
-        history=history,
+        matrix=np.moveaxis(matrix.reshape(n_sequences, t, 4, length), 1, -1).copy(),
+        sequences=[seqs[i * t : (i + 1) * t] for i in range(n_sequences)],
+        scores=preds.float().cpu().numpy().reshape(n_sequences, t),
+        history=history.reshape(n_steps, n_sequences, t),
+        targets=chosen,
     )
+
+
+def _pick(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``logits[r, rows[r]]``: each row's own target."""
+    return logits.gather(1, rows[:, None])[:, 0]
 
 
 def _optimize_demo(
     model: nn.Module,
-    target: int,
+    rows: torch.Tensor,
     *,
     shape: tuple[int, int, int],
     n_steps: int,
@@ -277,7 +308,7 @@ def _optimize_demo(
     history = np.empty((n_steps, shape[0]), np.float32)
     for step in tqdm(range(n_steps), disable=not verbose, desc="class optimization"):
         opt.zero_grad(set_to_none=True)
-        s = _objective_score(model(x)[:, target], score)
+        s = _objective_score(_pick(model(x), rows), score)
         loss = -s + weight_decay * x.square().sum(dim=(1, 2))
         # The starts are independent (eval mode), so the sum's gradient is each one's own.
         loss.sum().backward()
@@ -291,7 +322,7 @@ def _optimize_demo(
 
 def _optimize_sequence(
     model: nn.Module,
-    target: int,
+    rows: torch.Tensor,
     *,
     shape: tuple[int, int, int],
     n_steps: int,
@@ -315,7 +346,7 @@ def _optimize_sequence(
         hard = F.one_hot(soft.argmax(dim=1), 4).transpose(1, 2).to(soft.dtype)
         x = hard + soft - soft.detach()  # the value of `hard`, the gradient of `soft`
         opt.zero_grad(set_to_none=True)
-        s = _objective_score(model(x)[:, target], score)
+        s = _objective_score(_pick(model(x), rows), score)
         (-s).sum().backward()
         opt.step()
         history[step] = (-s).detach().cpu().numpy()

@@ -1,7 +1,8 @@
 """Saliency maps and attributions: gradients, gradient x input, DeMo, IG, DeepLIFT/SHAP.
 
-Every function takes a model and one-hot sequences ``(N, 4, L)`` and returns NumPy
-arrays; the model's outputs are logits ``(N, T)``. Attributions are always taken on the
+Every function takes a model and sequences (one-hot ``(N, 4, L)`` or DNA strings) and
+returns NumPy arrays with the target axis last, ``(N, 4, L, T)``; the model's outputs are
+logits ``(N, T)``. Attributions are always taken on the
 logit (pre-sigmoid) of a target, never on the probability, so that saturation of the
 sigmoid does not hide what the model has learnt.
 
@@ -52,7 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -62,7 +63,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
-from motiflens.explain.inputs import resolve_targets as _resolve_targets
+from motiflens.explain.inputs import SequenceInput, TargetSelection, as_onehot, model_targets
 from motiflens.models.registry import pick_device, prepared_model
 from motiflens.sequence.onehot import decode, one_hot
 from motiflens.sequence.shuffle import dinucleotide_shuffle
@@ -73,7 +74,6 @@ __all__ = [
     "METHODS",
     "Attributions",
     "attribute",
-    "resolve_targets",
     "shuffled_references",
 ]
 
@@ -101,17 +101,16 @@ class Attributions(NamedTuple):
     Attributes
     ----------
     attributions
-        float32, shape ``(N, 4, L)`` when ``target`` was one int, else
-        ``(N, T_sel, 4, L)`` in the order of ``targets`` (``target=None``: all targets,
-        so ``T_sel = T``).
+        float32, shape ``(N, 4, L, T)``: sequence, base (A, C, G, T), position, and the
+        selected targets last, in the order of ``targets`` (``targets=None``: all of
+        the model's outputs).
     method
         The method's name, one of :data:`METHODS`.
     targets
-        The target indices attributed, in order.
+        The target indices attributed (the model outputs of the last axis), in order.
     convergence_delta
         Integrated gradients and DeepLIFT/SHAP only (``None`` otherwise): the relative
-        completeness error per sequence (and target), shape ``(N,)`` or ``(N, T_sel)``
-        like the leading axes of ``attributions``:
+        completeness error per sequence and target, shape ``(N, T)``:
         ``|sum(attr) - (f(x) - mean f(ref))| / max(|f(x) - mean f(ref)|, 0.01)``
         with ``f`` the target's logit.
     max_delta
@@ -124,58 +123,6 @@ class Attributions(NamedTuple):
     targets: list[int]
     convergence_delta: np.ndarray | None = None
     max_delta: float | None = None
-
-
-# ---------------------------------------------------------------------------- targets
-
-
-def resolve_targets(
-    names_or_indices: str | int | Sequence[str | int] | None, target_labels: Sequence[str]
-) -> list[int]:
-    """Turn target names and/or indices into a list of target indices.
-
-    :func:`motiflens.explain.inputs.resolve_targets`, also taking a single name or index.
-
-    Parameters
-    ----------
-    names_or_indices
-        A target label (``"CTCF"``), an index, a list mixing both, or ``None`` (or an
-        empty list) for all targets. A string of digits that is not a label is read as
-        an index (as typed on a command line).
-    target_labels
-        The model's target labels, in output order (``target_labels.txt`` of a run).
-
-    Returns
-    -------
-    list of int
-        Indices into the model's outputs, in the order given.
-
-    Raises
-    ------
-    InputError
-        A name that is not a label (the message lists the valid ones) or an index out of
-        range.
-    """
-    if isinstance(names_or_indices, str | int | np.integer):
-        names_or_indices = [names_or_indices]  # type: ignore[list-item]
-    return _resolve_targets(names_or_indices, target_labels)
-
-
-def _targets_for(target: int | Sequence[int] | None, n_targets: int) -> tuple[list[int], bool]:
-    """(target list, whether the caller asked for one int)."""
-    if target is None:
-        return list(range(n_targets)), False
-    single = isinstance(target, int | np.integer)
-    targets = [int(target)] if single else [int(t) for t in target]  # type: ignore[union-attr]
-    if not targets:
-        raise InputError("no targets selected", hint="pass target=None for all targets")
-    for t in targets:
-        if not 0 <= t < n_targets:
-            raise InputError(
-                f"target {t} is out of range: the model has {n_targets} targets",
-                hint=f"use 0-{n_targets - 1}, or resolve_targets() to select targets by name",
-            )
-    return targets, single
 
 
 # ------------------------------------------------------------------------- references
@@ -264,12 +211,7 @@ def _as_numpy(X: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def _check_X(model: nn.Module, X: np.ndarray) -> None:
-    """InputError unless X is (N, 4, L) with a length the model accepts."""
-    if X.ndim != 3 or X.shape[1] != 4:
-        raise InputError(
-            f"expected one-hot sequences of shape (N, 4, L), got {X.shape}",
-            hint="one sequence (4, L) needs a batch axis: X[None]",
-        )
+    """InputError unless X (already ``(N, 4, L)``) is finite with a length the model takes."""
     if not np.isfinite(X).all():
         raise InputError("the input holds NaN or infinite values")
     check = getattr(model, "check_input", None)
@@ -344,7 +286,7 @@ def _gradient_batch(
     y: torch.Tensor | None,
     task: str,
 ) -> torch.Tensor:
-    """``(b, T_sel, 4, L)`` for one batch with one of the three gradient methods."""
+    """``(b, 4, L, T_sel)`` for one batch with one of the three gradient methods."""
     x = x.detach().requires_grad_(True)
     logits = model(x)
     if method == "demo" and y is None:
@@ -364,7 +306,7 @@ def _gradient_batch(
         elif method == "demo":
             grad = grad.abs() * x.detach()
         out.append(grad)
-    return torch.stack(out, dim=1)
+    return torch.stack(out, dim=-1)
 
 
 # ------------------------------------------------------------------ reference methods
@@ -445,7 +387,7 @@ def _reference_batch(
     n_steps: int,
     batch_size: int,
 ) -> torch.Tensor:
-    """``(b, T_sel, 4, L)``: attributions against each reference, averaged."""
+    """``(b, 4, L, T_sel)``: attributions against each reference, averaged."""
     b, r = refs.shape[:2]
     inputs = x[:, None].expand(b, r, *x.shape[1:]).reshape(b * r, *x.shape[1:]).contiguous()
     baselines = refs.reshape(b * r, *x.shape[1:]).contiguous()
@@ -468,7 +410,7 @@ def _reference_batch(
             else:
                 attr = explainer.attribute(inputs, baselines=baselines, target=t)
         out.append(attr.detach().reshape(b, r, *x.shape[1:]).mean(dim=1))
-    return torch.stack(out, dim=1)
+    return torch.stack(out, dim=-1)
 
 
 def _forward(model: nn.Module, x: np.ndarray, device: torch.device, batch_size: int) -> np.ndarray:
@@ -496,7 +438,7 @@ def _completeness(
     fref = _forward(model, refs.reshape(n * r, *refs.shape[2:]), device, batch_size)
     fref = fref[:, targets].reshape(n, r, len(targets)).mean(axis=1)
     diff = fx.astype(np.float64) - fref
-    total = attributions.astype(np.float64).sum(axis=(2, 3))
+    total = attributions.astype(np.float64).sum(axis=(1, 2))
     return np.abs(total - diff) / np.maximum(np.abs(diff), COMPLETENESS_FLOOR)
 
 
@@ -505,9 +447,9 @@ def _completeness(
 
 def attribute(
     model: nn.Module,
-    X: np.ndarray | torch.Tensor,
+    X: SequenceInput,
     *,
-    target: int | Sequence[int] | None = None,
+    targets: TargetSelection = None,
     method: Method = "gradient_x_input",
     labels: np.ndarray | torch.Tensor | None = None,
     references: Literal["shuffle", "zeros", "uniform"] | np.ndarray | torch.Tensor | None = None,
@@ -528,13 +470,14 @@ def attribute(
     ----------
     model : torch.nn.Module
         Takes one-hot ``(batch, 4, L)`` float32 and returns ``(batch, T)`` logits.
-    X : array or tensor, shape=(N, 4, L)
-        One-hot sequences (channels A, C, G, T; unknown bases 0.25). Models of a fixed
-        length (Basset) need exactly that length.
-    target
-        One target index (the result is ``(N, 4, L)``), a list of indices (the result is
-        ``(N, T_sel, 4, L)``), or ``None`` for all targets (``(N, T, 4, L)``). To select
-        targets by name use :func:`resolve_targets`. Default is None.
+    X
+        One-hot sequences ``(N, 4, L)`` (channels A, C, G, T; unknown bases 0.25), a DNA
+        string or a list of them (:func:`~motiflens.explain.inputs.as_onehot`). Models of
+        a fixed length (Basset) need exactly that length.
+    targets
+        Model outputs to attribute, in the order of the result's last axis: an index or a
+        name (``model.target_labels``), a list mixing both, or ``None`` for all targets.
+        Default is None.
     method
         ``"gradient"``, ``"gradient_x_input"``, ``"demo"``, ``"integrated_gradients"`` or
         ``"deeplift_shap"``; see the module docstring. Default is ``"gradient_x_input"``.
@@ -575,14 +518,16 @@ def attribute(
     Returns
     -------
     Attributions
-        ``(attributions, method, targets, convergence_delta, max_delta)``; see
-        :class:`Attributions`. Arrays are float32 NumPy on the CPU.
+        ``attributions (N, 4, L, T)``, ``method``, ``targets``, ``convergence_delta
+        (N, T)`` and ``max_delta``; see :class:`Attributions`. Arrays are float32 NumPy on
+        the CPU.
 
     Raises
     ------
     InputError
-        ``X`` is not ``(N, 4, L)``, has a length the model does not take, a target is
-        out of range, the method or references are unknown, or labels do not fit.
+        ``X`` is not ``(N, 4, L)`` (or DNA), has a length the model does not take, a
+        target is out of range or unknown, the method or references are unknown, or
+        labels do not fit.
 
     Warns
     -----
@@ -596,7 +541,7 @@ def attribute(
         )
     if batch_size < 1 or n_steps < 1 or n_shuffles < 1:
         raise InputError("batch_size, n_steps and n_shuffles must be at least 1")
-    x_np = _as_numpy(X)
+    x_np = as_onehot(X)
     _check_X(model, x_np)
     rng = np.random.default_rng(random_state)
     dev = pick_device(device)
@@ -604,9 +549,9 @@ def attribute(
     with contextlib.ExitStack() as stack:
         stack.enter_context(prepared_model(model, dev, freeze=True))
         n_targets = _n_targets(model, length, dev)
-        targets, single = _targets_for(target, n_targets)
-        y = _labels_for(labels, n, n_targets, targets) if method == "demo" else None
-        result = np.zeros((n, len(targets), 4, length), dtype=np.float32)
+        chosen = model_targets(model, targets, n_targets)
+        y = _labels_for(labels, n, n_targets, chosen) if method == "demo" else None
+        result = np.zeros((n, 4, length, len(chosen)), dtype=np.float32)
         delta = None
         if method in _REFERENCE_METHODS:
             refs = _references(references, x_np, n_shuffles, rng)
@@ -617,15 +562,15 @@ def attribute(
             for sl in _batches(n, per_batch, verbose, method):
                 xb = torch.from_numpy(x_np[sl]).to(dev)
                 rb = torch.from_numpy(refs[sl]).to(dev)
-                attr = _reference_batch(explainer, method, xb, rb, targets, n_steps, batch_size)
+                attr = _reference_batch(explainer, method, xb, rb, chosen, n_steps, batch_size)
                 result[sl] = attr.float().cpu().numpy()
-            delta = _completeness(model, x_np, refs, result, targets, dev, batch_size)
+            delta = _completeness(model, x_np, refs, result, chosen, dev, batch_size)
         else:
             task = _task(model)
             for sl in _batches(n, batch_size, verbose, method):
                 xb = torch.from_numpy(x_np[sl]).to(dev)
                 yb = None if y is None else torch.from_numpy(y[sl]).to(dev)
-                attr = _gradient_batch(model, xb, targets, method, yb, task)
+                attr = _gradient_batch(model, xb, chosen, method, yb, task)
                 result[sl] = attr.float().cpu().numpy()
     max_delta = None
     if delta is not None:
@@ -642,11 +587,8 @@ def attribute(
             warnings.warn(
                 f"{method}: attributions miss completeness by more than 1% of "
                 f"f(x) - mean f(reference) for {n_bad} of {n} sequences, by up to "
-                f"{max_delta:.2%} (sequence {worst[0]}, target {targets[worst[1]]}); {hint}",
+                f"{max_delta:.2%} (sequence {worst[0]}, target {chosen[worst[1]]}); {hint}",
                 stacklevel=2,
             )
         delta = delta.astype(np.float32)
-    if single:
-        result = result[:, 0]
-        delta = None if delta is None else delta[:, 0]
-    return Attributions(result, method, targets, delta, max_delta)
+    return Attributions(result, method, chosen, delta, max_delta)

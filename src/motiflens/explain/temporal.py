@@ -21,11 +21,13 @@ is batched and shared, exactly:
 For the CNN-RNN the convolution runs once on the whole sequence and prefixes/suffixes of
 its output go to the LSTM, as in DeMo (so a prefix's last conv column still sees the
 bases after the prefix, as it did in the whole sequence).
+
+Any model with ``is_recurrent`` works: it describes itself as features -> LSTM readout ->
+head (:meth:`~motiflens.models.SequenceModel.recurrent_parts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +35,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from motiflens.models import DeMoCNNRNN, DeMoRNN, predict_transform, prepared_model
+from motiflens.explain.inputs import TargetSelection, model_targets
+from motiflens.models import RecurrentParts, predict_transform, prepared_model
 
 __all__ = ["TemporalScores", "temporal_scores"]
 
@@ -64,16 +67,6 @@ def _as_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     if t.dim() != 3 or t.shape[1] != 4:
         raise ValueError(f"expected one-hot input of shape (n, 4, length), got {tuple(t.shape)}")
     return t
-
-
-def _targets(target: int | Sequence[int] | None, n_targets: int) -> list[int]:
-    if target is None:
-        return list(range(n_targets))
-    chosen = [target] if isinstance(target, int | np.integer) else list(target)
-    for t in chosen:
-        if not 0 <= int(t) < n_targets:
-            raise ValueError(f"target {t} is out of range: the model has {n_targets} target(s)")
-    return [int(t) for t in chosen]
 
 
 # ------------------------------------------------------------------------- LSTM runs
@@ -132,16 +125,10 @@ def _suffix_means(lstm: nn.LSTM, seq: torch.Tensor) -> torch.Tensor:
     return total / steps[:, None]
 
 
-def _temporal_logits(
-    model: DeMoRNN | DeMoCNNRNN, x: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _temporal_logits(parts: RecurrentParts, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits on every prefix and suffix: two ``(n, L, T)`` tensors."""
-    if isinstance(model, DeMoCNNRNN):
-        h = model.first_block.reduce(model.first_activation(x))
-    else:
-        model.check_input(x)
-        h = x
-    readout = model.rnn
+    h = parts.features(x)
+    readout = parts.readout
     seq = h.transpose(1, 2)  # (n, L, C), as LSTMReadout feeds its batch_first LSTMs
     drop = readout.drop  # identity in eval mode; kept so the arithmetic mirrors the model
     prefix = [drop(_cumulative_mean(readout.fwd, seq))]
@@ -152,7 +139,7 @@ def _temporal_logits(
         prefix.append(drop(_suffix_means(readout.bwd, rev)).flip(1))
         # A suffix x[t:], reversed, is the prefix of rev of length L-t.
         suffix.append(drop(_cumulative_mean(readout.bwd, rev)).flip(1))
-    return model.output(torch.cat(prefix, dim=2)), model.output(torch.cat(suffix, dim=2))
+    return parts.head(torch.cat(prefix, dim=2)), parts.head(torch.cat(suffix, dim=2))
 
 
 # ------------------------------------------------------------------------ public API
@@ -162,11 +149,11 @@ def temporal_scores(
     model: nn.Module,
     X: np.ndarray | torch.Tensor,
     *,
-    target: int | Sequence[int] | None = None,
+    targets: TargetSelection = None,
     batch_size: int = 4096,
-    raw: bool = False,
     device: str | torch.device | None = None,
     verbose: bool = False,
+    raw: bool = False,
 ) -> TemporalScores:
     """Predictions on every prefix (forward) and every suffix (backward) of each sequence.
 
@@ -178,25 +165,25 @@ def temporal_scores(
     Parameters
     ----------
     model
-        A :class:`~motiflens.models.DeMoRNN` or :class:`~motiflens.models.DeMoCNNRNN`
-        (``rnn`` or ``cnn-rnn``). It runs in eval mode; its mode and device are restored
-        afterwards.
+        A recurrent model (``model.is_recurrent``: ``rnn``, ``cnn-rnn``). It runs in eval
+        mode; its mode and device are restored afterwards.
     X
         One-hot ``(N, 4, L)`` (numpy or torch).
-    target
-        A target index, a list of them, or ``None`` for all targets. Default is ``None``.
+    targets
+        A target index or name (``model.target_labels``), a list of them, or ``None``
+        for all targets. Default is ``None``.
     batch_size
         Prefixes/suffixes computed at once: ``batch_size // L`` sequences (at least one)
         per chunk, each contributing its ``L`` prefixes and ``L`` suffixes. Memory is
         about ``batch_size * 4 * hidden`` floats per LSTM layer, times ``L`` for the
         lower layers of a multi-layer LSTM. Default is 4096.
-    raw
-        Return logits instead of predictions (``predict_transform`` of the model's task:
-        probabilities for binary targets). Default is False.
     device
         Where to run; default the device the model's weights are on.
     verbose
         Show a progress bar over sequences. Default is False.
+    raw
+        Return logits instead of predictions (``predict_transform`` of the model's task:
+        probabilities for binary targets). Default is False.
 
     Returns
     -------
@@ -207,18 +194,22 @@ def temporal_scores(
     Raises
     ------
     ValueError
-        The model is not an RNN model (the message names its architecture), the input
-        is not ``(N, 4, L)``, or a target is out of range.
+        The model is not recurrent (the message names its architecture), the input is
+        not ``(N, 4, L)``, or ``batch_size`` < 1.
+    InputError
+        A target that is not an index or a name of the model's outputs.
     """
-    if not isinstance(model, DeMoRNN | DeMoCNNRNN):
+    if not getattr(model, "is_recurrent", False):
         name = getattr(getattr(model, "config", None), "name", type(model).__name__)
         raise ValueError(
-            f"temporal output scores need an RNN model (rnn or cnn-rnn); this run is a {name} model"
+            f"temporal output scores need a recurrent model (rnn or cnn-rnn); "
+            f"this run is a {name} model"
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     x_all = _as_tensor(X)
-    targets = _targets(target, model.config.n_targets)
+    chosen = model_targets(model, targets, int(model.config.n_targets))
+    parts: RecurrentParts = model.recurrent_parts()  # type: ignore[operator]
     n, _, length = x_all.shape
     per_chunk = max(1, batch_size // max(length, 1))
     fwd_out: list[np.ndarray] = []
@@ -227,8 +218,8 @@ def temporal_scores(
         bar = tqdm(total=n, disable=not verbose, desc="temporal scores", unit="seq")
         for lo in range(0, n, per_chunk):
             x = x_all[lo : lo + per_chunk].to(device=dev, dtype=torch.float32)
-            pre, suf = _temporal_logits(model, x)
-            pre, suf = pre[..., targets], suf[..., targets]
+            pre, suf = _temporal_logits(parts, x)
+            pre, suf = pre[..., chosen], suf[..., chosen]
             if not raw:
                 pre = predict_transform(model.config.task, pre)
                 suf = predict_transform(model.config.task, suf)
@@ -237,6 +228,6 @@ def temporal_scores(
             bar.update(len(x))
         bar.close()
     if not fwd_out:
-        empty = np.zeros((0, length, len(targets)), np.float32)
-        return TemporalScores(empty, empty.copy(), targets)
-    return TemporalScores(np.concatenate(fwd_out), np.concatenate(bwd_out), targets)
+        empty = np.zeros((0, length, len(chosen)), np.float32)
+        return TemporalScores(empty, empty.copy(), chosen)
+    return TemporalScores(np.concatenate(fwd_out), np.concatenate(bwd_out), chosen)

@@ -1,13 +1,22 @@
 """Models: Basset and the Deep Motif Dashboard CNN, RNN and CNN-RNN; their weights.
 
 Every model takes one-hot ``(batch, 4, L)`` float32 and returns ``(batch, n_targets)``
-logits. Conv models (:class:`FirstConvModel`) also expose ``conv1``,
-``first_activation(x)`` and ``forward_from_first_activation(a)``.
+logits, and describes itself (:class:`SequenceModel`: ``needs_length``,
+``is_recurrent``, ``output_lengths``, ``ism_layers``, ``recurrent_parts``). Conv models
+(:class:`FirstConvModel`) also expose ``conv1``, ``first_activation(x)`` and
+``forward_from_first_activation(a)``. A new architecture is one module and one
+:func:`register_model` call.
 """
 
 from motiflens.models.basset import Basset
 from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoRNN
-from motiflens.models.layers import ConvBlock, FirstConvModel, SequenceModel
+from motiflens.models.layers import (
+    ConvBlock,
+    FirstConvModel,
+    LSTMReadout,
+    RecurrentParts,
+    SequenceModel,
+)
 from motiflens.models.registry import (
     MODELS,
     build_model,
@@ -17,6 +26,7 @@ from motiflens.models.registry import (
     pick_device,
     predict_transform,
     prepared_model,
+    register_model,
     save_weights,
 )
 
@@ -28,6 +38,8 @@ __all__ = [
     "DeMoCNNRNN",
     "DeMoRNN",
     "FirstConvModel",
+    "LSTMReadout",
+    "RecurrentParts",
     "SequenceModel",
     "build_model",
     "load_weights",
@@ -36,5 +48,6 @@ __all__ = [
     "pick_device",
     "predict_transform",
     "prepared_model",
+    "register_model",
     "save_weights",
 ]

@@ -11,7 +11,13 @@ import torch
 from torch import nn
 
 from motiflens.config import BassetConfig, ModelConfig
-from motiflens.models.layers import ConvBlock, FirstConvModel, Stage, check_lengths
+from motiflens.models.layers import (
+    ConvBlock,
+    FirstConvModel,
+    Stage,
+    check_lengths,
+    trace_lengths,
+)
 
 _HINT = "use a longer input, padding='same', or smaller kernels/pools"
 
@@ -38,6 +44,10 @@ class DenseBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.act(self.bn(self.linear(x))))
+
+    def layers(self) -> list[nn.Module]:
+        """The block as a flat layer list, in order (what fast ISM parses)."""
+        return [self.linear, self.bn, self.act, self.drop]
 
 
 class Basset(FirstConvModel):
@@ -70,6 +80,9 @@ class Basset(FirstConvModel):
     ValueError
         A layer would get a non-positive length at ``config.length``.
     """
+
+    arch_config = BassetConfig
+    needs_length = True  # the dense layers are sized for one input length
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -104,9 +117,21 @@ class Basset(FirstConvModel):
         self.output = nn.Linear(sizes[-1], config.n_targets)
         self.fast_training = True
 
+    @classmethod
+    def output_lengths(cls, config: ModelConfig) -> list[tuple[str, int]]:
+        if config.length is None:
+            raise ValueError(f"{config.name}: length is not set")
+        return trace_lengths(basset_stages(config.arch), config.length)  # type: ignore[arg-type]
+
     @property
     def first_block(self) -> ConvBlock:
         return self.conv_blocks[0]
+
+    def ism_layers(self) -> list[nn.Module]:
+        layers = [mod for block in self.conv_blocks for mod in block.layers()]
+        layers.append(nn.Flatten())
+        layers += [mod for block in self.dense for mod in block.layers()]
+        return [*layers, self.output]
 
     def check_input(self, x: torch.Tensor) -> None:
         super().check_input(x)

@@ -13,10 +13,13 @@ from motiflens.config import CNNConfig, CNNRNNConfig, ModelConfig, RNNConfig
 from motiflens.models.layers import (
     ConvBlock,
     FirstConvModel,
+    LSTMReadout,
+    RecurrentParts,
     SequenceModel,
     Stage,
     check_lengths,
     min_length,
+    trace_lengths,
 )
 
 _HINT = "use a longer input, padding='same', or smaller kernels/pools"
@@ -51,6 +54,8 @@ class DeMoCNN(FirstConvModel):
         ``name="cnn"`` with ``n_targets`` set; ``length`` (if set) is checked.
     """
 
+    arch_config = CNNConfig
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         _require(config, CNNConfig, "DeMoCNN")
@@ -75,9 +80,19 @@ class DeMoCNN(FirstConvModel):
         )
         self.output = nn.Linear(arch.filters[-1], config.n_targets)
 
+    @classmethod
+    def output_lengths(cls, config: ModelConfig) -> list[tuple[str, int]]:
+        if config.length is None:
+            raise ValueError(f"{config.name}: length is not set")
+        return trace_lengths(cnn_stages(config.arch), config.length)  # type: ignore[arg-type]
+
     @property
     def first_block(self) -> ConvBlock:
         return self.conv_blocks[0]
+
+    def ism_layers(self) -> list[nn.Module]:
+        layers = [mod for block in self.conv_blocks for mod in block.layers()]
+        return [*layers, nn.AdaptiveMaxPool1d(1), nn.Flatten(), self.output]
 
     def check_input(self, x: torch.Tensor) -> None:
         if x.dim() == 3 and x.shape[1] == 4 and x.shape[-1] < self.min_length:
@@ -97,40 +112,6 @@ class DeMoCNN(FirstConvModel):
 # -------------------------------------------------------------------------------- RNN
 
 
-class LSTMReadout(nn.Module):
-    """LSTM forward (and backward) over ``(batch, channels, L)``; outputs averaged over time.
-
-    As in DeMo, the backward direction is its own LSTM stack run on the reversed sequence
-    (not PyTorch's per-layer bidirectional stacking), and dropout follows every layer.
-    For one layer the two are the same.
-
-    Returns ``(batch, hidden * directions)``: the time-mean of the forward outputs, then
-    of the backward outputs.
-    """
-
-    def __init__(
-        self, n_in: int, hidden: int, layers: int, bidirectional: bool, dropout: float
-    ) -> None:
-        super().__init__()
-        between = dropout if layers > 1 else 0.0  # nn.LSTM warns on dropout with 1 layer
-
-        def stack() -> nn.LSTM:
-            return nn.LSTM(n_in, hidden, num_layers=layers, batch_first=True, dropout=between)
-
-        self.fwd = stack()
-        self.bwd = stack() if bidirectional else None
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.out_features = hidden * (2 if bidirectional else 1)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        seq = h.transpose(1, 2)  # (batch, L, channels) for batch_first LSTMs
-        parts = [self.drop(self.fwd(seq)[0]).mean(dim=1)]
-        if self.bwd is not None:
-            # Mean over time does not depend on order, so no flip back is needed.
-            parts.append(self.drop(self.bwd(seq.flip(1))[0]).mean(dim=1))
-        return torch.cat(parts, dim=1)
-
-
 class DeMoRNN(SequenceModel):
     """(Bi)LSTM on the one-hot sequence, time-mean, linear; any length >= 1.
 
@@ -139,6 +120,9 @@ class DeMoRNN(SequenceModel):
     config
         ``name="rnn"`` with ``n_targets`` set.
     """
+
+    arch_config = RNNConfig
+    is_recurrent = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -149,9 +133,22 @@ class DeMoRNN(SequenceModel):
         self.rnn = LSTMReadout(4, arch.hidden, arch.layers, arch.bidirectional, arch.dropout)
         self.output = nn.Linear(self.rnn.out_features, config.n_targets)
 
+    @classmethod
+    def output_lengths(cls, config: ModelConfig) -> list[tuple[str, int]]:
+        if config.length is None:
+            raise ValueError(f"{config.name}: length is not set")
+        return [("input", config.length), ("lstm", config.length)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         return self.output(self.rnn(x))
+
+    def recurrent_parts(self) -> RecurrentParts:
+        def features(x: torch.Tensor) -> torch.Tensor:
+            self.check_input(x)
+            return x
+
+        return RecurrentParts(features, self.rnn, self.output)
 
 
 # ---------------------------------------------------------------------------- CNN-RNN
@@ -171,6 +168,9 @@ class DeMoCNNRNN(FirstConvModel):
         ``name="cnn-rnn"`` with ``n_targets`` set.
     """
 
+    arch_config = CNNRNNConfig
+    is_recurrent = True
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         _require(config, CNNRNNConfig, "DeMoCNNRNN")
@@ -183,9 +183,22 @@ class DeMoCNNRNN(FirstConvModel):
         )
         self.output = nn.Linear(self.rnn.out_features, config.n_targets)
 
+    @classmethod
+    def output_lengths(cls, config: ModelConfig) -> list[tuple[str, int]]:
+        if config.length is None:
+            raise ValueError(f"{config.name}: length is not set")
+        length = config.length
+        return [("input", length), ("conv1", length), ("lstm", length)]
+
     @property
     def first_block(self) -> ConvBlock:
         return self.conv
 
     def forward_from_first_activation(self, a: torch.Tensor) -> torch.Tensor:
         return self.output(self.rnn(self.first_block.reduce(a)))
+
+    def recurrent_parts(self) -> RecurrentParts:
+        def features(x: torch.Tensor) -> torch.Tensor:
+            return self.first_block.reduce(self.first_activation(x))
+
+        return RecurrentParts(features, self.rnn, self.output)

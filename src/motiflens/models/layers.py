@@ -1,14 +1,23 @@
-"""Pieces shared by the architectures: length arithmetic, the conv block, base classes."""
+"""Pieces shared by the architectures: length arithmetic, blocks, the base classes.
+
+A model describes itself to the rest of motiflens through :class:`SequenceModel`'s class
+attributes and methods (``arch_config``, ``needs_length``, ``is_recurrent``,
+``output_lengths``, ``ism_layers``, ``recurrent_parts``), so that adding an architecture
+is one module and one :func:`~motiflens.models.register_model` call: nothing else asks
+for a model's name or type.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from motiflens.config import ModelConfig
+from motiflens.config import ConfigBase, ModelConfig
 
 # ------------------------------------------------------------------ length arithmetic
 
@@ -154,6 +163,10 @@ class ConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.reduce(self.activate(x))
 
+    def layers(self) -> list[nn.Module]:
+        """The block as a flat layer list, in order (what fast ISM parses)."""
+        return [self.pad, self.conv, self.bn, self.act, self.pool, self.drop]
+
     def has_channels_last_path(self) -> bool:
         """True when :meth:`forward_channels_last` knows every layer of this block.
 
@@ -219,11 +232,68 @@ def batch_norm_any_dim(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> 
     )
 
 
+class LSTMReadout(nn.Module):
+    """LSTM forward (and backward) over ``(batch, channels, L)``; outputs averaged over time.
+
+    As in DeMo, the backward direction is its own LSTM stack run on the reversed sequence
+    (not PyTorch's per-layer bidirectional stacking), and dropout follows every layer.
+    For one layer the two are the same.
+
+    Returns ``(batch, hidden * directions)``: the time-mean of the forward outputs, then
+    of the backward outputs.
+    """
+
+    def __init__(
+        self, n_in: int, hidden: int, layers: int, bidirectional: bool, dropout: float
+    ) -> None:
+        super().__init__()
+        between = dropout if layers > 1 else 0.0  # nn.LSTM warns on dropout with 1 layer
+
+        def stack() -> nn.LSTM:
+            return nn.LSTM(n_in, hidden, num_layers=layers, batch_first=True, dropout=between)
+
+        self.fwd = stack()
+        self.bwd = stack() if bidirectional else None
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.out_features = hidden * (2 if bidirectional else 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        seq = h.transpose(1, 2)  # (batch, L, channels) for batch_first LSTMs
+        parts = [self.drop(self.fwd(seq)[0]).mean(dim=1)]
+        if self.bwd is not None:
+            # Mean over time does not depend on order, so no flip back is needed.
+            parts.append(self.drop(self.bwd(seq.flip(1))[0]).mean(dim=1))
+        return torch.cat(parts, dim=1)
+
+
+class RecurrentParts(NamedTuple):
+    """A recurrent model as ``head(readout(features(x)))`` (what temporal scores need).
+
+    Attributes
+    ----------
+    features
+        ``(batch, 4, L)`` one-hot -> ``(batch, C, L)``: one step per input position
+        (the one-hot itself for an RNN, the first conv's output for a CNN-RNN).
+    readout
+        The :class:`LSTMReadout` that reads the steps and averages over time.
+    head
+        ``(batch, readout.out_features)`` -> ``(batch, n_targets)`` logits.
+    """
+
+    features: Callable[[torch.Tensor], torch.Tensor]
+    readout: LSTMReadout
+    head: Callable[[torch.Tensor], torch.Tensor]
+
+
 # ---------------------------------------------------------------------- base classes
 
 
 class SequenceModel(nn.Module):
     """A model from one-hot ``(batch, 4, L)`` to ``(batch, n_targets)`` logits.
+
+    A subclass is built as ``cls(config)`` and describes itself through the class
+    attributes and methods below; the defaults fit any model, so a new architecture
+    overrides only what it has (see ``tests/models/test_new_architecture.py``).
 
     Attributes
     ----------
@@ -233,15 +303,75 @@ class SequenceModel(nn.Module):
         Shortest input it accepts.
     target_labels
         One name per output (``target_0 ..`` until a run directory names them).
+    arch_config
+        (class) The frozen :class:`~motiflens.config.ConfigBase` dataclass that the
+        ``arch:`` section of a config is read as; :func:`~motiflens.models.register_model`
+        registers it with the model's name.
+    needs_length
+        (class) True when the model is built for one input length (dense layers after
+        the convolutions), so ``config.length`` must be set to build it.
+    is_recurrent
+        (class) True when :meth:`recurrent_parts` describes it (temporal scores).
     """
 
     config: ModelConfig
     min_length: int
     target_labels: list[str]
+    arch_config: ClassVar[type[ConfigBase] | None] = None
+    needs_length: ClassVar[bool] = False
+    is_recurrent: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
         self.target_labels = []
+
+    @classmethod
+    def output_lengths(cls, config: ModelConfig) -> list[tuple[str, int]]:
+        """Length after each length-changing layer at ``config.length``.
+
+        Starts with ``("input", L)`` and stops at the first layer whose length is < 1.
+        The default builds the model on the meta device (no memory) and records the
+        length after every ``Conv1d`` and pooling layer of a forward pass (so it stops
+        just before such a layer: the pass fails there); a model whose arithmetic is
+        known overrides it (no build, and the trace shows the layer that runs out).
+        """
+        if config.length is None:
+            raise ValueError(f"{config.name}: length is not set")
+        out = [("input", config.length)]
+        kinds = (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d, nn.AdaptiveMaxPool1d, nn.AdaptiveAvgPool1d)
+        with torch.device("meta"):
+            model = cls(config)
+            hooks = [
+                mod.register_forward_hook(
+                    lambda _m, _i, y, name=name: out.append((name, int(y.shape[-1])))
+                )
+                for name, mod in model.named_modules()
+                if isinstance(mod, kinds)
+            ]
+            try:
+                model.eval()(torch.zeros(1, 4, config.length))
+            except (ValueError, RuntimeError):
+                pass  # too short: the trace ends at the last layer that had positions
+            finally:
+                for hook in hooks:
+                    hook.remove()
+        return out
+
+    def ism_layers(self) -> list[nn.Module] | None:
+        """The model as a flat list of layers that computes it, or None.
+
+        What fast ISM parses (:mod:`motiflens.explain.ism_plan`): ``Conv1d``, zero
+        padding, ``BatchNorm1d``, element-wise activations, ``Dropout``, ``MaxPool1d``,
+        then ``Flatten`` + ``Linear`` or global pooling + ``Flatten``, then dense layers.
+        None (the default) means the model is not such a stack: ISM runs every mutant
+        through the whole model. Fast ISM checks the list against the model before
+        using it.
+        """
+        return None
+
+    def recurrent_parts(self) -> RecurrentParts:
+        """The model as features -> :class:`LSTMReadout` -> head; needs ``is_recurrent``."""
+        raise NotImplementedError(f"{type(self).__name__} is not a recurrent model")
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError unless ``x`` is ``(batch, 4, L)`` with an allowed L."""

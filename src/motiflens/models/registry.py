@@ -1,4 +1,13 @@
-"""Model name -> class; weights to and from safetensors files (no pickle)."""
+"""Model name -> class (:func:`register_model`); weights to and from safetensors files.
+
+Adding an architecture: write a :class:`~motiflens.models.SequenceModel` subclass (built
+as ``cls(config)``, with its ``arch_config`` dataclass and whatever it can say about
+itself: ``needs_length``, ``output_lengths``, ``ism_layers``, ``is_recurrent`` /
+``recurrent_parts``), then ``register_model("name", cls)``. The name is then valid in
+``model.name`` of a config, and training, prediction, ISM, attributions and the dashboard
+take it. Register it at import time of the module that defines it, so that every
+process (DDP workers included) that imports the module knows the name.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +19,56 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from motiflens.config import ModelConfig
+from motiflens.config import ConfigBase, ModelConfig, register_arch
 from motiflens.files import atomic_path
-from motiflens.models.basset import Basset, basset_stages
-from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoRNN, cnn_stages
-from motiflens.models.layers import SequenceModel, trace_lengths
+from motiflens.models.basset import Basset
+from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoRNN
+from motiflens.models.layers import SequenceModel
 
-MODELS: dict[str, type[SequenceModel]] = {
-    "basset": Basset,
-    "cnn": DeMoCNN,
-    "rnn": DeMoRNN,
-    "cnn-rnn": DeMoCNNRNN,
-}
+#: Model name -> class. Add to it with :func:`register_model` (which also teaches the
+#: config parser the name), not by assignment.
+MODELS: dict[str, type[SequenceModel]] = {}
+
+
+def register_model(name: str, cls: type[SequenceModel]) -> None:
+    """Make ``name`` a model name: ``model.name: <name>`` in a config builds ``cls``.
+
+    Parameters
+    ----------
+    name
+        The name configs use (``model.name``).
+    cls
+        A :class:`~motiflens.models.SequenceModel` subclass built as ``cls(config)``,
+        whose ``arch_config`` is the frozen :class:`~motiflens.config.ConfigBase`
+        dataclass its ``arch:`` section is read as (every field with a default).
+
+    Raises
+    ------
+    TypeError
+        ``cls`` is not a SequenceModel, or has no ``arch_config`` dataclass.
+    ValueError
+        ``name`` already names another class.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, SequenceModel)):
+        raise TypeError(f"{name}: a model must be a SequenceModel subclass, got {cls!r}")
+    arch = cls.arch_config
+    if not (isinstance(arch, type) and issubclass(arch, ConfigBase)):
+        raise TypeError(
+            f"{name}: {cls.__name__}.arch_config must be a ConfigBase dataclass, got {arch!r}"
+        )
+    if MODELS.get(name, cls) is not cls:
+        raise ValueError(f"model name {name!r} already names {MODELS[name].__name__}")
+    register_arch(name, arch)
+    MODELS[name] = cls
+
+
+for _name, _cls in (
+    ("basset", Basset),
+    ("cnn", DeMoCNN),
+    ("rnn", DeMoRNN),
+    ("cnn-rnn", DeMoCNNRNN),
+):
+    register_model(_name, _cls)
 
 
 def build_model(config: ModelConfig) -> SequenceModel:
@@ -30,7 +77,8 @@ def build_model(config: ModelConfig) -> SequenceModel:
     Parameters
     ----------
     config
-        ``n_targets`` must be set, and ``length`` too for Basset.
+        ``n_targets`` must be set, and ``length`` too for a model that ``needs_length``
+        (Basset).
 
     Returns
     -------
@@ -48,12 +96,13 @@ def build_model(config: ModelConfig) -> SequenceModel:
             f"{config.name}: n_targets is not set; it comes from the dataset "
             "(set model.n_targets in the config, or build from a dataset)"
         )
-    if config.name == "basset" and config.length is None:
+    cls = MODELS[config.name]
+    if cls.needs_length and config.length is None:
         raise ValueError(
-            "basset: length is not set; the dense layers need it "
+            f"{config.name}: length is not set; the model is built for one input length "
             "(set model.length, or build from a dataset)"
         )
-    model = MODELS[config.name](config)
+    model = cls(config)
     model.target_labels = [f"target_{i}" for i in range(config.n_targets)]
     return model
 
@@ -63,17 +112,11 @@ def output_lengths(config: ModelConfig) -> list[tuple[str, int]]:
 
     Stops at the first layer whose length is < 1, so the last entry shows where an
     input is too short. RNN models keep the length: ``[("input", L), ("lstm", L)]``.
+    The model class computes it (:meth:`~motiflens.models.SequenceModel.output_lengths`).
     """
     if config.length is None:
         raise ValueError(f"{config.name}: length is not set")
-    length = config.length
-    if config.name == "basset":
-        return trace_lengths(basset_stages(config.arch), length)  # type: ignore[arg-type]
-    if config.name == "cnn":
-        return trace_lengths(cnn_stages(config.arch), length)  # type: ignore[arg-type]
-    if config.name == "cnn-rnn":
-        return [("input", length), ("conv1", length), ("lstm", length)]
-    return [("input", length), ("lstm", length)]
+    return MODELS[config.name].output_lengths(config)
 
 
 def loss_function(task: str) -> nn.Module:

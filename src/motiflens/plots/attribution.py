@@ -1,8 +1,9 @@
 """Figures of per-base attributions: logos (logomaker) and heat maps.
 
-Both take one sequence's attributions ``(4, L)`` (channels A, C, G, T), as
-:func:`motiflens.explain.saliency.attribute` returns them per sequence, and write PNG +
-SVG through :func:`motiflens.plots.style.save_figure`.
+Both take one sequence's attributions for one target, ``(4, L)`` (channels A, C, G, T):
+``result.attributions[i, :, :, k]`` of :func:`motiflens.explain.saliency.attribute`
+(whose result is ``(N, 4, L, T)``, target last), and write PNG + SVG through
+:func:`motiflens.plots.style.save_figure`.
 """
 
 from __future__ import annotations

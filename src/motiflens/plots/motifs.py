@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from tqdm.auto import tqdm
 
 from motiflens.files import atomic_path
-from motiflens.plots import style  # noqa: F401  (selects the headless backend first)
+from motiflens.plots.style import save_figure
 
 ALPHABET = "ACGT"
 
 
 def draw_logo(
-    ax, probs: np.ndarray, *, scale: Literal["probability", "information"] = "information",
+    ax,
+    probs: np.ndarray,
+    *,
+    scale: Literal["probability", "information"] = "information",
     start: int = 0,
-) -> None:  # fmt: skip
+) -> None:
     """Draw a ``(4, w)`` probability matrix as a logomaker logo on ``ax``.
 
     ``start`` shifts the x positions (to align two motifs on one axis).
@@ -109,8 +113,13 @@ def ic_influence_scatter(
     top = np.argsort(-np.abs(influence))[:15]
     for i in top:
         if labels[i]:
-            ax.annotate(labels[i], (ic[i], influence[i]), fontsize=7, xytext=(3, 2),
-                        textcoords="offset points")  # fmt: skip
+            ax.annotate(
+                labels[i],
+                (ic[i], influence[i]),
+                fontsize=7,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
     ax.set_xlabel("information content (bits)")
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=8)
@@ -157,8 +166,9 @@ def clustered_heatmap(
     fig = Figure(figsize=(max(4.0, 0.35 * m.shape[1] + 3), max(3.0, 0.16 * m.shape[0] + 1.5)))
     ax = fig.add_subplot()
     im = ax.imshow(m, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-    ax.set_xticks(range(m.shape[1]), [col_labels[i] for i in c], rotation=60, ha="right",
-                  fontsize=8)  # fmt: skip
+    ax.set_xticks(
+        range(m.shape[1]), [col_labels[i] for i in c], rotation=60, ha="right", fontsize=8
+    )
     ax.set_yticks(range(m.shape[0]), [row_labels[rows[i]] for i in r], fontsize=6)
     ax.set_title(title)
     fig.colorbar(im, ax=ax, label=colorbar, shrink=0.6)
@@ -166,7 +176,7 @@ def clustered_heatmap(
 
 
 def filter_figures(
-    report, out: str | Path, *, logos: bool = True, progress: bool = True
+    report: Any, out: str | Path, *, logos: bool = True, verbose: bool = False
 ) -> list[Path]:
     """All figures of a :class:`~motiflens.explain.filters.FilterReport` into ``out``.
 
@@ -174,10 +184,6 @@ def filter_figures(
     (the filter above its best match) for annotated ones; ``ic_influence`` and
     ``influence_heatmap`` (PNG + SVG) when influence was computed.
     """
-    from tqdm.auto import tqdm
-
-    from motiflens.plots.style import save_figure
-
     out = Path(out)
     written: list[Path] = []
     table = report.table.set_index("filter")
@@ -185,7 +191,7 @@ def filter_figures(
     if logos:
         (out / "logos").mkdir(parents=True, exist_ok=True)
         database = {m.id: m for m in report.database}
-        for motif in tqdm(report.motifs, desc="filter logos", unit="logo", disable=not progress):
+        for motif in tqdm(report.motifs, desc="filter logos", unit="logo", disable=not verbose):
             f = int(motif.id[len("filter") :])
             title = f"filter {f}" + (f" ~ {names[f]}" if names[f] else "")
             fig = motif_logo(motif.probs, title=title)
@@ -193,24 +199,33 @@ def filter_figures(
             match = database.get(table.at[f, "match_id"])
             if match is not None:
                 fig = aligned_logos(
-                    motif.probs, match.probs, offset=int(table.at[f, "match_offset"]),
-                    strand=table.at[f, "match_strand"], query_title=f"filter {f}",
+                    motif.probs,
+                    match.probs,
+                    offset=int(table.at[f, "match_offset"]),
+                    strand=table.at[f, "match_strand"],
+                    query_title=f"filter {f}",
                     target_title=f"{match.id} {match.name} (q = {table.at[f, 'match_q']:.2g})",
-                )  # fmt: skip
+                )
                 written.append(save_png(fig, out / "logos" / f"filter{f}_match.png"))
     if report.influence is not None:
         labels = [f"{f} {names[f]}".strip() for f in table.index]
         infl = report.influence
-        y, ylabel = (infl.loss, "loss influence") if infl.loss is not None else (
-            infl.sum_of_squares, "mean squared target influence")  # fmt: skip
-        fig = ic_influence_scatter(table["ic"].to_numpy(), y, [names[f] for f in table.index],
-                                   ylabel=ylabel)  # fmt: skip
+        y, ylabel = (
+            (infl.loss, "loss influence")
+            if infl.loss is not None
+            else (infl.sum_of_squares, "mean squared target influence")
+        )
+        fig = ic_influence_scatter(
+            table["ic"].to_numpy(), y, [names[f] for f in table.index], ylabel=ylabel
+        )
         written.append(save_figure(fig, out / "ic_influence.png"))
         fig = clustered_heatmap(
-            infl.targets, labels, report.target_labels,
+            infl.targets,
+            labels,
+            report.target_labels,
             title="filter influence per target (nullification)",
             colorbar="(mean - mean nullified) / variance",
-        )  # fmt: skip
+        )
         written.append(save_figure(fig, out / "influence_heatmap.png"))
     return written
 

@@ -7,15 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import precision_recall_curve, roc_curve
 
+from motiflens.evaluation import roc_pr_curves
 from motiflens.plots.style import plt, save_figure
 
 
 def plot_training_curves(table: pd.DataFrame, path: str | Path) -> Path:
-    """Loss per epoch (train and validation) and the validation metric, side by side."""
+    """Loss per epoch (train and validation) and the validation metric, side by side.
+
+    ``table`` is the run's metrics table: one row per epoch, ``epoch`` counted from 1.
+    """
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.8))
-    epochs = table["epoch"] + 1
+    epochs = table["epoch"]
     for key, label in (("train_loss", "train"), ("val_loss", "validation")):
         if key in table:
             ax_loss.plot(epochs, table[key], marker="o", ms=3, label=label)
@@ -40,24 +43,21 @@ def plot_roc_pr(
     path: str | Path,
     max_targets: int = 20,
 ) -> Path:
-    """ROC and precision-recall curves per target (the first ``max_targets`` with positives)."""
+    """ROC and precision-recall curves per target (the first ``max_targets`` with positives).
+
+    The curves are :func:`motiflens.evaluation.roc_pr_curves`; targets without both
+    classes have none and are left out.
+    """
+    curves = roc_pr_curves(y_true, y_score, target_labels)["targets"]
+    drawn = [(name, c) for name, c in curves.items() if c is not None][:max_targets]
     fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(11, 4.8))
-    shown = 0
-    for t, name in enumerate(target_labels):
-        yt = np.asarray(y_true[:, t]) > 0.5
-        if yt.all() or not yt.any():
-            continue
-        fpr, tpr, _ = roc_curve(yt, y_score[:, t])
-        prec, rec, _ = precision_recall_curve(yt, y_score[:, t])
-        ax_roc.plot(fpr, tpr, lw=1, label=name)
-        ax_pr.plot(rec, prec, lw=1, label=name)
-        shown += 1
-        if shown >= max_targets:
-            break
+    for name, curve in drawn:
+        ax_roc.plot(curve["fpr"], curve["tpr"], lw=1, label=name)
+        ax_pr.plot(curve["recall"], curve["precision"], lw=1, label=name)
     ax_roc.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
     ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax_pr.set(xlabel="recall", ylabel="precision", title="Precision-recall")
-    if shown <= 12:
+    if len(drawn) <= 12:
         ax_roc.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return save_figure(fig, path)

@@ -1,4 +1,4 @@
-// motiflens dashboard: one page, five panels, vanilla JS + Plotly.
+// motiflens dashboard: one page, six panels, vanilla JS + Plotly.
 // Live (served by `motiflens serve`) it reads api/*; as a report (`motiflens report`) it
 // reads the same structures from window.MOTIFLENS_REPORT, inlined in the file.
 // Every string that comes from data or the user goes in through textContent, never as
@@ -740,7 +740,7 @@ async function renderVariants(sec) {
 
 // ------------------------------------------------------------------ tabs
 
-const PANELS = { overview: renderOverview, filters: renderFilters, explorer: renderExplorer, analyses: renderAnalyses, variants: renderVariants };
+const PANELS = { overview: renderOverview, filters: renderFilters, explorer: renderExplorer, results: renderResults, analyses: renderAnalyses, variants: renderVariants };
 
 async function show(tab) {
   if (!(tab in PANELS)) tab = "overview";

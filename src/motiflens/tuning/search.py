@@ -1,19 +1,4 @@
-"""Bayesian hyperparameter search with Optuna over a YAML search space.
-
-A search-space file is a run config (what ``motiflens train --config`` reads) with a
-``search:`` mapping of dotted config keys to distributions::
-
-    model:
-      name: basset
-      arch: {filters: [128, 64, 64], sizes: [19, 11, 7], pools: [3, 4, 4], hidden: [128]}
-    training: {preset: basset, max_epochs: 8, patience: 3}
-    search:
-      model.arch.filters: {type: int, low: 32, high: 300, log: true}   # every layer
-      model.arch.filters[0]: {type: int, low: 32, high: 300}           # the first only
-      model.arch.sizes: {type: categorical, choices: [[19, 11, 7], [21, 11, 7]]}
-      model.arch.hidden_dropout: {type: float, low: 0.1, high: 0.7}
-      training.lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
-      model.arch.padding: [valid, same]                                 # = categorical
+"""The search: an Optuna study whose trials each train a run directory.
 
 Each trial trains a normal run directory ``OUT/trials/<number>/``; the validation
 metric (mean AUROC for binary targets, else validation loss) is reported to the trial
@@ -28,19 +13,20 @@ The tune directory after a search::
     trials/<n>/         one run directory per trial
     trials.tsv          one row per trial: state, value, parameters, duration, fail reason
     best_config.yaml    the best trial's RunConfig: ``motiflens train --config`` trains it
-    history.png/.svg    objective per trial, best so far, and per-epoch curves
+
+(:func:`motiflens.steps.tune.tune` adds ``history.png``, drawn by
+:mod:`motiflens.plots.tuning`.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import logging
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +39,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import Callback
 from optuna.distributions import (
-    BaseDistribution,
     CategoricalDistribution,
-    FloatDistribution,
     IntDistribution,
 )
 from optuna.trial import FrozenTrial, TrialState
@@ -63,347 +47,18 @@ from optuna.trial import FrozenTrial, TrialState
 from motiflens.config import RunConfig
 from motiflens.errors import InputError
 from motiflens.files import atomic_path, write_text_atomic
+from motiflens.runs import Run
 from motiflens.training import monitor_for, train
+from motiflens.tuning.space import SearchSpace, load_search_space, lookup
 
 log = logging.getLogger(__name__)
 
 SAMPLERS: tuple[str, ...] = ("tpe", "gp", "random")
 PRUNERS: tuple[str, ...] = ("median", "hyperband", "none")
-#: Keys a search may not change: they come from the dataset or define the objective.
-FIXED_KEYS: dict[str, str] = {
-    "model.n_targets": "it is read from the dataset",
-    "model.length": "it is read from the dataset",
-    "model.task": "it decides what the objective is",
-    "training.monitor": "it decides what the objective is",
-}
-_SPEC_KEYS = {
-    "int": ("type", "low", "high", "step", "log"),
-    "float": ("type", "low", "high", "step", "log"),
-    "categorical": ("type", "choices"),
-}
-_PART = re.compile(r"^([A-Za-z_]\w*)((?:\[\d+\])*)$")
 
 
 class TrialFailed(Exception):
     """A trial that cannot give a score (invalid architecture, no finite metric ...)."""
-
-
-# ------------------------------------------------------------------ search space
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched config key and its distribution.
-
-    Attributes
-    ----------
-    key
-        Dotted config key, with ``[i]`` for one entry of a list (``model.arch.pools[1]``).
-    distribution
-        The Optuna distribution. Categorical choices that are lists or mappings are
-        stored as their JSON text (Optuna keeps only scalars); :meth:`decode` undoes it.
-    """
-
-    key: str
-    distribution: BaseDistribution
-    encoded: bool = False
-
-    def suggest(self, trial: optuna.Trial) -> Any:
-        """Draw this parameter for a trial; returns the config value (decoded)."""
-        d = self.distribution
-        if isinstance(d, IntDistribution):
-            value = trial.suggest_int(self.key, d.low, d.high, step=d.step, log=d.log)
-        elif isinstance(d, FloatDistribution):
-            value = trial.suggest_float(self.key, d.low, d.high, step=d.step, log=d.log)
-        else:
-            value = trial.suggest_categorical(self.key, d.choices)
-        return self.decode(value)
-
-    def decode(self, value: Any) -> Any:
-        """The config value for a value as Optuna stores it."""
-        return json.loads(value) if self.encoded else value
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """A base run config plus the distributions of the keys to search.
-
-    Attributes
-    ----------
-    base
-        The run config as written in the file (``model`` and ``training`` mappings);
-        searched values are set into a copy of it, so a training preset still fills
-        what the file leaves out.
-    params
-        The searched keys, in file order.
-    path
-        The file it was read from (for error messages).
-    """
-
-    base: dict[str, Any]
-    params: tuple[Param, ...]
-    path: Path | None = None
-
-    def config_for(self, values: Mapping[str, Any]) -> RunConfig:
-        """The run config with ``values`` (config key -> value) set into the base.
-
-        A single whole number for a list of them (``filters: 64``) sets every entry, and
-        the list keeps its length from the base config; a single number for a list of
-        dropouts is kept as one number (the config applies it to every layer).
-
-        Raises
-        ------
-        InputError
-            The resulting config is invalid (the message names the key).
-        """
-        data = copy.deepcopy(self.base)
-        full = RunConfig.from_dict(self.base).to_dict()
-        for key, value in values.items():
-            _set_key(data, full, _parse_key(key), value)
-        return RunConfig.from_dict(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The space as plain data (stored with the study to notice edits on resume)."""
-        return {
-            "base": self.base,
-            "search": {p.key: _describe(p) for p in self.params},
-        }
-
-
-def load_search_space(path: str | Path) -> SearchSpace:
-    """Read a search-space YAML file (a run config plus ``search:``).
-
-    Raises
-    ------
-    InputError
-        Missing file, bad YAML, an invalid base config, an unknown or unsearchable key,
-        or a malformed distribution; the message names the file, line and key.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("search-space file not found", path=path) from None
-    try:
-        data = yaml.safe_load(text)
-        lines = _key_lines(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML: {err}", path=path, line=None if mark is None else mark.line + 1
-        ) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping with model, training and search", path=path)
-    unknown = set(data) - {"model", "training", "search"}
-    if unknown:
-        raise InputError(
-            f"unknown top-level key {sorted(unknown)[0]!r}",
-            path=path,
-            hint="a search space has model and training (a run config) and search",
-        )
-    search = data.get("search")
-    if not isinstance(search, dict) or not search:
-        raise InputError(
-            "no search: mapping of config keys to distributions",
-            path=path,
-            hint="add e.g. `search: {training.lr: {type: float, low: 1.0e-4, high: 1.0e-2, "
-            "log: true}}`",
-        )
-    base = {k: data[k] for k in ("model", "training") if data.get(k) is not None}
-    try:
-        full = RunConfig.from_dict(base).to_dict()
-    except InputError as err:
-        raise InputError(err.message, path=path, hint=err.hint) from None
-    params = []
-    for key, spec in search.items():
-        line = lines.get(str(key))
-        try:
-            params.append(_param(str(key), spec, full))
-        except InputError as err:
-            raise InputError(
-                f"search: {err.message}", path=path, line=line, hint=err.hint
-            ) from None
-    return SearchSpace(base=base, params=tuple(params), path=path)
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Line (1-based) of each key under ``search:``, for error messages."""
-    root = yaml.compose(text)
-    if not isinstance(root, yaml.MappingNode):
-        return {}
-    for key, value in root.value:
-        if key.value == "search" and isinstance(value, yaml.MappingNode):
-            return {k.value: k.start_mark.line + 1 for k, _ in value.value}
-    return {}
-
-
-def _parse_key(key: str) -> list[str | int]:
-    """``model.arch.pools[1]`` -> ``["model", "arch", "pools", 1]``."""
-    tokens: list[str | int] = []
-    for part in key.split("."):
-        match = _PART.match(part)
-        if not match:
-            raise InputError(
-                f"{key}: not a dotted config key",
-                hint="write keys like model.arch.filters or model.arch.pools[0]",
-            )
-        tokens.append(match.group(1))
-        tokens.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
-    return tokens
-
-
-def _lookup(full: dict[str, Any], key: str) -> Any:
-    """The value at ``key`` in the complete config, or an InputError naming the bad part."""
-    node: Any = full
-    done = ""
-    for token in _parse_key(key):
-        if isinstance(token, int):
-            if not isinstance(node, list) or token >= len(node):
-                size = f"{len(node)} entries" if isinstance(node, list) else "no entries"
-                raise InputError(f"{key}: {done} has {size}; there is no [{token}]")
-            node, done = node[token], f"{done}[{token}]"
-            continue
-        if not isinstance(node, dict) or token not in node:
-            where = done or "the config"
-            allowed = ", ".join(node) if isinstance(node, dict) else "none (not a section)"
-            raise InputError(
-                f"{key}: unknown config key {token!r} in {where}",
-                hint=f"keys under {where}: {allowed}",
-            )
-        node, done = node[token], f"{done}.{token}" if done else token
-    if isinstance(node, dict):
-        raise InputError(
-            f"{key}: is a section, not a value", hint=f"search one of {', '.join(node)}"
-        )
-    return node
-
-
-def _set_key(
-    data: dict[str, Any], full: dict[str, Any], tokens: list[str | int], value: Any
-) -> None:
-    """Set ``value`` at ``tokens`` in the raw config ``data``, copying lists from ``full``."""
-    node, ref = data, full
-    for i, token in enumerate(tokens):
-        last = i == len(tokens) - 1
-        ref = ref[token]
-        if last:
-            per_layer = isinstance(ref, list) and not isinstance(value, list | tuple | dict)
-            # Lists of floats are per-layer dropouts, which take one number as it is (so
-            # the count follows the layers); lists of ints (filters, pools ...) need a list.
-            if per_layer and not (ref and all(isinstance(v, float) for v in ref)):
-                current = node.get(token, ref) if isinstance(node, dict) else ref
-                length = len(current) if isinstance(current, list | tuple) else len(ref)
-                value = [value] * length
-            node[token] = value
-            return
-        nxt = tokens[i + 1]
-        have = node[token] if isinstance(node, list) else node.get(token)
-        if isinstance(nxt, int):
-            fresh = list(have) if isinstance(have, list | tuple) else copy.deepcopy(ref)
-        else:
-            fresh = have if isinstance(have, dict) else {}
-        node[token] = fresh
-        node = fresh
-
-
-def _number(value: Any, key: str, name: str, integer: bool) -> int | float:
-    # PyYAML reads 1e-4 (no dot) as a string; accept it as the number it means.
-    if isinstance(value, str) and not integer:
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    if not ok or isinstance(value, bool):
-        kind = "a whole number" if integer else "a number"
-        raise InputError(f"{key}: {name} must be {kind}, got {value!r}")
-    return value
-
-
-def _param(key: str, spec: Any, full: dict[str, Any]) -> Param:
-    """Check one ``search:`` entry against the config and build its distribution."""
-    for fixed, why in FIXED_KEYS.items():
-        if key == fixed:
-            raise InputError(f"{key}: cannot be searched: {why}")
-    current = _lookup(full, key)
-    if isinstance(spec, list):
-        spec = {"type": "categorical", "choices": spec}
-    if not isinstance(spec, dict) or "type" not in spec:
-        raise InputError(
-            f"{key}: expected a distribution such as {{type: float, low: 0.1, high: 0.5}} "
-            f"or a list of choices, got {spec!r}"
-        )
-    kind = spec["type"]
-    if kind not in _SPEC_KEYS:
-        raise InputError(
-            f"{key}: unknown distribution type {kind!r}", hint="use int, float or categorical"
-        )
-    extra = set(spec) - set(_SPEC_KEYS[kind])
-    if extra:
-        raise InputError(
-            f"{key}: unknown setting {sorted(extra)[0]!r} for type {kind}",
-            hint=f"allowed: {', '.join(_SPEC_KEYS[kind])}",
-        )
-    if kind == "categorical":
-        choices = spec.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise InputError(f"{key}: categorical needs a non-empty list of choices")
-        encoded = any(isinstance(c, list | dict) for c in choices)
-        stored = [json.dumps(c) for c in choices] if encoded else choices
-        if len(set(map(repr, stored))) != len(stored):
-            raise InputError(f"{key}: choices repeat a value: {choices!r}")
-        return Param(key, CategoricalDistribution(stored), encoded)
-    integer = kind == "int"
-    for name in ("low", "high"):
-        if name not in spec:
-            raise InputError(f"{key}: {kind} needs low and high")
-    low = _number(spec["low"], key, "low", integer)
-    high = _number(spec["high"], key, "high", integer)
-    log_scale = spec.get("log", False)
-    if not isinstance(log_scale, bool):
-        raise InputError(f"{key}: log must be true or false, got {log_scale!r}")
-    step = spec.get("step")
-    if step is not None:
-        step = _number(step, key, "step", integer)
-        if step <= 0:
-            raise InputError(f"{key}: step must be positive, got {step!r}")
-        if log_scale and not (integer and step == 1):
-            raise InputError(f"{key}: step and log cannot be combined")
-    if low > high:
-        raise InputError(f"{key}: low ({low}) is above high ({high})")
-    if log_scale and low <= 0:
-        raise InputError(f"{key}: a log scale needs low > 0, got {low}")
-    _check_kind(key, kind, current)
-    if integer:
-        return Param(key, IntDistribution(low, high, log=log_scale, step=step or 1))
-    return Param(key, FloatDistribution(float(low), float(high), log=log_scale, step=step))
-
-
-def _check_kind(key: str, kind: str, current: Any) -> None:
-    """Refuse a numeric distribution for a key that holds something else."""
-    values = current if isinstance(current, list) else [current]
-    for v in values:
-        if v is None:
-            continue
-        if isinstance(v, bool) or isinstance(v, str):
-            raise InputError(
-                f"{key}: holds {v!r}, not a number", hint="use type: categorical with choices"
-            )
-        if kind == "float" and isinstance(v, int):
-            raise InputError(
-                f"{key}: holds whole numbers ({current!r})", hint="use type: int (or categorical)"
-            )
-
-
-def _describe(param: Param) -> dict[str, Any]:
-    d = param.distribution
-    if isinstance(d, CategoricalDistribution):
-        return {"type": "categorical", "choices": [param.decode(c) for c in d.choices]}
-    kind = "int" if isinstance(d, IntDistribution) else "float"
-    out = {"type": kind, "low": d.low, "high": d.high, "log": d.log}
-    if d.step not in (None, 1):
-        out["step"] = d.step
-    return out
 
 
 # ----------------------------------------------------------------------- pruning
@@ -428,6 +83,7 @@ class PruningCallback(Callback):
     def __init__(self, trial: optuna.Trial, monitor: str) -> None:
         self.trial = trial
         self.monitor = monitor
+        #: The epoch (from 1) after which the trial was pruned, if it was.
         self.pruned_at: int | None = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -438,13 +94,13 @@ class PruningCallback(Callback):
         value = float(trainer.callback_metrics[self.monitor])
         if not math.isfinite(value):
             return
-        epoch = trainer.current_epoch
+        epoch = trainer.current_epoch  # from 0: Optuna's steps index the epochs
         self.trial.report(value, step=epoch)
         # A trial that has trained all its epochs is complete: pruning it then would
         # only hide its result from the sampler.
         last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
         if not last and self.trial.should_prune():
-            self.pruned_at = epoch
+            self.pruned_at = epoch + 1
             trainer.should_stop = True
 
 
@@ -494,27 +150,29 @@ def masked(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def make_sampler(name: str, seed: int | None = None, startup_trials: int = 10):
+def make_sampler(
+    name: str, random_state: int | None = None, startup_trials: int = 10
+) -> optuna.samplers.BaseSampler:
     """An Optuna sampler by name: ``tpe`` (default), ``gp`` (Gaussian process) or ``random``.
 
     Parameters
     ----------
     name
         One of :data:`SAMPLERS`.
-    seed
+    random_state
         Seed of the sampler (give each worker its own, or none).
     startup_trials
         Random trials before the model-based sampler takes over.
     """
     if name == "tpe":
         return optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, n_startup_trials=startup_trials
+            seed=random_state, multivariate=True, n_startup_trials=startup_trials
         )
     if name == "gp":
         # Basset was tuned with Spearmint: Bayesian optimisation with a Gaussian process.
-        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials)
+        return optuna.samplers.GPSampler(seed=random_state, n_startup_trials=startup_trials)
     if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
+        return optuna.samplers.RandomSampler(seed=random_state)
     raise InputError(f"unknown sampler {name!r}", hint=f"choose one of {', '.join(SAMPLERS)}")
 
 
@@ -607,12 +265,13 @@ def tune(
     study_name: str = "motiflens",
     sampler: str = "tpe",
     pruner: str | optuna.pruners.BasePruner = "median",
-    seed: int | None = None,
+    random_state: int | None = None,
     startup_trials: int = 10,
     baseline: bool = True,
     accelerator: str = "auto",
-    progress: bool = True,
+    verbose: bool = True,
     echo: Callable[[str], None] | None = None,
+    on_finish: Callable[[optuna.Study, str], Sequence[Path]] | None = None,
 ) -> TuneResult:
     """Search hyperparameters: train one run per trial and keep the best configuration.
 
@@ -626,7 +285,7 @@ def tune(
         Dataset file with ``train`` and ``valid`` splits.
     out
         Tune directory (created): ``study.db``, ``trials/<n>/``, ``trials.tsv``,
-        ``best_config.yaml``, ``history.png``.
+        ``best_config.yaml``.
     space
         A :class:`SearchSpace` or the path of its YAML file.
     n_trials, timeout
@@ -643,7 +302,7 @@ def tune(
         ``"tpe"``, ``"gp"`` or ``"random"`` (see :func:`make_sampler`).
     pruner
         ``"median"``, ``"hyperband"``, ``"none"`` or an Optuna pruner.
-    seed
+    random_state
         Sampler seed (each worker of a shared study needs its own, or none).
     startup_trials
         Random trials before TPE/GP model the results.
@@ -652,10 +311,14 @@ def tune(
         space holds its values), so the search starts from a known score.
     accelerator
         Lightning accelerator of each trial's training (``auto``, ``cpu``, ``gpu``).
-    progress
+    verbose
         Show a progress bar over trials.
     echo
         Called with one line per finished trial (default: log at INFO level).
+    on_finish
+        Called with the study and the metric's name when the search stops (also after
+        Ctrl-C), once the study has a trial; the files it returns are added to the
+        result's (:func:`motiflens.steps.tune.tune` draws ``history.png`` with it).
 
     Returns
     -------
@@ -684,7 +347,7 @@ def tune(
         "metric": metric,
         "direction": direction,
     }
-    chosen = make_sampler(sampler, seed, startup_trials)
+    chosen = make_sampler(sampler, random_state, startup_trials)
     if isinstance(pruner, str):
         pruner = make_pruner(pruner, base.training.max_epochs)
     _check_tune_dir(out, info)
@@ -721,7 +384,7 @@ def tune(
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         say(_trial_line(study, trial, metric))
-        write_outputs(study, out, space, metric, figure=False)
+        write_outputs(study, out, space, metric)
 
     callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [after_trial]
     if max_total is not None:
@@ -736,11 +399,13 @@ def tune(
                     timeout=timeout,
                     catch=(TrialFailed,),
                     callbacks=callbacks,
-                    show_progress_bar=progress and (n_trials is not None or timeout is not None),
+                    show_progress_bar=verbose and (n_trials is not None or timeout is not None),
                 )
     finally:
         # also after Ctrl-C: the tables then show every trial that finished
         files = write_outputs(study, out, space, metric)
+        if on_finish is not None and study.get_trials(deepcopy=False):
+            files += list(on_finish(study, metric))
     return _result(study, out, url, metric, direction, space, files)
 
 
@@ -763,7 +428,7 @@ def base_params(space: SearchSpace) -> dict[str, Any] | None:
     full = RunConfig.from_dict(space.base).to_dict()
     values = {}
     for param in space.params:
-        value = _lookup(full, param.key)
+        value = lookup(full, param.key)
         d = param.distribution
         if isinstance(d, CategoricalDistribution):
             stored = json.dumps(value) if param.encoded else value
@@ -796,8 +461,8 @@ def _run_trial(
 ) -> float:
     """Train one trial's configuration; its best validation score is the objective."""
     values = {p.key: p.suggest(trial) for p in space.params}
-    run_dir = out / "trials" / str(trial.number)
-    trial.set_user_attr("run_dir", str(run_dir))
+    run = Run(out / "trials" / str(trial.number))
+    trial.set_user_attr("run_dir", str(run.path))
 
     def fail(reason: str) -> TrialFailed:
         trial.set_user_attr("fail_reason", reason)
@@ -811,11 +476,11 @@ def _run_trial(
     try:
         result = train(
             dataset,
-            run_dir,
+            run,
             config,
             devices=1,
             accelerator=accelerator,
-            progress=False,
+            verbose=False,
             callbacks=[pruning],
         )
     except (ValueError, torch.OutOfMemoryError) as err:
@@ -827,9 +492,11 @@ def _run_trial(
         # trial would stay RUNNING. As KeyboardInterrupt, Optuna marks it FAILED and stops.
         trial.set_user_attr("fail_reason", "interrupted")
         raise KeyboardInterrupt from None
+    # a trial's run directory is a run like any other: its manifest says what trained it
+    run.record_step("train", result.outputs, **result.manifest_info())
     if pruning.pruned_at is not None:
         trial.set_user_attr("pruned_at_epoch", pruning.pruned_at)
-        raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at + 1}")
+        raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
     if result.best_score is None:
         raise fail(f"no finite {result.monitor} in any epoch")
     return result.best_score
@@ -869,7 +536,7 @@ def _trial_line(study: optuna.Study, trial: FrozenTrial, metric: str) -> str:
     params = "  ".join(f"{k}={v}" for k, v in trial.params.items())
     if trial.state == TrialState.PRUNED:
         epoch = trial.user_attrs.get("pruned_at_epoch")
-        when = "" if epoch is None else f" after epoch {epoch + 1}"
+        when = "" if epoch is None else f" after epoch {epoch}"
         return f"trial {trial.number} PRUNED{when}  {params}"
     best = _best(study)
     best_text = "" if best is None else f"  (best: trial {best.number}, {best.value:.4f})"
@@ -909,9 +576,8 @@ def write_outputs(
     out: str | Path,
     space: SearchSpace,
     metric: str,
-    figure: bool = True,
 ) -> list[Path]:
-    """Write ``trials.tsv``, ``best_config.yaml`` (once a trial completed) and the figure.
+    """Write ``trials.tsv`` and ``best_config.yaml`` (once a trial completed).
 
     Returns
     -------
@@ -938,8 +604,6 @@ def write_outputs(
             header += f"# not set (no longer in the search space): {', '.join(dropped)}\n"
         text = header + yaml.dump(config.to_dict(), Dumper=_ConfigDumper, sort_keys=False)
         files.append(write_text_atomic(out / "best_config.yaml", text))
-    if figure and study.get_trials(deepcopy=False):
-        files.append(plot_history(study, out / "history.png", metric))
     return files
 
 
@@ -951,59 +615,6 @@ class _ConfigDumper(yaml.SafeDumper):
 
 
 _ConfigDumper.add_representer(list, _ConfigDumper.represent_list)
-
-
-def plot_history(study: optuna.Study, path: str | Path, metric: str) -> Path:
-    """Objective per trial with the best so far, and each trial's per-epoch metric."""
-    # plots sit above training in the import order; imported when drawing, as training does
-    from matplotlib.ticker import MaxNLocator
-
-    from motiflens.plots.style import plt, save_figure
-
-    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    colors = {TrialState.COMPLETE: "C0", TrialState.PRUNED: "C1", TrialState.FAIL: "C3"}
-    fig, (ax, ax_epochs) = plt.subplots(1, 2, figsize=(11, 4))
-    for state, color in colors.items():
-        if state == TrialState.FAIL:
-            continue
-        xs = [t.number for t in trials if t.state == state and t.value is not None]
-        ys = [t.value for t in trials if t.state == state and t.value is not None]
-        if xs:
-            ax.scatter(xs, ys, s=18, color=color, label=state.name.lower(), zorder=3)
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    if done:
-        best, xs, ys = None, [], []
-        for t in done:
-            if best is None or (t.value > best if maximize else t.value < best):
-                best = t.value
-            xs.append(t.number)
-            ys.append(best)
-        xs.append(trials[-1].number)  # carry the line to the latest trial
-        ys.append(best)
-        ax.step(xs, ys, where="post", color="C2", label="best so far")
-    failed = [t.number for t in trials if t.state == TrialState.FAIL]
-    for n in failed:
-        ax.axvline(n, color=colors[TrialState.FAIL], lw=0.8, ls=":", alpha=0.6)
-    if failed:
-        ax.plot([], [], color=colors[TrialState.FAIL], ls=":", label="failed")
-    ax.set(xlabel="trial", ylabel=metric, title=f"Optimisation history ({study.study_name})")
-    ax.legend(fontsize=8)
-    for t in trials:
-        if t.intermediate_values:
-            steps = sorted(t.intermediate_values)
-            ax_epochs.plot(
-                [s + 1 for s in steps],
-                [t.intermediate_values[s] for s in steps],
-                color=colors.get(t.state, "grey"),
-                lw=1,
-                alpha=0.7,
-            )
-    ax_epochs.set(xlabel="epoch", ylabel=metric, title="Per epoch (orange: pruned)")
-    for axis in (ax.xaxis, ax_epochs.xaxis):
-        axis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
-    return save_figure(fig, path)
 
 
 def _result(

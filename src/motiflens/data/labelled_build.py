@@ -1,0 +1,386 @@
+"""Labelled sequences -> dataset file: resize, optional shuffled negatives, split, write.
+
+:func:`build_sequence_dataset` takes what the readers of
+:mod:`motiflens.data.labelled_readers` return; :func:`build_from_files` reads the files
+and builds in one call (what ``motiflens dataset sequences`` runs).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from motiflens.data.hdf5 import write_dataset
+from motiflens.data.labelled import NEGATIVES, LabelledSequences, concat_labelled
+from motiflens.data.labelled_readers import read_sequences
+from motiflens.data.splits import SPLITS, split_random
+from motiflens.errors import InputError
+from motiflens.sequence.onehot import INVALID, code_table, encode_codes, resize
+from motiflens.sequence.shuffle import dinucleotide_shuffle
+
+
+@dataclass
+class BuildReport:
+    """What :func:`build_sequence_dataset` wrote.
+
+    Attributes
+    ----------
+    path
+        The dataset file.
+    counts
+        Number of sequences per split (splits of size 0 are left out).
+    n_padded, n_trimmed
+        How many input sequences were centre-padded with N or centre-trimmed to ``length``
+        (shuffled negatives, which copy their positive's length, are not counted).
+    length
+        Sequence length in the file.
+    target_labels
+        Target names.
+    positive_rates
+        Per split, per target: the fraction of 1s (binary) or the mean (continuous).
+    continuous
+        Whether targets are continuous.
+    n_negatives
+        Number of dinucleotide-shuffled negatives added.
+    notes
+        Anything else the user should know.
+    """
+
+    path: Path
+    counts: dict[str, int]
+    n_padded: int
+    n_trimmed: int
+    length: int
+    target_labels: list[str]
+    positive_rates: dict[str, list[float]]
+    continuous: bool = False
+    n_negatives: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        total = sum(self.counts.values())
+        t = len(self.target_labels)
+        shown = ", ".join(self.target_labels[:5]) + (", ..." if t > 5 else "")
+        lines = [
+            f"Wrote {self.path}: {total} sequences of {self.length} bp, "
+            f"{t} target{'s' if t != 1 else ''} ({shown})"
+        ]
+        what = "mean target" if self.continuous else "positive rate"
+        per_target = t <= 4
+        if t > 1:
+            what += " (per target)" if per_target else " (mean over targets)"
+        lines.append(f"  {'split':<6} {'sequences':>10}  {what}")
+        for split, n in self.counts.items():
+            rates = self.positive_rates.get(split, [])
+            if not rates:
+                rate = "-"
+            elif per_target:
+                rate = " / ".join(f"{r:.3f}" for r in rates)
+            else:
+                rate = f"{float(np.mean(rates)):.3f}"
+            lines.append(f"  {split:<6} {n:>10}  {rate}")
+        if self.n_negatives:
+            lines.append(f"  added {self.n_negatives} dinucleotide-shuffled negatives")
+        if self.n_padded or self.n_trimmed:
+            lines.append(
+                f"  resized to {self.length} bp: {self.n_padded} centre-padded with N, "
+                f"{self.n_trimmed} centre-trimmed"
+            )
+        else:
+            lines.append(f"  all sequences were already {self.length} bp")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- negatives
+
+
+def _check_binary_single(data: LabelledSequences, what: str) -> None:
+    if data.n_targets != 1:
+        raise InputError(
+            f"{what} needs a single target, but there are {data.n_targets} "
+            f"({', '.join(data.target_labels[:5])})",
+            path=data.source,
+        )
+    values = np.unique(data.labels)
+    if not np.isin(values, (0.0, 1.0)).all():
+        raise InputError(f"{what} needs binary 0/1 labels", path=data.source)
+
+
+def add_shuffled_negatives(
+    data: LabelledSequences, seed: int | np.random.Generator | None = 1
+) -> LabelledSequences:
+    """Add one dinucleotide-shuffled copy (label 0) of every positive.
+
+    The shuffle (Altschul-Erickson) keeps each sequence's length, first and last letters
+    and every dinucleotide count, so a model cannot tell positives from negatives by
+    composition alone.
+
+    Parameters
+    ----------
+    data
+        Single-target binary data.
+    seed
+        Seed (or Generator) for the shuffles.
+
+    Returns
+    -------
+    LabelledSequences
+        The records of ``data`` followed by the shuffles, named ``<name>_shuf`` and located
+        at their positive's line.
+    """
+    _check_binary_single(data, "adding shuffled negatives")
+    rng = np.random.default_rng(seed)
+    positives = np.flatnonzero(data.labels[:, 0] == 1)
+    names = [f"{data.names[i]}_shuf" for i in positives]
+    clash = set(names) & set(data.names)
+    if clash:
+        raise InputError(
+            f"shuffle names clash with existing records: {sorted(clash)[:3]}",
+            path=data.source,
+        )
+    shuffled = [dinucleotide_shuffle(data.seqs[i], rng) for i in positives]
+    return LabelledSequences(
+        names=[*data.names, *names],
+        seqs=[*data.seqs, *shuffled],
+        labels=np.concatenate([data.labels, np.zeros((len(positives), 1), np.float32)]),
+        target_labels=list(data.target_labels),
+        source=data.source,
+        lines=[*data.lines, *(data.lines[i] for i in positives)],
+    )
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _most_common_length(seqs: Sequence[str]) -> int:
+    counts = Counter(len(s) for s in seqs)
+    best = max(counts.values())
+    return max(length for length, c in counts.items() if c == best)  # ties: the longest
+
+
+def _encode(data: LabelledSequences, length: int) -> np.ndarray:
+    """Codes ``(n, length)`` of the centre-resized sequences (vectorised)."""
+    if len(data) == 0:
+        return np.empty((0, length), dtype=np.uint8)
+    resized = [s if len(s) == length else resize(s, length) for s in data.seqs]
+    raw = "".join(resized).encode("ascii", "replace")
+    codes = code_table()[np.frombuffer(raw, dtype=np.uint8)].reshape(len(resized), length)
+    bad = np.flatnonzero((codes == INVALID).any(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        for seq in (data.seqs[i], resized[i]):  # locate on the original when possible
+            encode_codes(seq, path=data.source, line=data.lines[i], record=data.names[i])
+    return codes
+
+
+def _rates(labels: np.ndarray) -> list[float]:
+    if len(labels) == 0:
+        return []
+    return [float(v) for v in labels.astype(np.float64).mean(axis=0)]
+
+
+def build_sequence_dataset(
+    out: str | Path,
+    train: LabelledSequences,
+    *,
+    test: LabelledSequences | None = None,
+    length: int | None = None,
+    negatives: str | None = None,
+    valid: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 1,
+    continuous: bool = False,
+) -> BuildReport:
+    """Turn labelled sequences into a dataset file.
+
+    Parameters
+    ----------
+    out
+        Destination ``.h5`` (written to a temporary file and renamed).
+    train
+        Training sequences; ``valid`` (and, without ``test``, ``test_fraction``) of them are
+        held out at random.
+    test
+        A separate test set. It must have as many targets as ``train``.
+    length
+        Centre-pad (with N) or centre-trim every sequence to this length; by default the
+        most common length (ties: the longest).
+    negatives
+        ``"shuffle"`` adds a dinucleotide-shuffled negative for every positive of ``train``
+        (and of ``test`` if it has no negatives of its own). Each negative lands in the
+        same split as its positive.
+    valid, test_fraction
+        Fractions (below 1) or counts of ``train`` records held out for validation and
+        test; ``test_fraction`` is ignored when ``test`` is given.
+    seed
+        Seed for the split and the shuffles.
+    continuous
+        Targets are real numbers (stored float32) rather than 0/1 (int8).
+
+    Returns
+    -------
+    BuildReport
+        Counts, resizing and positive rates; ``str()`` of it is a human summary.
+    """
+    if negatives not in (None, *NEGATIVES):
+        raise ValueError(f"unknown negatives {negatives!r}; choose one of {NEGATIVES} or None")
+    if len(train) == 0:
+        raise InputError("no training sequences", path=train.source)
+    if length is not None and length < 1:
+        raise ValueError(f"length must be positive, got {length}")
+    notes: list[str] = []
+    parts = [train] if test is None else [train, test]
+    for part in parts:
+        if continuous:
+            if not np.isfinite(part.labels).all():
+                raise InputError("labels must be finite numbers", path=part.source)
+        else:
+            bad = np.flatnonzero(~np.isin(part.labels, (0.0, 1.0)).all(axis=1))
+            if bad.size:
+                i = int(bad[0])
+                raise InputError(
+                    f"labels {part.labels[i].tolist()} are not all 0 or 1",
+                    path=part.source,
+                    line=part.lines[i],
+                    record=part.names[i],
+                    hint="for real-valued targets build with continuous=True (--continuous)",
+                )
+    if negatives is not None and continuous:
+        raise ValueError("shuffled negatives need binary targets, not continuous ones")
+    if test is not None:
+        if test.n_targets != train.n_targets:
+            raise InputError(
+                f"the test file has {test.n_targets} targets but the training file has "
+                f"{train.n_targets}",
+                path=test.source,
+            )
+        if list(test.target_labels) != list(train.target_labels):
+            notes.append(
+                f"test target labels {test.target_labels} differ from the training ones; "
+                f"using {train.target_labels}"
+            )
+
+    inputs = [s for part in parts for s in part.seqs]
+    if length is None:
+        length = _most_common_length(inputs)
+    n_padded = sum(len(s) < length for s in inputs)
+    n_trimmed = sum(len(s) > length for s in inputs)
+
+    assigned = split_random(len(train), valid, 0 if test is not None else test_fraction, seed)
+    groups = {s: train.subset(np.flatnonzero(assigned == s)) for s in SPLITS}
+    if test is not None:
+        groups["test"] = test
+    n_negatives = 0
+    if negatives == "shuffle":
+        _check_binary_single(train, "--negatives shuffle")
+        if (train.labels == 0).any():
+            notes.append(
+                "the training file already had negatives; shuffles were added for every "
+                "positive anyway"
+            )
+        for k, split in enumerate(SPLITS):
+            if split == "test" and test is not None and (test.labels == 0).any():
+                continue  # a given test set with its own negatives stays as it is
+            before = len(groups[split])
+            groups[split] = add_shuffled_negatives(
+                groups[split], seed=np.random.default_rng((seed, k))
+            )
+            n_negatives += len(groups[split]) - before
+        if test is not None and (test.labels == 0).any():
+            notes.append("the test file has its own negatives; no shuffles were added to it")
+
+    # Store train and valid in random order (as Basset's seq_hdf5.py does): a dataset read
+    # from disk in chunks must not see a block of positives then a block of negatives. A
+    # given test file keeps its own order so predictions line up with it.
+    order_rng = np.random.default_rng((seed, 99))
+    for split in ("train", "valid") if test is not None else SPLITS:
+        groups[split] = groups[split].subset(order_rng.permutation(len(groups[split])))
+
+    arrays = {
+        split: (_encode(data, length), data.labels, data.names)
+        for split, data in groups.items()
+        if len(data)
+    }
+    attrs = {
+        "builder": "motiflens.data.labelled_build.build_sequence_dataset",
+        "source_train": train.source,
+        "source_test": test.source if test is not None else "",
+        "length": int(length),
+        "negatives": negatives or "none",
+        "valid": float(valid),
+        "test_fraction": float(test_fraction) if test is None else 0.0,
+        "seed": int(seed),
+        "n_padded": int(n_padded),
+        "n_trimmed": int(n_trimmed),
+    }
+    path = write_dataset(out, arrays, train.target_labels, continuous=continuous, attrs=attrs)
+    return BuildReport(
+        path=Path(path),
+        counts={split: len(groups[split]) for split in SPLITS if len(groups[split])},
+        n_padded=int(n_padded),
+        n_trimmed=int(n_trimmed),
+        length=int(length),
+        target_labels=list(train.target_labels),
+        positive_rates={s: _rates(groups[s].labels) for s in SPLITS if len(groups[s])},
+        continuous=continuous,
+        n_negatives=n_negatives,
+        notes=notes,
+    )
+
+
+def build_from_files(
+    out: str | Path,
+    sources: Sequence[str | Path],
+    *,
+    format: str = "auto",
+    test_file: str | Path | None = None,
+    continuous: bool = False,
+    sequence_column: str = "sequence",
+    label_columns: Sequence[str] | None = None,
+    name_column: str | None = None,
+    **options: object,
+) -> BuildReport:
+    """Read labelled sequence files and build a dataset file from them.
+
+    Parameters
+    ----------
+    out
+        Destination ``.h5``.
+    sources
+        Training files in one format (:func:`~motiflens.data.labelled_readers.read_sequences`),
+        joined with :func:`~motiflens.data.labelled.concat_labelled`.
+    format
+        ``"auto"``, ``"fasta"``, ``"table"`` or ``"deepbind"``.
+    test_file
+        A separate test set in the same format.
+    continuous, sequence_column, label_columns, name_column
+        As :func:`~motiflens.data.labelled_readers.read_sequences` takes them.
+    **options
+        ``length``, ``negatives``, ``valid``, ``test_fraction``, ``seed`` of
+        :func:`build_sequence_dataset`.
+    """
+
+    def read(path: str | Path) -> LabelledSequences:
+        return read_sequences(
+            path,
+            format,
+            continuous=continuous,
+            sequence_column=sequence_column,
+            label_columns=label_columns,
+            name_column=name_column,
+        )
+
+    train = concat_labelled([read(p) for p in sources])
+    test = read(test_file) if test_file is not None else None
+    return build_sequence_dataset(
+        out,
+        train,
+        test=test,
+        continuous=continuous,
+        **options,  # type: ignore[arg-type]
+    )

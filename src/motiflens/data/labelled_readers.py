@@ -1,0 +1,473 @@
+"""Readers of labelled sequences: FASTA, TSV/CSV tables and DeepBind ENCODE files.
+
+- **FASTA** whose header carries the label(s): ``>1`` / ``>0`` (the Deep Motif Dashboard
+  format), ``>1,0,1`` for several targets, or ``>name 1`` (a name, then the label(s) as the
+  last whitespace-separated token).
+- **Tables** (TSV or CSV, plain or gzip) with a sequence column and one or more label
+  columns.
+- **DeepBind ENCODE** files: gzip TSV with the header ``FoldID EventID seq Bound``.
+
+Every reader validates as it goes and rejects malformed input with an
+:class:`~motiflens.errors.InputError` naming the file, the line (and record) and what is
+wrong. :func:`read_sequences` picks the reader by the file's format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from motiflens.data.labelled import (
+    COMPRESSION_SUFFIXES,
+    DEEPBIND_HEADER,
+    FORMATS,
+    LabelledSequences,
+    check_unique,
+    label_error,
+    parse_label,
+    target_names,
+    validate_seqs,
+)
+from motiflens.errors import InputError
+from motiflens.sequence.fasta import read_fasta
+from motiflens.sequence.textio import numbered_lines, open_text
+
+
+def read_labelled_fasta(
+    path: str | Path,
+    *,
+    continuous: bool = False,
+    target_labels: Sequence[str] | None = None,
+) -> LabelledSequences:
+    """Read a FASTA file whose headers carry the labels.
+
+    Parameters
+    ----------
+    path
+        FASTA file (plain or gzip). Accepted headers: ``>1`` or ``>0`` (one binary target),
+        ``>1,0,1`` (several targets), and ``>name 1`` / ``>name 1,0,1`` (a name, then the
+        labels as the last whitespace-separated token).
+    continuous
+        Labels are real numbers rather than 0/1.
+    target_labels
+        Names for the targets; by default the file stem (``_0``, ``_1``... for several).
+
+    Returns
+    -------
+    LabelledSequences
+        Records without a name are called ``record_<i>`` (``i`` counts records from 1).
+
+    Raises
+    ------
+    InputError
+        On an empty file, a header without a label, a label that is not 0/1 (or not a number
+        with ``continuous``), records with different numbers of labels, duplicate names,
+        or a sequence with a character outside ACGTN and the IUPAC codes.
+    """
+    names: list[str] = []
+    seqs: list[str] = []
+    rows: list[list[float]] = []
+    lines: list[int] = []
+    named: list[bool] = []
+    for i, (header, seq, line) in enumerate(read_fasta(path), start=1):
+        tokens = header.split()
+        if not tokens:
+            raise InputError(
+                "header has no label",
+                path=path,
+                line=line,
+                hint="write the label in the header: '>1', '>0' or '>name 1'",
+            )
+        name = tokens[0] if len(tokens) > 1 else None
+        values = []
+        for token in tokens[-1].split(","):
+            value = parse_label(token, continuous)
+            if value is None:
+                raise label_error(
+                    token,
+                    continuous=continuous,
+                    path=path,
+                    line=line,
+                    record=name,
+                    hint=None
+                    if len(tokens) > 1
+                    else "the header must carry the label(s): '>1', '>0', '>1,0,1' or '>name 1'",
+                )
+            values.append(value)
+        if rows and len(values) != len(rows[0]):
+            raise InputError(
+                f"record has {len(values)} label(s) but the first record has {len(rows[0])}",
+                path=path,
+                line=line,
+                record=name,
+            )
+        names.append(name if name is not None else f"record_{i}")
+        named.append(name is not None)
+        seqs.append(seq.upper())
+        rows.append(values)
+        lines.append(line)
+    if any(named):
+        check_unique(names, lines, path)
+    labels = np.asarray(rows, dtype=np.float32)
+    return LabelledSequences(
+        names=names,
+        seqs=seqs,
+        labels=labels,
+        target_labels=target_names(target_labels, labels.shape[1], path),
+        source=str(path),
+        lines=lines,
+    )
+
+
+def _sniff_sep(path: Path, first_line: str) -> str:
+    stem = path.name.lower()
+    for suffix in COMPRESSION_SUFFIXES:
+        stem = stem.removesuffix(suffix)
+    if stem.endswith((".tsv", ".tab")):
+        return "\t"
+    if stem.endswith(".csv"):
+        return ","
+    if "\t" in first_line:
+        return "\t"
+    if "," in first_line:
+        return ","
+    return "\t"
+
+
+def _first_line(path: str | Path) -> tuple[int, str]:
+    """First non-blank line and its number (raises on an empty file)."""
+    for number, line in numbered_lines(path):
+        if line.strip():
+            return number, line
+    raise InputError("file is empty (only blank lines)", path=path)
+
+
+def read_table(
+    path: str | Path,
+    *,
+    sequence_column: str = "sequence",
+    label_columns: Sequence[str] | None = None,
+    name_column: str | None = None,
+    continuous: bool = False,
+    sep: str | None = None,
+    target_labels: Sequence[str] | None = None,
+) -> LabelledSequences:
+    """Read a TSV or CSV table with a sequence column and label columns.
+
+    Parameters
+    ----------
+    path
+        The table (plain or gzip). Line 1 is the header.
+    sequence_column
+        Column holding the sequences.
+    label_columns
+        Columns holding the targets, in order. By default every column other than the
+        sequence and name columns, which must then all be numeric.
+    name_column
+        Column holding unique record names; without it records are ``record_<i>``
+        (``i`` counts rows from 1).
+    continuous
+        Labels are real numbers rather than 0/1.
+    sep
+        Field separator; by default ``\\t`` for ``.tsv``, ``,`` for ``.csv``, otherwise
+        sniffed from the header line.
+    target_labels
+        Names for the targets; by default the label column names.
+
+    Returns
+    -------
+    LabelledSequences
+
+    Raises
+    ------
+    InputError
+        On an empty file, a missing column (listing those available), rows with more fields
+        than the header, an empty or invalid sequence, a label that is not 0/1 (or not a
+        number with ``continuous``), or duplicate names. Messages give the 1-based line
+        (the header is line 1).
+    """
+    path = Path(path)
+    header_line, first = _first_line(path)
+    if header_line != 1:
+        raise InputError(
+            "the table starts with blank lines; line 1 must be the header", path=path, line=1
+        )
+    if sep is None:
+        sep = _sniff_sep(path, first)
+    sep = {"\\t": "\t", "tab": "\t", "comma": ","}.get(sep, sep)
+    shown_sep = {"\t": "tab", ",": "comma"}.get(sep, repr(sep))
+    try:
+        with open_text(path) as fh:
+            df = pd.read_csv(
+                fh,
+                sep=sep,
+                dtype=str,
+                na_filter=False,
+                skip_blank_lines=False,
+                engine="c" if len(sep) == 1 else "python",
+            )
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            expected, line, saw = (int(g) for g in match.groups())
+            raise InputError(
+                f"line has {saw} fields but the header has {expected} ({shown_sep}-separated)",
+                path=path,
+                line=line,
+            ) from None
+        raise InputError(f"cannot parse the table: {exc}", path=path) from None
+    if not isinstance(df.index, pd.RangeIndex):
+        raise InputError(
+            f"line has more fields than the header ({len(df.columns)} columns, "
+            f"{shown_sep}-separated)",
+            path=path,
+            line=2,
+        )
+    columns = [str(c) for c in df.columns]
+    available = ", ".join(columns)
+
+    def need(column: str, what: str) -> None:
+        if column not in df.columns:
+            raise InputError(
+                f"no {what} column {column!r}; the columns are: {available}",
+                path=path,
+                line=1,
+                hint=f"read as {shown_sep}-separated; choose the {what} column by name"
+                + ("" if len(columns) > 1 else ", or pass the right separator"),
+            )
+
+    line_numbers = np.arange(2, len(df) + 2)
+    blank = (df.apply(lambda s: s.str.strip() == "")).all(axis=1).to_numpy()
+    if blank.any():
+        df = df.loc[~blank].reset_index(drop=True)
+        line_numbers = line_numbers[~blank]
+    if len(df) == 0:
+        raise InputError("the table has a header but no rows", path=path)
+    need(sequence_column, "sequence")
+    if name_column is not None:
+        need(name_column, "name")
+    if label_columns is None:
+        label_columns = [c for c in columns if c not in (sequence_column, name_column)]
+        if not label_columns:
+            raise InputError(
+                f"no label columns: the only columns are {available}", path=path, line=1
+            )
+        numeric = df[label_columns].apply(lambda s: pd.to_numeric(s.str.strip(), errors="coerce"))
+        # a column of mostly text (chromosome, class name) is not a label column; a numeric
+        # column with a few bad values is, and the bad values are reported below by line
+        text = [c for c in label_columns if numeric[c].notna().mean() < 0.5]
+        if text:
+            raise InputError(
+                f"label columns were not given and columns {text} are not numeric",
+                path=path,
+                line=1,
+                hint=f"choose the label column(s) among: {available}",
+            )
+    else:
+        label_columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
+        if not label_columns:
+            raise InputError("no label columns given", path=path)
+        for column in label_columns:
+            need(column, "label")
+
+    lines = line_numbers.tolist()
+    if name_column is not None:
+        names = df[name_column].str.strip().tolist()
+        for name, line in zip(names, lines, strict=True):
+            if not name:
+                raise InputError(f"empty name in column {name_column!r}", path=path, line=line)
+        check_unique(names, lines, path)
+    else:
+        names = [f"record_{i}" for i in range(1, len(df) + 1)]
+    seqs = df[sequence_column].str.strip().str.upper().tolist()
+    validate_seqs(seqs, names, lines, path)
+
+    labels = np.empty((len(df), len(label_columns)), dtype=np.float32)
+    for j, column in enumerate(label_columns):
+        raw = df[column]
+        values = pd.to_numeric(raw.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        if continuous:
+            bad = ~np.isfinite(values)
+        else:
+            bad = ~((values == 0) | (values == 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise label_error(
+                raw.iloc[i],
+                continuous=continuous,
+                path=path,
+                line=lines[i],
+                record=names[i] if name_column is not None else None,
+                where=f" in column {column!r}",
+            )
+        labels[:, j] = values
+    if target_labels is None:
+        target_labels = label_columns
+    elif len(list(target_labels)) != len(label_columns):
+        raise InputError(
+            f"{len(list(target_labels))} target labels given for {len(label_columns)} label "
+            "columns",
+            path=path,
+        )
+    return LabelledSequences(
+        names=names,
+        seqs=seqs,
+        labels=labels,
+        target_labels=list(target_labels),
+        source=str(path),
+        lines=lines,
+    )
+
+
+def read_deepbind(
+    path: str | Path, *, target_labels: Sequence[str] | None = None
+) -> LabelledSequences:
+    """Read a DeepBind ENCODE file (``FoldID EventID seq Bound``, tab-separated, gzip).
+
+    Parameters
+    ----------
+    path
+        The ``.seq.gz`` file.
+    target_labels
+        Name of the (single) target; by default the experiment, taken from the directory
+        (``deepbind_encode_GABPA_GM12878`` -> ``GABPA_GM12878``) or the file name.
+
+    Returns
+    -------
+    LabelledSequences
+        Names are the EventIDs, labels the Bound column.
+
+    Raises
+    ------
+    InputError
+        On an empty file, a wrong header, a line without four tab-separated fields, a Bound
+        that is not 0/1, duplicate EventIDs or an invalid sequence.
+    """
+    names: list[str] = []
+    seqs: list[str] = []
+    labels: list[float] = []
+    lines: list[int] = []
+    header_seen = False
+    for number, line in numbered_lines(path):
+        if not header_seen:
+            fields = tuple(line.strip().split("\t"))
+            if fields != DEEPBIND_HEADER:
+                raise InputError(
+                    f"expected the DeepBind header {' '.join(DEEPBIND_HEADER)!r} "
+                    f"(tab-separated), got {line[:80]!r}",
+                    path=path,
+                    line=number,
+                    hint="for another table use the table format with sequence/label columns",
+                )
+            header_seen = True
+            continue
+        if not line.strip():
+            continue
+        fields = tuple(line.split("\t"))
+        if len(fields) != 4:
+            raise InputError(
+                f"expected 4 tab-separated fields (FoldID, EventID, seq, Bound), got {len(fields)}",
+                path=path,
+                line=number,
+            )
+        name = fields[1].strip()
+        if not name:
+            raise InputError("empty EventID", path=path, line=number)
+        value = parse_label(fields[3], False)
+        if value is None:
+            raise label_error(
+                fields[3],
+                continuous=False,
+                path=path,
+                line=number,
+                record=name,
+                where=" in column 'Bound'",
+            )
+        labels.append(value)
+        names.append(name)
+        seqs.append(fields[2].strip().upper())
+        lines.append(number)
+    if not names:
+        raise InputError("no records after the header", path=path)
+    check_unique(names, lines, path)
+    validate_seqs(seqs, names, lines, path)
+    return LabelledSequences(
+        names=names,
+        seqs=seqs,
+        labels=np.asarray(labels, dtype=np.float32)[:, None],
+        target_labels=target_names(target_labels, 1, path),
+        source=str(path),
+        lines=lines,
+    )
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess ``"fasta"``, ``"deepbind"`` or ``"table"`` from the first non-blank line."""
+    _, line = _first_line(path)
+    if line.lstrip().startswith(">"):
+        return "fasta"
+    if tuple(line.strip().split("\t")) == DEEPBIND_HEADER:
+        return "deepbind"
+    return "table"
+
+
+def read_sequences(
+    path: str | Path,
+    format: str = "auto",
+    *,
+    continuous: bool = False,
+    target_labels: Sequence[str] | None = None,
+    sequence_column: str = "sequence",
+    label_columns: Sequence[str] | None = None,
+    name_column: str | None = None,
+    sep: str | None = None,
+) -> LabelledSequences:
+    """Read labelled sequences in any supported format.
+
+    Parameters
+    ----------
+    path
+        Input file.
+    format
+        ``"fasta"``, ``"table"``, ``"deepbind"`` or ``"auto"`` (a first character ``>``
+        means FASTA, the header ``FoldID EventID seq Bound`` means DeepBind, anything
+        else is a table).
+    continuous, target_labels
+        As for every reader (DeepBind targets are always binary).
+    sequence_column, label_columns, name_column, sep
+        Table options (see :func:`read_table`); an error for other formats.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose one of {FORMATS}")
+    if format == "auto":
+        format = detect_format(path)
+    if format == "table":
+        return read_table(
+            path,
+            sequence_column=sequence_column,
+            label_columns=label_columns,
+            name_column=name_column,
+            continuous=continuous,
+            sep=sep,
+            target_labels=target_labels,
+        )
+    table_options = {
+        "sequence_column": sequence_column != "sequence",
+        "label_columns": label_columns is not None,
+        "name_column": name_column is not None,
+        "sep": sep is not None,
+    }
+    given = [k for k, v in table_options.items() if v]
+    if given:
+        raise InputError(
+            f"options {given} apply to tables, but the file is read as {format}", path=path
+        )
+    if format == "fasta":
+        return read_labelled_fasta(path, continuous=continuous, target_labels=target_labels)
+    if continuous:
+        raise InputError("DeepBind files have binary (Bound 0/1) targets", path=path)
+    return read_deepbind(path, target_labels=target_labels)

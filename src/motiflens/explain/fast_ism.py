@@ -1,0 +1,670 @@
+"""Fast ISM kernels: every single-base substitution through the windows it changes.
+
+A substitution at position ``i`` changes only a window of every convolution's and
+pooling layer's output, so :func:`~motiflens.explain.ism.saturation_mutagenesis`
+(``method="fast"``) runs the unmutated sequences once, keeps every layer's output, and
+pushes all mutants of a chunk through their windows together, as a few large matrix
+products:
+
+* A convolution is linear: the change of its output is the (transposed) convolution of
+  the change of its input, which is non-zero on a few columns only. ``w`` changed
+  columns and a ``k``-wide kernel give ``w + k - 1`` changed output columns, a full
+  linear convolution; it is computed in the basis of a length-``(w + k - 1)`` DFT, where
+  it is one channel-mixing product per frequency (three real ones per complex
+  frequency) instead of ``w x k`` (25 instead of 77 products of 300 x 200 for Basset's
+  second layer). The DFT is orthogonal up to a scale, so the rounding stays that of the
+  direct sum (about 1e-6 relative in float32). Where it would save little, a plain
+  transposed convolution is used.
+* The first layer, its batch norm (folded into the convolution), ReLU and max-pool run
+  as one step: the change of the convolution is written straight into the pool's
+  windows (a row of a small table per offset, reference base and new base), the
+  reference is added (gathered once per position for its three mutants), and the ReLU
+  runs after the pool (``max`` and ``ReLU`` commute exactly), on a third of the columns.
+* Element-wise layers run on the mutant's values in the window. A max-pool with stride
+  = kernel combines the window with two precomputed reference maxima per position (of
+  its pool window left and right of it); other max-pools splice the window into the
+  reference around it. Ceil mode's partial last window is exact.
+* Exact skipping: a mutant whose change becomes all zero after a layer (below every
+  ReLU threshold, or below the maximum of every pool window it touches) cannot change
+  anything downstream, so its output *is* the reference output and it leaves the chunk;
+  window columns that no mutant of a chunk changes are trimmed.
+* A flatten followed by a linear layer gets ``h0 + W[:, window] @ change``, one product
+  per window start; a global max over positions the maximum of the mutant's window and
+  the reference's maxima left and right of it (prefix and suffix maxima); a global mean
+  the reference mean plus the change over the length. The layers after that run on the
+  batch of mutants.
+
+On CPU the products go through oneDNN (about twice MKL's float32 speed on AMD CPUs, where
+MKL runs its AVX2 code). On Basset at 600 bp the fast path does 15 GFLOP per sequence
+where the naive computation does 537 (``bench/ism.py``).
+
+The fast path takes any model whose layer list (a model's
+:meth:`~motiflens.models.SequenceModel.ism_layers`, or an ``nn.Sequential``) is made of
+``Conv1d`` (any dilation, stride 1, zero padding), zero padding, ``BatchNorm1d``,
+element-wise activations, ``Dropout``, ``MaxPool1d`` (stride at most the kernel size),
+then ``Flatten`` + ``Linear`` or ``AdaptiveMaxPool1d(1)`` / ``AdaptiveAvgPool1d(1)`` +
+``Flatten``, then ``Linear``/``BatchNorm1d``/activations. Anything else (the RNNs,
+residual connections, unknown layers) runs the naive computation.
+
+The model's layers come from :func:`~motiflens.explain.ism_plan.plan_model`; the choice
+between this path and the naive one, and its self-check, from
+:mod:`motiflens.explain.ism_engine`. This module is the arithmetic only.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from motiflens.explain.ism_plan import Affine, Conv, Op, Plan, Pointwise, Pool
+
+__all__ = ["FastISM", "Spectral", "conv_change", "spectral"]
+
+#: Memory the fast path may keep per model for slices of the first dense layer's weights.
+DENSE_CACHE_BYTES = 512 * 2**20
+
+
+def _ceil_div(a: torch.Tensor, b: int) -> torch.Tensor:
+    return -torch.div(-a, b, rounding_mode="floor")
+
+
+def _full(op: Op, h: torch.Tensor) -> torch.Tensor:
+    """One op on whole ``(n, C, L)`` sequences (the reference pass)."""
+    if isinstance(op, Conv):
+        return F.conv1d(F.pad(h, op.pad), op.weight, op.bias, dilation=op.dilation)
+    if isinstance(op, Affine):
+        return h * op.scale[:, None] + op.shift[:, None]
+    if isinstance(op, Pool):
+        return F.max_pool1d(h, op.kernel, op.stride, ceil_mode=op.ceil_mode)
+    return op.fn(h)
+
+
+@dataclass(frozen=True)
+class Spectral:
+    """A conv's output change from ``w`` changed input columns, in a DFT basis.
+
+    The change of the output is the full linear convolution of the ``w`` changed columns
+    with the kernel: ``n = w + reach`` columns. In the basis of the length-``n`` DFT a
+    linear convolution is a product per frequency, so the ``w x k`` channel-mixing
+    products of the direct form become one per frequency: ``n // 2 + 1`` of them, real
+    for frequency 0 (and ``n / 2``), complex for the others, each done as three real
+    products (Gauss: with ``U = Ur + i Ui`` and ``W = Wr + i Wi``, ``k1 = (Ur + Ui) Wr``,
+    ``k2 = Ur (Wi - Wr)``, ``k3 = Ui (Wr + Wi)``, ``Re = k1 - k3``, ``Im = k1 + k2``).
+    ``forward`` maps the changed columns straight to the inputs of the products and
+    ``inverse`` maps the products straight to output columns (the recombination is in
+    it), so the products are the only other work. The DFT is unitary up to a scale, so
+    the rounding stays that of the direct form (about 1e-6 relative in float32).
+    """
+
+    forward: torch.Tensor  # (P, w): input of each product from the changed columns
+    inverse: torch.Tensor  # (n, P): output columns from the products
+    weights: list[torch.Tensor]  # P x (out, in)
+
+
+def spectral(op: Conv, w: int) -> Spectral | None:
+    """The DFT form for ``w`` changed columns, or None when it saves too little."""
+    if w not in op.spectral:
+        k = op.weight.shape[-1]
+        n = w + op.reach
+        bins = n // 2 + 1
+        real = [0, *([bins - 1] if n % 2 == 0 else [])]
+        complex_ = [f for f in range(bins) if f not in real]
+        if len(real) + 3 * len(complex_) > 0.7 * w * k:
+            op.spectral[w] = None
+        else:
+            dev, f64 = op.weight.device, torch.float64
+            freq = torch.arange(bins, dtype=f64, device=dev)[:, None]
+
+            def dft(at: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                angle = 2 * math.pi * freq * at[None, :] / n
+                return torch.cos(angle), -torch.sin(angle)
+
+            ar, ai = dft(torch.arange(w, dtype=f64, device=dev))
+            # Input column c reaches output c + q with q = (k - 1 - t) * dilation for tap t.
+            kr, ki = dft((k - 1 - torch.arange(k, dtype=f64, device=dev)) * op.dilation)
+            wr = torch.einsum("ft,oit->foi", kr, op.weight.double())
+            wi = torch.einsum("ft,oit->foi", ki, op.weight.double())
+            # Inverse real DFT: x = sum_f scale_f (Re Y_f cos - Im Y_f sin).
+            scale = torch.full((bins, 1), 2.0 / n, dtype=f64, device=dev)
+            scale[real] = 1.0 / n
+            angle = 2 * math.pi * freq * torch.arange(n, dtype=f64, device=dev)[None, :] / n
+            br, bi = scale * torch.cos(angle), -scale * torch.sin(angle)
+            c = complex_
+            forward = torch.cat([ar[real], ar[c] + ai[c], ar[c], ai[c]])
+            inverse = torch.cat([br[real], br[c] + bi[c], bi[c], -br[c]]).t()
+            weights = [wr[f] for f in real] + [wr[f] for f in c]
+            weights += [wi[f] - wr[f] for f in c] + [wr[f] + wi[f] for f in c]
+            op.spectral[w] = Spectral(
+                forward=forward.float().contiguous(),
+                inverse=inverse.float().contiguous(),
+                weights=[x.float().contiguous() for x in weights],
+            )
+    return op.spectral[w]
+
+
+def _nlc(h: torch.Tensor, margin: int, fill: float) -> torch.Tensor:
+    """``(n, C, L)`` -> ``(n, L + 2 margin, C)``, contiguous, margins set to ``fill``."""
+    return F.pad(h, (margin, margin), value=fill).transpose(1, 2).contiguous()
+
+
+def _pool_sides(h: torch.Tensor, kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per position of ``h (n, C, L)``: max of its pool window before it, and from it on.
+
+    ``right`` is -inf at the first position of a window (nothing of the window lies
+    before it there, so a change that ends just before it leaves the whole window as is);
+    ``left`` is -inf there by definition.
+    """
+    n, c, length = h.shape
+    windows = -(-length // kernel)
+    padded = F.pad(h, (0, windows * kernel - length), value=float("-inf"))
+    blocks = padded.view(n, c, windows, kernel)
+    ninf = torch.full_like(blocks[..., :1], float("-inf"))
+    left = torch.cat([ninf, blocks.cummax(-1).values[..., :-1]], -1)
+    right = blocks.flip(-1).cummax(-1).values.flip(-1)
+    right = torch.cat([ninf, right[..., 1:]], -1)
+    return left.reshape(n, c, -1)[..., :length], right.reshape(n, c, -1)[..., :length]
+
+
+def conv_change(change: torch.Tensor, op: Conv) -> tuple[torch.Tensor, int]:
+    """Change of a conv's output ``(M, w + reach, out)`` from its input's ``(M, w, in)``.
+
+    A transposed convolution of the changed columns with the reversed kernel: in a DFT
+    basis (:class:`Spectral`) where that needs far fewer products, else as a 2-D
+    transposed convolution in channels-last memory (what oneDNN does fastest on CPU).
+    One changed column (the input layer) is a plain product with the kernel. Also
+    returns the FLOP done.
+    """
+    m, w, cin = change.shape
+    cout, _, k = op.weight.shape
+    if w == 1 and op.dilation == 1:
+        return (change.view(m, cin) @ op.table).view(m, k, cout), 2 * m * cin * k * cout
+    spec = spectral(op, w)
+    if spec is None:
+        x = change.permute(0, 2, 1).unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        y = F.conv_transpose2d(x, op.weight_t, dilation=(1, op.dilation))
+        return y.squeeze(2).permute(0, 2, 1), 2 * m * w * k * cin * cout
+    p, n = spec.forward.shape[0], spec.inverse.shape[0]
+    u = (spec.forward @ change.transpose(0, 1).reshape(w, m * cin)).view(p, m, cin)
+    y = torch.stack([_linear(u[j], weight, None) for j, weight in enumerate(spec.weights)])
+    out = (spec.inverse @ y.view(p, m * cout)).view(n, m, cout).transpose(0, 1)
+    flops = 2 * m * (p * cin * cout + p * w * cin + n * p * cout)
+    return out, flops
+
+
+_MKLDNN_LINEAR: list[bool] = []  # [usable], decided on first use
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear``, through oneDNN on CPU when this torch build has it.
+
+    On AMD CPUs MKL's float32 GEMM runs its AVX2 code; oneDNN's inner product uses
+    AVX-512 and is about twice as fast for the dense layers here. The oneDNN op is
+    internal to PyTorch, so it is used only after it has given ``F.linear``'s result
+    on a first call; otherwise (and on GPUs) this is ``F.linear``.
+    """
+    if x.device.type != "cpu" or x.dtype != torch.float32 or _MKLDNN_LINEAR == [False]:
+        return F.linear(x, weight, bias)
+    try:
+        y = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    except (AttributeError, RuntimeError):
+        _MKLDNN_LINEAR[:] = [False]
+        return F.linear(x, weight, bias)
+    if not _MKLDNN_LINEAR:
+        want = F.linear(x, weight, bias)
+        ok = y.shape == want.shape and bool(((y - want).abs() <= 1e-4 * (1.0 + want.abs())).all())
+        _MKLDNN_LINEAR[:] = [ok]
+        return y if ok else want
+    return y
+
+
+class FastISM:
+    """The reference pass of a batch of sequences, then mutants through their windows.
+
+    Windows are ``(M, w, C)`` arrays (channels last) holding a mutant's values at
+    positions ``start .. start + w - 1`` of a layer's output; positions outside the
+    layer (before 0, past its length) are masked wherever they could matter.
+
+    Parameters
+    ----------
+    plan
+        From :func:`plan_model`.
+    x
+        ``(n, 4, L)`` reference sequences, on the device to use.
+    skip
+        Drop mutants (and trim window columns) that no longer differ from the reference
+        after a layer. Off only to measure what it saves.
+    """
+
+    def __init__(self, plan: Plan, x: torch.Tensor, *, skip: bool = True) -> None:
+        self.plan = plan
+        self.skip = skip
+        # What the mutants cost: FLOP of the conv and dense layers, mutants stopped early.
+        self.stats = {"mutants": 0, "skipped": 0, "flops": 0}
+        self._lock = threading.Lock()
+        # The widest window of one mutant, so that no window falls off the margins.
+        w, widest = 1, 1
+        for op in plan.ops:
+            if isinstance(op, Conv):
+                w += op.reach
+            elif isinstance(op, Pool):
+                widest = max(widest, w + 2 * op.kernel)
+                w = (op.kernel + w - 2) // op.stride + 1
+            widest = max(widest, w)
+        self.margin = mg = widest + 2
+        self.arange = torch.arange(widest + 2 * mg, device=x.device)
+        # Reference pass; every op's output (0 = the input) padded and channels-last.
+        h, outs = x, [x]
+        for op in plan.ops:
+            h = _full(op, h)
+            outs.append(h)
+        self.lengths = [int(o.shape[-1]) for o in outs]
+        self.refs = []
+        # For a pool with stride = kernel: at each position j of its input, the maximum
+        # of j's pool window before j (`left`) and from j on (`right`, -inf where j
+        # starts a window), so that a mutant's pooled window needs two reference columns.
+        self.left: dict[int, torch.Tensor] = {}
+        self.right: dict[int, torch.Tensor] = {}
+        for k, out in enumerate(outs):
+            op = plan.ops[k] if k < len(plan.ops) else None
+            fill = float("-inf") if isinstance(op, Pool) else 0.0
+            self.refs.append(_nlc(out, mg, fill))
+        self.first_layer = self._fuse_first_layer()
+        fused = self.first_layer[-1] - 1 if self.first_layer is not None else -1
+        for k, op in enumerate(plan.ops):
+            if isinstance(op, Pool) and op.stride == op.kernel and k != fused:
+                left, right = _pool_sides(outs[k], op.kernel)
+                self.left[k] = _nlc(left, mg, float("-inf"))
+                self.right[k] = _nlc(right, mg, float("-inf"))
+        # Reference base codes (0-3, 4 for an N column of 0.25) when every column is one of
+        # those, for the first layer's difference table; else None (a product instead).
+        hot = (x == 1).sum(1) == 1
+        hot &= ((x == 0) | (x == 1)).all(1)
+        n_col = (x == 0.25).all(1)
+        self.input_codes = torch.where(n_col, 4, x.argmax(1)) if bool((hot | n_col).all()) else None
+        head = plan.head
+        c, lf = h.shape[1], h.shape[2]
+        if head.kind == "flatten":
+            assert head.linear is not None
+            self.h0 = head.linear(h.flatten(1))
+            key = ("dense", lf, mg)
+            if key not in plan.cache:
+                # (Lf + 2 margin, C, H): the first dense layer's weights by position.
+                wl = head.linear.weight.detach().reshape(-1, c, lf).permute(2, 1, 0)
+                plan.cache[key] = F.pad(wl, (0, 0, 0, 0, mg, mg)).contiguous()
+            self.dense_t = plan.cache[key]
+            self.reference = self._rest(self.h0)
+        elif head.kind == "max":
+            self.g0 = h.amax(-1)
+            ninf = torch.full_like(h[..., :1], float("-inf"))
+            # prefix[..., p] = max of h[..., :p]; suffix[..., p] = max of h[..., p:].
+            self.prefix = torch.cat([ninf, h.cummax(-1).values], -1)
+            self.suffix = torch.cat([h.flip(-1).cummax(-1).values.flip(-1), ninf], -1)
+            self.reference = self._rest(self.g0)
+        else:
+            self.g0 = h.mean(-1)
+            self.reference = self._rest(self.g0)
+        self.stats["flops"] = 0
+
+    def _fuse_first_layer(self) -> tuple | None:
+        """How to run the first layers fused (see :meth:`_first_layer`), or None.
+
+        ``(conv, between, pool, relu_last, table, wp, next op)`` when the plan starts with
+        a conv, element-wise layers and a pool of stride = kernel not much wider than the
+        conv's change.
+        """
+        ops = self.plan.ops
+        n = next(
+            (i for i in range(1, len(ops)) if not isinstance(ops[i], Affine | Pointwise)),
+            len(ops),
+        )
+        if not ops or not isinstance(ops[0], Conv) or n >= len(ops):
+            return None
+        conv, pool, between = ops[0], ops[n], ops[1:n]
+        if not isinstance(pool, Pool) or pool.stride != pool.kernel:
+            return None
+        w = conv.reach + 1
+        wp = (pool.kernel + w - 2) // pool.kernel + 1
+        wr = wp * pool.kernel
+        if wr > 2 * w + 2:  # a pool much wider than the change: the general path
+            return None
+        relu_last = len(between) == 1 and type(getattr(between[0], "fn", None)) is nn.ReLU
+        key = ("first", id(conv), wp)
+        if key not in self.plan.cache:
+            # Rows: (offset of the change in the region, input channel); columns: (region
+            # column, output channel). Tap t of a change at offset o reaches column
+            # o + (k - 1 - t) * dilation.
+            cout, cin, k = conv.weight.shape
+            table = conv.weight.new_zeros((pool.kernel, cin, wr, cout))
+            for o in range(pool.kernel):
+                for t in range(k):
+                    table[o, :, o + (k - 1 - t) * conv.dilation] = conv.weight[:, :, t].t()
+            self.plan.cache[key] = table.view(pool.kernel * cin, wr * cout)
+        between = [] if relu_last else between
+        return conv, between, pool, relu_last, self.plan.cache[key], wp, n + 1
+
+    def _rest(self, h: torch.Tensor) -> torch.Tensor:
+        for mod in self.plan.head.rest:
+            if type(mod) is nn.Linear:
+                h = _linear(h, mod.weight, mod.bias)
+                self._count("flops", 2 * h.shape[0] * mod.in_features * mod.out_features)
+            elif type(mod) is nn.ReLU:
+                h = h.relu_()
+            else:
+                h = mod(h)
+        return h
+
+    def _dense_slice(self, s: int, w: int) -> torch.Tensor | None:
+        """The first dense layer's ``(H, w * C)`` weights on positions ``s .. s + w - 1``.
+
+        Cached on the plan (up to :data:`DENSE_CACHE_BYTES`), contiguous, so that the
+        product goes through :func:`_linear`.
+        """
+        cache = self.plan.cache
+        key = ("slice", id(self.dense_t), s, w)
+        if key not in cache:
+            used = sum(t.numel() * t.element_size() for t in cache.values())
+            view = self.dense_t[s + self.margin : s + self.margin + w]  # (w, C, H)
+            if used + view.numel() * view.element_size() > DENSE_CACHE_BYTES:
+                return None
+            cache[key] = view.permute(2, 0, 1).reshape(view.shape[-1], -1).contiguous()
+        return cache[key]
+
+    def _partial(self, op: Pool, k: int) -> bool:
+        """Whether the pool (input: op ``k``'s) reads positions past its input's end.
+
+        Only then must a window's columns outside the layer be set to -inf before it:
+        otherwise they fall in pooled positions outside the layer, which are masked where
+        they are used.
+        """
+        length = self.lengths[k]
+        return op.stride != op.kernel or (self.lengths[k + 1] - 1) * op.stride + op.kernel > length
+
+    def _outside(self, t: torch.Tensor, k: int, start: torch.Tensor, fill: float) -> torch.Tensor:
+        """``t`` (M, w, C) with its columns outside layer ``k`` set to ``fill``, in place.
+
+        Only the few windows at the ends of a sequence have such columns.
+        """
+        w = t.shape[1]
+        bad = (start < 0) | (start + w > self.lengths[k])
+        if bool(bad.any()):
+            rows = bad.nonzero(as_tuple=True)[0]
+            t[rows] = t[rows].masked_fill(~self._valid(k, start[rows], w), fill)
+        return t
+
+    def _window(self, k: int, seq: torch.Tensor, start: torch.Tensor, w: int) -> torch.Tensor:
+        """Reference output of op ``k`` (0 = the input) at ``start .. start + w - 1``."""
+        return self._gather(self.refs[k], seq, start, w)
+
+    def _gather(
+        self, ref: torch.Tensor, seq: torch.Tensor, start: torch.Tensor, w: int
+    ) -> torch.Tensor:
+        """``ref[seq, start + margin : start + margin + w]`` for every mutant: ``(M, w, C)``."""
+        n, lpad, c = ref.shape
+        rows = (seq * lpad + start + self.margin)[:, None] + self.arange[:w]
+        return ref.view(n * lpad, c).index_select(0, rows.view(-1)).view(-1, w, c)
+
+    def _valid(self, k: int, start: torch.Tensor, w: int) -> torch.Tensor:
+        cols = start[:, None] + self.arange[:w]
+        return ((cols >= 0) & (cols < self.lengths[k]))[:, :, None]
+
+    def outputs(
+        self, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor, batch_size: int
+    ) -> torch.Tensor:
+        """Logits ``(M, T)`` of the mutants ``(seq, pos, base)``, in chunks.
+
+        On CPU with more than one torch thread, chunks run concurrently on that many
+        worker threads, each with single-threaded operations (torch's thread count is 1
+        meanwhile, and restored after): most operations here are too small to split
+        well, and threads that wait for each other inside every small operation are what
+        make a busy machine slow. The result is that of one thread, bit for bit.
+        """
+        size = max(3, batch_size // 3 * 3)  # whole positions (3 mutants each) per chunk
+        parts = [slice(s, s + size) for s in range(0, seq.numel(), size)]
+        if not parts:
+            return self.reference[:0]
+
+        def run(part: slice) -> torch.Tensor:
+            with torch.inference_mode():
+                return self._chunk(seq[part], pos[part], base[part])
+
+        threads = torch.get_num_threads()
+        if seq.device.type != "cpu" or threads < 2 or len(parts) < 2:
+            return torch.cat([run(part) for part in parts])
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(min(threads, len(parts))) as pool:
+                outs = list(pool.map(run, parts))
+        finally:
+            torch.set_num_threads(threads)
+        return torch.cat(outs)
+
+    def _count(self, key: str, value: int) -> None:
+        with self._lock:
+            self.stats[key] += value
+
+    def _chunk(self, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        m = seq.numel()
+        self._count("mutants", m)
+        out = self.reference[seq]
+        keep = torch.arange(m, device=seq.device)
+        # The mutant's values at the input: one column, the substituted base.
+        values = F.one_hot(base, 4).to(out.dtype)[:, None, :]
+        start, w, k = pos, 1, 0
+        if self.first_layer is not None:
+            values, start, w, k = self._first_layer(seq, pos, values)
+        for op in self.plan.ops[k:]:
+            if isinstance(op, Conv):
+                change = self._outside(values - self._window(k, seq, start, w), k, start, 0.0)
+                change, seq, start, w, keep = self._prune(change, seq, start, w, keep)
+                if not keep.numel():
+                    return out
+                delta, flops = conv_change(change, op)
+                self._count("flops", flops)
+                start = start + op.pad[0] - op.reach
+                w = w + op.reach
+                values = self._window(k + 1, seq, start, w).add_(delta)
+            elif isinstance(op, Pool):
+                if self._partial(op, k):
+                    values = self._outside(values, k, start, float("-inf"))
+                values, start, w = self._pool(op, k, values, seq, start, w)
+            elif isinstance(op, Affine):
+                values = values * op.scale + op.shift
+            elif type(op.fn) is nn.ReLU:
+                values = values.relu_()  # always a fresh array here
+            else:
+                values = op.fn(values)
+            k += 1
+        return self._head(out, values, seq, start, w, k, keep)
+
+    def _first_layer(
+        self, seq: torch.Tensor, pos: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """The first conv, its element-wise layers and its pool in one go (see __init__).
+
+        The conv's change is computed straight into the pool's region (one product with
+        a table per offset), the reference region added (gathered once per position and
+        shared by its three mutants), then the max-pool; a ReLU right before the pool is
+        applied after it (max and ReLU commute exactly), on fewer columns.
+        """
+        conv, between, pool, relu_last, table, wp, after = self.first_layer
+        m = seq.numel()
+        kernel, wr = pool.kernel, wp * pool.kernel
+        s = pos + conv.pad[0] - conv.reach  # first conv output column a mutant changes
+        first = torch.div(s, kernel, rounding_mode="floor")
+        offset = s - first * kernel
+        if self.input_codes is not None:
+            # One row of the difference table per mutant: (offset, new base, reference).
+            code = self.input_codes[seq, pos]
+            row = (offset * 4 + values[:, 0].argmax(1)) * 5 + code
+            delta = self._first_diff(table).index_select(0, row).view(m, wr, -1)
+        else:
+            change = values[:, 0] - self._window(0, seq, pos, 1)[:, 0]  # (M, 4)
+            inp = change.new_zeros((m, kernel, change.shape[1]))
+            inp[torch.arange(m, device=seq.device), offset] = change
+            delta = (inp.view(m, -1) @ table).view(m, wr, -1)
+            self._count("flops", 2 * m * table.numel())
+        start = first * kernel
+        if (
+            m % 3 == 0
+            and bool((seq.view(-1, 3) == seq[::3, None]).all())
+            and bool((pos.view(-1, 3) == pos[::3, None]).all())
+        ):
+            ref = self._window(1, seq[::3], start[::3], wr)
+            values = delta.view(m // 3, 3, wr, -1).add_(ref[:, None]).view(m, wr, -1)
+        else:
+            values = delta.add_(self._window(1, seq, start, wr))
+        for op in between:
+            values = values * op.scale + op.shift if isinstance(op, Affine) else op.fn(values)
+        if self._partial(pool, after - 1):
+            values = self._outside(values, 1, start, float("-inf"))
+        values = values.view(m, wp, kernel, -1).amax(2)
+        if relu_last:
+            values = values.relu_()
+        return values, first, wp, after
+
+    def _first_diff(self, table: torch.Tensor) -> torch.Tensor:
+        """``table`` as differences: row ``(offset, new base, reference code)``.
+
+        Reference codes 0-3 are the bases, 4 is an N (0.25 each); the row is the change of
+        the first conv over the pool region when that reference becomes the new base.
+        """
+        key = ("diff", id(table))
+        if key not in self.plan.cache:
+            kernel = table.shape[0] // 4
+            t = table.view(kernel, 4, -1)
+            refs = torch.cat([t, t.mean(1, keepdim=True)], 1)  # (kernel, 5, R)
+            self.plan.cache[key] = (t[:, :, None] - refs[:, None]).reshape(kernel * 20, -1)
+        return self.plan.cache[key]
+
+    def _pool(
+        self,
+        op: Pool,
+        k: int,
+        values: torch.Tensor,
+        seq: torch.Tensor,
+        start: torch.Tensor,
+        w: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The pooled window of the mutants' values (``-inf`` where outside the layer)."""
+        m, _, c = values.shape
+        first = _ceil_div(start - op.kernel + 1, op.stride)  # first pool window touched
+        wp = (op.kernel + w - 2) // op.stride + 1
+        wr = (wp - 1) * op.stride + op.kernel
+        rows = torch.arange(m, device=seq.device)[:, None]
+        cols = (start - first * op.stride)[:, None] + self.arange[:w]
+        if op.stride != op.kernel:
+            # Overlapping windows: splice the values into the reference around them.
+            region = self._window(k, seq, first * op.stride, wr)
+            region[rows, cols] = values
+            pooled = F.max_pool2d(
+                region.permute(0, 2, 1).unsqueeze(2), (1, op.kernel), (1, op.stride)
+            )
+            return pooled.squeeze(2).permute(0, 2, 1), first, wp
+        if wp * w < wr:
+            # Windows wider than the change: a max over each window's part of the change.
+            window_of = torch.div(
+                start[:, None] + self.arange[:w], op.kernel, rounding_mode="floor"
+            )
+            window_of = (window_of - first[:, None])[:, :, None]  # (M, w, 1)
+            ninf = values.new_tensor(float("-inf"))
+            pooled = torch.stack(
+                [torch.where(window_of == o, values, ninf).amax(1) for o in range(wp)], 1
+            )
+        else:
+            region = values.new_full((m, wr, c), float("-inf"))
+            region[rows, cols] = values
+            pooled = region.view(m, wp, op.kernel, c).amax(2)
+        # The reference part of the first and of the last window touched.
+        pooled[:, 0] = torch.maximum(pooled[:, 0], self._gather(self.left[k], seq, start, 1)[:, 0])
+        last = torch.div(start + w - 1, op.kernel, rounding_mode="floor") - first
+        after = self._gather(self.right[k], seq, start + w, 1)[:, 0]
+        pooled[rows[:, 0], last] = torch.maximum(pooled[rows[:, 0], last], after)
+        if bool((last < wp - 1).any()):  # windows past the last one touched: unchanged
+            untouched = (self.arange[:wp] > last[:, None])[:, :, None]
+            pooled = torch.where(untouched, self._window(k + 1, seq, first, wp), pooled)
+        return pooled, first, wp
+
+    def _head(
+        self,
+        out: torch.Tensor,
+        values: torch.Tensor,
+        seq: torch.Tensor,
+        start: torch.Tensor,
+        w: int,
+        k: int,
+        keep: torch.Tensor,
+    ) -> torch.Tensor:
+        head = self.plan.head
+        if head.kind == "max":
+            inside = self._outside(values, k, start, float("-inf")).amax(1)
+            a = start.clamp(0, self.lengths[k])
+            b = (start + w).clamp(0, self.lengths[k])
+            outside = torch.maximum(self.prefix[seq, :, a], self.suffix[seq, :, b])
+            g = torch.maximum(inside, outside)
+            if self.skip:
+                alive = (g != self.g0[seq]).any(1)
+                self._count("skipped", int((~alive).sum()))
+                g, keep = g[alive], keep[alive]
+            if keep.numel():
+                out[keep] = self._rest(g)
+            return out
+        change = self._outside(values - self._window(k, seq, start, w), k, start, 0.0)
+        change, seq, start, w, keep = self._prune(change, seq, start, w, keep)
+        if not keep.numel():
+            return out
+        if head.kind == "mean":
+            out[keep] = self._rest(self.g0[seq] + change.sum(1) / self.lengths[k])
+            return out
+        # Flatten + linear: h0 + W[:, window] @ change, one product per window start.
+        flat = change.reshape(change.shape[0], -1)  # (M, w * C), position-major
+        order = torch.argsort(start, stable=True)
+        starts, counts = torch.unique_consecutive(start[order], return_counts=True)
+        hidden = self.h0[seq[order]]
+        flat = flat[order]
+        self._count("flops", 2 * flat.numel() * hidden.shape[1])
+        a = 0
+        for s, count in zip(starts.tolist(), counts.tolist(), strict=True):
+            rows = slice(a, a + count)
+            weight = self._dense_slice(s, w)
+            if weight is None:  # the cache is full: an (in, out) view, through MKL
+                view = self.dense_t[s + self.margin : s + self.margin + w]
+                hidden[rows].addmm_(flat[rows], view.reshape(-1, hidden.shape[1]))
+            else:
+                hidden[rows] += _linear(flat[rows], weight, None)
+            a += count
+        result = self._rest(hidden)
+        out[keep[order]] = result
+        return out
+
+    def _prune(
+        self,
+        change: torch.Tensor,
+        seq: torch.Tensor,
+        start: torch.Tensor,
+        w: int,
+        keep: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, torch.Tensor]:
+        """Drop mutants whose change is all zero, and columns no mutant changes."""
+        if not self.skip:
+            return change, seq, start, w, keep
+        cols_any = change.abs().amax(2) > 0  # (M, w); faster than (change != 0).any(2)
+        rows = cols_any.any(1)
+        if not bool(rows.all()):
+            self._count("skipped", int((~rows).sum()))
+            change, seq, start, keep = change[rows], seq[rows], start[rows], keep[rows]
+            cols_any = cols_any[rows]
+            if not keep.numel():
+                return change, seq, start, w, keep
+        cols = cols_any.any(0).nonzero(as_tuple=True)[0]
+        lo, hi = int(cols[0]), int(cols[-1]) + 1
+        if lo > 0 or hi < w:
+            change = change[:, lo:hi]
+            start = start + lo
+            w = hi - lo
+        return change, seq, start, w, keep
