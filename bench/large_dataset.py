@@ -163,7 +163,7 @@ def train_once(
     reset_peak()
     before = rss_mb()
     t0 = time.perf_counter()
-    training.train(dataset, run_dir, cfg, accelerator="cpu", devices=1, progress=False)
+    training.train(dataset, run_dir, cfg, accelerator="cpu", devices=1, verbose=False)
     wall = time.perf_counter() - t0
     table = pd.read_csv(run_dir / "metrics" / "training.tsv", sep="\t")
     epoch = float(table["seconds"].iloc[0])

@@ -67,7 +67,7 @@ def main() -> None:
     y = np.random.default_rng(0).random((len(X), model.config.n_targets)) < 0.2
     y = y.astype(np.float32)
     t0 = time.perf_counter()
-    stats = filter_stats(model, X, progress=False)
+    stats = filter_stats(model, X, verbose=False)
     t_stats = time.perf_counter() - t0
     motifs = filter_motifs(stats, min_sites=10, trim_ic=None)
     database = load_database("jaspar:2024:CORE:vertebrates")
@@ -98,7 +98,7 @@ def main() -> None:
 
     # -- influence
     t0 = time.perf_counter()
-    fast = filter_influence(model, X, y, means=stats.mean, progress=False)
+    fast = filter_influence(model, X, y, means=stats.mean, verbose=False)
     t_fast = time.perf_counter() - t0
     some = list(range(args.naive_filters))
     t0 = time.perf_counter()

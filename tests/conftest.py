@@ -20,7 +20,7 @@ from motiflens.data.hdf5 import target_labels
 from motiflens.data.simulate import TaskSpec, simulate
 from motiflens.models import SequenceModel
 from motiflens.runs import Run
-from motiflens.training import train
+from motiflens.steps.train import train
 
 SIM_LENGTH = 100
 
@@ -109,7 +109,7 @@ def trained_motifs(tmp_path_factory: pytest.TempPathFactory) -> TrainedMotifs:
         simulate(dataset, tasks=MOTIF_TASKS, n_sequences=8000, length=SIM_LENGTH, seed=2,
                  progress=False)  # fmt: skip
         run_dir = root / "run"
-        train(dataset, run_dir, RunConfig.from_dict(MOTIF_CONFIG), progress=False)
+        train(dataset, run_dir, RunConfig.from_dict(MOTIF_CONFIG), verbose=False)
     finally:
         torch.set_num_threads(before)
     model = Run(run_dir).model("cpu")

@@ -42,7 +42,7 @@ StrategyOpt = Annotated[
 AcceleratorOpt = Annotated[str, typer.Option(help="auto, cpu, gpu.")]
 
 
-def _friendly(fn: F) -> F:
+def friendly(fn: F) -> F:
     """Show bad-input errors as a message and exit code 2 instead of a traceback."""
 
     @functools.wraps(fn)

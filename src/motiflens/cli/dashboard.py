@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from motiflens.cli.common import RunDir, Targets, _friendly, app
+from motiflens.cli.common import RunDir, Targets, app, friendly
 from motiflens.dashboard.app import serve as run_server
 from motiflens.dashboard.export import report as write_report
 
 
 @app.command()
-@_friendly
+@friendly
 def serve(
     run_dir: RunDir,
     host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = (
@@ -29,7 +29,7 @@ def serve(
 
 
 @app.command()
-@_friendly
+@friendly
 def report(
     run_dir: RunDir,
     out: Annotated[

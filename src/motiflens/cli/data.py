@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from motiflens.cli.common import (
-    _friendly,
     app,
     dataset_app,
+    friendly,
 )
 
 
@@ -33,7 +33,7 @@ class Negatives(StrEnum):
 
 
 @app.command()
-@_friendly
+@friendly
 def simulate(
     out: Annotated[Path, typer.Argument(help="Dataset file to write (.h5).")],
     n_sequences: Annotated[int, typer.Option(help="Number of sequences.")] = 30000,
@@ -67,7 +67,7 @@ def simulate(
 
 
 @dataset_app.command("peaks")
-@_friendly
+@friendly
 def dataset_peaks(
     targets: Annotated[Path, typer.Argument(help="Table of 'label  BED-path' lines.")],
     genome: Annotated[Path, typer.Argument(help="Genome FASTA (plain or bgzip).")],
@@ -115,7 +115,7 @@ def dataset_peaks(
 
 
 @dataset_app.command("sequences")
-@_friendly
+@friendly
 def dataset_sequences(
     sources: Annotated[
         list[Path],
@@ -164,7 +164,7 @@ def dataset_sequences(
 
 
 @dataset_app.command("info")
-@_friendly
+@friendly
 def dataset_info(
     path: Annotated[Path, typer.Argument(help="Dataset file (.h5).")],
 ) -> None:

@@ -23,8 +23,8 @@ from motiflens.cli.common import (
     SplitOpt,
     StrategyOpt,
     Targets,
-    _friendly,
     app,
+    friendly,
 )
 
 N = Annotated[int, typer.Option("-n", help="Number of sequences.")]
@@ -44,7 +44,7 @@ class SaliencyMethod(StrEnum):
 
 
 @app.command()
-@_friendly
+@friendly
 def ism(
     run_dir: RunDir,
     source: Source,
@@ -95,7 +95,7 @@ def ism(
 
 
 @app.command()
-@_friendly
+@friendly
 def saliency(
     run_dir: RunDir,
     source: Source,
@@ -137,7 +137,7 @@ def saliency(
 
 
 @app.command()
-@_friendly
+@friendly
 def temporal(
     run_dir: Annotated[Path, typer.Argument(help="Trained rnn or cnn-rnn run directory.")],
     source: Source,
@@ -160,7 +160,7 @@ def temporal(
 
 
 @app.command()
-@_friendly
+@friendly
 def optimize(
     run_dir: RunDir,
     target: Targets = None,

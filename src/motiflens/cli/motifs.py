@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from motiflens.cli.common import GenomeOpt, RunDir, SplitOpt, Targets, _friendly, app
+from motiflens.cli.common import GenomeOpt, RunDir, SplitOpt, Targets, app, friendly
 
 # Spelled here too (not imported) so that `motiflens --help` does not load torch; the
 # step's own default is motiflens.steps.motifs.DEFAULT_DB.
@@ -36,7 +36,7 @@ class Background(StrEnum):
 
 
 @app.command()
-@_friendly
+@friendly
 def filters(
     run_dir: RunDir,
     source: SourceOpt = None,
@@ -78,7 +78,7 @@ def filters(
 
 
 @app.command()
-@_friendly
+@friendly
 def insert(
     run_dir: RunDir,
     source: SourceOpt = None,

@@ -17,16 +17,9 @@ from motiflens.cli.common import (
     Source,
     SplitOpt,
     StrategyOpt,
-    _friendly,
     app,
+    friendly,
 )
-
-
-class ModelName(StrEnum):
-    basset = "basset"
-    cnn = "cnn"
-    rnn = "rnn"
-    cnn_rnn = "cnn-rnn"
 
 
 class Preset(StrEnum):
@@ -35,14 +28,16 @@ class Preset(StrEnum):
 
 
 @app.command()
-@_friendly
+@friendly
 def train(
     dataset: Annotated[Path, typer.Argument(help="Dataset file (.h5) with train/valid splits.")],
     run_dir: Annotated[Path, typer.Argument(help="Run directory to write.")],
     config: Annotated[
         Path | None, typer.Option(help="YAML config (model + training); options override it.")
     ] = None,
-    model: Annotated[ModelName | None, typer.Option(help="Architecture.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="basset, cnn, rnn, cnn-rnn or a registered model.")
+    ] = None,
     preset: Annotated[
         Preset | None, typer.Option(help="Optimizer preset: Basset's RMSprop or DeMo's Adam.")
     ] = None,
@@ -71,7 +66,7 @@ def train(
         config = run.config_path  # resuming continues with the run's own config
     cfg = run_config(
         config,
-        model=model.value if model else None,
+        model=model,
         preset=preset.value if preset else None,
         max_epochs=max_epochs,
         patience=patience,
@@ -95,7 +90,7 @@ def train(
 
 
 @app.command("test")
-@_friendly
+@friendly
 def test_cmd(
     run_dir: RunDir,
     data: Annotated[
@@ -121,7 +116,7 @@ def test_cmd(
 
 
 @app.command()
-@_friendly
+@friendly
 def predict(
     run_dir: RunDir,
     source: Source,

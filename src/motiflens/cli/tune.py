@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from motiflens.cli.common import _friendly, app
+from motiflens.cli.common import app, friendly
 
 
 class SamplerName(StrEnum):
@@ -24,7 +24,7 @@ class PrunerName(StrEnum):
 
 
 @app.command()
-@_friendly
+@friendly
 def tune(
     dataset: Annotated[Path, typer.Argument(help="Dataset file (.h5) with train/valid splits.")],
     out: Annotated[Path, typer.Argument(help="Tune directory (trials, study.db, best config).")],

@@ -15,8 +15,8 @@ from motiflens.cli.common import (
     RunDir,
     StrategyOpt,
     Targets,
-    _friendly,
     app,
+    friendly,
 )
 
 
@@ -27,7 +27,7 @@ class RefMismatchPolicy(StrEnum):
 
 
 @app.command()
-@_friendly
+@friendly
 def variants(
     run_dir: RunDir,
     vcf: Annotated[Path, typer.Argument(help="VCF file (plain or bgzip).")],

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 
 from motiflens.data.hdf5 import to_float_onehot
 from motiflens.errors import InputError
-from motiflens.explain.inputs import TargetSelection, model_targets
+from motiflens.explain.inputs import TargetSelection, as_onehot, model_targets
 from motiflens.explain.ism_engine import choose_engine, run_chunk
 from motiflens.explain.ism_plan import Plan
 from motiflens.models.registry import pick_device, prepared_model
@@ -291,6 +291,8 @@ def loss_gain(delta: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]
 
 def _as_tensor(X: Any) -> torch.Tensor:
     """Float32 ``(n, 4, L)``; stored integer/bool one-hot gets 0.25 for its all-zero N."""
+    if isinstance(X, str) or (isinstance(X, list | tuple) and all(isinstance(s, str) for s in X)):
+        X = as_onehot(X)
     x = X.detach() if isinstance(X, torch.Tensor) else torch.from_numpy(np.asarray(X))
     if x.dim() != 3 or x.shape[1] != 4:
         raise InputError(

@@ -1,1 +1,31 @@
-"""Run-level jobs: a run (or its path) and options in, outputs written through Run, the step recorded."""
+"""Run-level jobs: a run (or its path) and options in, outputs written through Run.
+
+Each function takes a :class:`motiflens.runs.Run` (or a run directory's path), computes
+through the compute API, writes its files through the run (per-sequence arrays in the
+:mod:`motiflens.results` convention), records itself in the run's manifest and returns a
+result object. The CLI verbs are thin layers over these. (The HTML report is
+:func:`motiflens.dashboard.export.report`: it renders the dashboard's page, a layer above.)
+"""
+
+from motiflens.steps.evaluate import evaluate
+from motiflens.steps.explain import ism, optimize, saliency, temporal
+from motiflens.steps.motifs import filters, insert
+from motiflens.steps.predict import predict
+from motiflens.steps.train import run_config, train
+from motiflens.steps.tune import tune
+from motiflens.steps.variants import variants
+
+__all__ = [
+    "evaluate",
+    "filters",
+    "insert",
+    "ism",
+    "optimize",
+    "predict",
+    "run_config",
+    "saliency",
+    "temporal",
+    "train",
+    "tune",
+    "variants",
+]
