@@ -7,6 +7,7 @@ written in the test with a known sequence.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import h5py
@@ -469,7 +470,7 @@ def sharded_vcf(path: Path) -> tuple[Path, list[str], list[int]]:
 def simulate_ranks(monkeypatch: pytest.MonkeyPatch, world: int) -> None:
     """Make ``score_variants`` run ``world`` ranks one after another in this process."""
     from motiflens import distributed
-    from motiflens.steps import variants
+    variants = importlib.import_module("motiflens.steps.variants")
 
     def fake(work, merge, *, near, launch=None, device=None):
         return distributed.run_inline(work, merge, near=near, world_size=world)
@@ -479,7 +480,7 @@ def simulate_ranks(monkeypatch: pytest.MonkeyPatch, world: int) -> None:
 
 @pytest.mark.parametrize("world", [2, 3])
 def test_sharded_runs_write_the_single_process_files(run, tmp_path, monkeypatch, caplog, world):
-    from motiflens.steps import variants
+    variants = importlib.import_module("motiflens.steps.variants")
 
     genome = write_genome(tmp_path / "g.fa")
     vcf, scored_ids, logged_lines = sharded_vcf(tmp_path / "v.vcf")
