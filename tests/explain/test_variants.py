@@ -470,6 +470,7 @@ def sharded_vcf(path: Path) -> tuple[Path, list[str], list[int]]:
 def simulate_ranks(monkeypatch: pytest.MonkeyPatch, world: int) -> None:
     """Make ``score_variants`` run ``world`` ranks one after another in this process."""
     from motiflens import distributed
+
     variants = importlib.import_module("motiflens.steps.variants")
 
     def fake(work, merge, *, near, launch=None, device=None):
