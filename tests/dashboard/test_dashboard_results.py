@@ -92,3 +92,56 @@ def test_report_results_hold_the_first_sequences_of_the_chosen_targets(stored):
     assert sorted(views) == ["0", "1"] and list(views["1"]) == ["gc"]
     got = views["1"]["gc"]["arrays"]["attributions"]["values"]
     np.testing.assert_allclose(got, expected["attribution"]["attributions"][1, :, :, 1], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_what_the_steps_computed_is_shown_per_sequence(tmp_path):
+    """A CNN-RNN run after the ism (-n 50), saliency and temporal steps: the dashboard's
+    API and the report give, for a chosen sequence, exactly what the steps computed."""
+    from motiflens.dashboard.export import report
+    from motiflens.explain import attribute, saturation_mutagenesis, temporal_scores
+    from motiflens.runs import Run
+    from motiflens.steps import ism, saliency, temporal
+    from tests.toy_models import random_sequences, toy_model
+
+    model = toy_model("cnn-rnn", length=40, n_targets=2)
+    run = Run(tmp_path / "run")
+    run.save_model(model, model.config)
+    run.write_target_labels(["up", "down"])
+    seqs = random_sequences(50, 40, random_state=3)
+    fasta = tmp_path / "seqs.fa"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
+
+    ism(run, fasta, n=50, figures=0, verbose=False)
+    saliency(run, fasta, n=5, figures=0, verbose=False)
+    temporal(run, fasta, n=5, figures=0, verbose=False)
+
+    client = TestClient(create_app(run.path))
+    listed = {r["kind"]: r for r in client.get("/api/results").json()["results"]}
+    assert sorted(listed) == ["attribution", "ism", "temporal"]
+    assert listed["ism"]["n"] == 50 and listed["ism"]["targets"] == ["up", "down"]
+
+    # The expected values are computed directly by the compute API, not read from files.
+    model = run.model("cpu")
+    want_ism = saturation_mutagenesis(model, [seqs[37]]).delta[0, :, :, 1]
+    got = client.get(
+        f"/api/results/{listed['ism']['id']}", params={"sequence": "s37", "target": "down"}
+    ).json()
+    assert got["bases"] == seqs[37]
+    np.testing.assert_allclose(got["arrays"]["delta"]["values"], want_ism, atol=1e-4)
+
+    want_attr = attribute(model, seqs[2]).attributions[0, :, :, 0]
+    got = client.get(
+        f"/api/results/{listed['attribution']['id']}", params={"sequence": "s2", "target": "up"}
+    ).json()
+    np.testing.assert_allclose(got["arrays"]["attributions"]["values"], want_attr, atol=1e-4)
+
+    want_fwd = temporal_scores(model, seqs[4]).forward[0, :, 1]
+    got = client.get(
+        f"/api/results/{listed['temporal']['id']}", params={"sequence": "s4", "target": "down"}
+    ).json()
+    np.testing.assert_allclose(got["arrays"]["forward"]["values"], want_fwd, atol=1e-4)
+
+    html = report(run, tmp_path / "report.html").read_text(encoding="utf-8")
+    for name in ("ism.h5", "gradient_x_input.h5", "temporal.h5", "s0"):
+        assert name in html

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from motiflens.explain.inputs import TargetSelection, model_targets
+from motiflens.explain.inputs import TargetSelection, as_onehot, model_targets
 from motiflens.models import RecurrentParts, predict_transform, prepared_model
 
 __all__ = ["TemporalScores", "temporal_scores"]
@@ -63,6 +63,8 @@ class TemporalScores(NamedTuple):
 
 
 def _as_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        x = as_onehot(x)  # DNA strings too
     t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
     if t.dim() != 3 or t.shape[1] != 4:
         raise ValueError(f"expected one-hot input of shape (n, 4, length), got {tuple(t.shape)}")
