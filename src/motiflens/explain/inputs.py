@@ -21,7 +21,6 @@ import torch
 from motiflens.data.hdf5 import to_float_onehot
 from motiflens.data.sources import iter_batches, source_kind
 from motiflens.errors import InputError
-from motiflens.runs import Run
 from motiflens.sequence.onehot import one_hot
 
 __all__ = [
@@ -229,11 +228,3 @@ def sample_sequences(
             f"sequences are {X.shape[-1]} bp but the model takes {length} bp", path=source
         )
     return names, X, y
-
-
-def explain_dir(run_dir: str | Path, analysis: str) -> Path:
-    """``Run(run_dir).analysis_dir(analysis)``; kept for :mod:`motiflens.explain.variants`.
-
-    New code asks the run: :meth:`motiflens.runs.Run.analysis_dir`.
-    """
-    return Run(run_dir).analysis_dir(analysis)
