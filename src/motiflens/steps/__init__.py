@@ -8,8 +8,9 @@ result object. The CLI verbs are thin layers over these. (The HTML report is
 """
 
 from motiflens.steps.evaluate import evaluate
-from motiflens.steps.explain import ism, optimize, saliency, temporal
+from motiflens.steps.explain import ism, saliency, temporal
 from motiflens.steps.motifs import filters, insert
+from motiflens.steps.optimize import optimize
 from motiflens.steps.predict import predict
 from motiflens.steps.train import run_config, train
 from motiflens.steps.tune import tune

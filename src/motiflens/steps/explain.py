@@ -15,11 +15,10 @@ import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import h5py
 import numpy as np
-import pandas as pd
 import torch
 
 from motiflens.distributed import Launch, env_rank
@@ -30,12 +29,11 @@ from motiflens.explain.inputs import (
     target_names,
 )
 from motiflens.explain.ism import ISMResult
-from motiflens.explain.optimize import optimize_class, write_fasta, write_meme
 from motiflens.explain.saliency import attribute
 from motiflens.explain.temporal import temporal_scores
 from motiflens.files import atomic_path, safe_name
 from motiflens.plots.attribution import plot_attribution_heatmap, plot_attribution_logo
-from motiflens.plots.explain import class_optimization_logo, temporal_heatmap
+from motiflens.plots.explain import temporal_heatmap
 from motiflens.plots.ism import plot_ism
 from motiflens.plots.style import save_figure
 from motiflens.results import read_result_info, read_sequence, write_result
@@ -45,12 +43,10 @@ from motiflens.steps.ism_files import ism_output_bytes, ism_table, write_ism_sha
 
 __all__ = [
     "ISMStepResult",
-    "OptimizeStepResult",
     "SaliencyStepResult",
     "TemporalStepResult",
     "clear_outputs",
     "ism",
-    "optimize",
     "saliency",
     "temporal",
 ]
@@ -448,88 +444,3 @@ def temporal(
             drawn.append(save_figure(fig, folder / f"{_figure_stem(i, names[i], label)}.png"))
     run.record_step("temporal", [path], source=str(source), n=len(names), targets=labels)
     return TemporalStepResult(path, drawn, len(names), labels)
-
-
-# ------------------------------------------------------------------------- optimize
-
-
-@dataclass(frozen=True)
-class OptimizeStepResult:
-    """What :func:`optimize` wrote into ``explain/optimize/<method>/``.
-
-    Attributes
-    ----------
-    folder
-        ``explain/optimize/<method>/``: ``<target>.meme`` and ``<target>.png`` per
-        target, ``designed.fa`` and ``optimize.tsv``.
-    table
-        ``optimize.tsv``: ``target``, ``start``, ``score``, ``sequence``.
-    fasta
-        ``designed.fa``: every start's sequence, named ``<target>_<start>``.
-    method
-        ``"demo"`` or ``"sequence"``.
-    scores
-        The table as a DataFrame.
-    """
-
-    folder: Path
-    table: Path
-    fasta: Path
-    method: str
-    scores: pd.DataFrame
-
-
-def optimize(
-    run: Run | str | Path,
-    *,
-    targets: TargetSelection = None,
-    method: Literal["demo", "sequence"] = "demo",
-    n_steps: int = 1000,
-    n: int = 1,
-    device: str | torch.device | None = None,
-    verbose: bool = True,
-    random_state: int | None = 1,
-) -> OptimizeStepResult:
-    """Class optimization: for each target the input the model likes most.
-
-    Each method writes its own folder, so ``demo`` and ``sequence`` results sit side by
-    side. Options as in :func:`motiflens.explain.optimize.optimize_class` (``n`` is its
-    ``n_sequences``: independent starts per target).
-    """
-    run = as_run(run)
-    model = run.model()
-    result = optimize_class(
-        model,
-        targets=targets,
-        method=method,
-        n_steps=n_steps,
-        n_sequences=n,
-        device=device,
-        verbose=verbose,
-        random_state=random_state,
-    )
-    labels = [target_names(model, model.config.n_targets)[t] for t in result.targets]
-    folder = run.analysis_dir("optimize") / safe_name(method)
-    folder.mkdir(parents=True, exist_ok=True)
-    clear_outputs(folder)
-    rows: list[dict[str, Any]] = []
-    for k, label in enumerate(labels):
-        stem = safe_name(label)
-        write_meme(result.matrix[..., k], folder / f"{stem}.meme", f"{stem}_optimized")
-        logo = class_optimization_logo(result.matrix[0, :, :, k], title=label)
-        save_figure(logo, folder / f"{stem}.png")
-        for i in range(n):
-            score = float(result.scores[i, k])
-            rows.append(
-                {"target": label, "start": i, "score": score, "sequence": result.sequences[i][k]}
-            )
-    table = pd.DataFrame(rows, columns=["target", "start", "score", "sequence"])
-    fasta = write_fasta(
-        list(table["sequence"]),
-        folder / "designed.fa",
-        names=[f"{safe_name(t)}_{s}" for t, s in zip(table["target"], table["start"], strict=True)],
-    )
-    with atomic_path(folder / "optimize.tsv") as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
-    run.record_step("optimize", [folder], method=method, steps=n_steps, targets=labels, starts=n)
-    return OptimizeStepResult(folder, folder / "optimize.tsv", fasta, method, table)
