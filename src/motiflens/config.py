@@ -340,15 +340,22 @@ class CNNConfig(ConfigBase):
             raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {self.padding!r}")
 
 
-def _check_rnn(hidden: int, layers: int, dropout: float) -> None:
+def _check_rnn(hidden: int, layers: int, dropout: float, pool: str) -> None:
     _check_positive("hidden", (hidden,))
     _check_positive("layers", (layers,))
     _check_dropout("dropout", (dropout,))
+    if pool not in ("mean", "max"):
+        raise ValueError(f"pool must be 'mean' or 'max', got {pool!r}")
 
 
 @dataclass(frozen=True)
 class RNNConfig(ConfigBase):
-    """DeMo Dashboard RNN: LSTM over the sequence, outputs averaged over time.
+    """DeMo Dashboard RNN: LSTM over the sequence, outputs pooled over time.
+
+    DeMo averaged the outputs over time; on real ChIP-seq sets that model stays at chance
+    (a 10 bp motif is diluted ten-fold by a mean over 101 steps; docs/benchmarks.md), so
+    the default takes the max over time. ``rnn-demo`` (:class:`DeMoRNNConfig`) is DeMo's
+    exact model.
 
     Attributes
     ----------
@@ -360,20 +367,36 @@ class RNNConfig(ConfigBase):
         Add a backward LSTM (DeMo's default; ``-unidirectional`` turned it off).
     dropout
         Dropout after each LSTM layer.
+    pool
+        How the LSTM outputs become one vector: ``"mean"`` over time (DeMo) or ``"max"``.
+    forget_bias
+        Initial forget-gate bias (DeMo's torch-rnn LSTM: 1; PyTorch's own: 0).
     """
 
     hidden: int = 32
     layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.5
+    pool: Literal["mean", "max"] = "max"
+    forget_bias: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_rnn(self.hidden, self.layers, self.dropout)
+        _check_rnn(self.hidden, self.layers, self.dropout, self.pool)
+
+
+@dataclass(frozen=True)
+class DeMoRNNConfig(RNNConfig):
+    """DeMo's RNN exactly (model name ``rnn-demo``): outputs averaged over time."""
+
+    pool: Literal["mean", "max"] = "mean"
 
 
 @dataclass(frozen=True)
 class CNNRNNConfig(ConfigBase):
     """DeMo Dashboard CNN-RNN: one length-keeping conv layer feeding the RNN.
+
+    Pooled over time by a max by default, as :class:`RNNConfig`; ``cnn-rnn-demo``
+    (:class:`DeMoCNNRNNConfig`) is DeMo's exact model (time-mean).
 
     Attributes
     ----------
@@ -381,7 +404,7 @@ class CNNRNNConfig(ConfigBase):
         The conv layer: number of filters and width (zero-padded so the length is kept).
     conv_dropout
         Dropout after the conv layer (DeMo has none).
-    hidden, layers, bidirectional, dropout
+    hidden, layers, bidirectional, dropout, pool, forget_bias
         As in :class:`RNNConfig`.
     """
 
@@ -392,12 +415,21 @@ class CNNRNNConfig(ConfigBase):
     layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.5
+    pool: Literal["mean", "max"] = "max"
+    forget_bias: float = 1.0
 
     def __post_init__(self) -> None:
         _check_positive("filters", (self.filters,))
         _check_positive("size", (self.size,))
         _check_dropout("conv_dropout", (self.conv_dropout,))
-        _check_rnn(self.hidden, self.layers, self.dropout)
+        _check_rnn(self.hidden, self.layers, self.dropout, self.pool)
+
+
+@dataclass(frozen=True)
+class DeMoCNNRNNConfig(CNNRNNConfig):
+    """DeMo's CNN-RNN exactly (model name ``cnn-rnn-demo``): outputs averaged over time."""
+
+    pool: Literal["mean", "max"] = "mean"
 
 
 ArchConfig = BassetConfig | CNNConfig | RNNConfig | CNNRNNConfig
@@ -407,6 +439,8 @@ ARCH_CONFIGS: dict[str, type[ConfigBase]] = {
     "cnn": CNNConfig,
     "rnn": RNNConfig,
     "cnn-rnn": CNNRNNConfig,
+    "rnn-demo": DeMoRNNConfig,
+    "cnn-rnn-demo": DeMoCNNRNNConfig,
 }
 
 
@@ -543,6 +577,17 @@ OPTIMIZER_PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: The preset a model trains with when none is chosen (``preset: auto``): each
+#: architecture's own paper's. Models registered later default to ``basset``.
+MODEL_PRESETS: dict[str, str] = {
+    "basset": "basset",
+    "cnn": "demo",
+    "rnn": "demo",
+    "cnn-rnn": "demo",
+    "rnn-demo": "demo",
+    "cnn-rnn-demo": "demo",
+}
+
 
 @dataclass(frozen=True)
 class TrainingConfig(ConfigBase):
@@ -552,7 +597,8 @@ class TrainingConfig(ConfigBase):
     ----------
     preset
         ``"basset"`` or ``"demo"`` (see :data:`OPTIMIZER_PRESETS`); fields left ``None``
-        take the preset's value.
+        take the preset's value. ``"auto"`` (the default) is the model's own paper's
+        (:data:`MODEL_PRESETS`), resolved when the :class:`RunConfig` is built.
     optimizer
         ``"rmsprop"`` or ``"adam"``.
     lr, alpha
@@ -578,7 +624,7 @@ class TrainingConfig(ConfigBase):
         DataLoader worker processes.
     """
 
-    preset: Literal["basset", "demo"] = "basset"
+    preset: Literal["auto", "basset", "demo"] = "auto"
     optimizer: Literal["rmsprop", "adam"] | None = None
     lr: float | None = None
     alpha: float | None = None
@@ -594,10 +640,12 @@ class TrainingConfig(ConfigBase):
     num_workers: int = 0
 
     def __post_init__(self) -> None:
+        if self.preset == "auto":
+            return  # RunConfig resolves it once the model is known
         if self.preset not in OPTIMIZER_PRESETS:
             raise InputError(
                 f"unknown training preset {self.preset!r}",
-                hint=f"choose one of {', '.join(OPTIMIZER_PRESETS)}",
+                hint=f"choose one of auto, {', '.join(OPTIMIZER_PRESETS)}",
             )
         for key, value in OPTIMIZER_PRESETS[self.preset].items():
             if getattr(self, key) is None:
@@ -623,6 +671,11 @@ class RunConfig(ConfigBase):
 
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def __post_init__(self) -> None:
+        if self.training.preset == "auto":
+            preset = MODEL_PRESETS.get(self.model.name, "basset")
+            _set(self, "training", dataclasses.replace(self.training, preset=preset))
 
     def fitted_to(self, n_targets: int, length: int) -> RunConfig:
         """This config with the model fitted to a dataset (see :meth:`ModelConfig.fitted_to`)."""

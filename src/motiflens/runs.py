@@ -7,7 +7,8 @@ A run directory holds everything a run computed::
     target_labels.txt      one target name per line
     manifest.json          every step that ran: command, time, version, outputs, options
     checkpoints/           Lightning checkpoints (last.ckpt, best.ckpt) for --resume
-    metrics/               training.tsv/.png, test.tsv, test curves; evaluations/<name>/
+    metrics/               training.tsv/.png, test.tsv, test curves; evaluations/<name>/;
+                           kmer_baseline.npz (the fitted k-mer baseline, reused by test)
     explain/<analysis>/    each analysis' arrays (see motiflens.results), tables, figures
 
 No other module spells one of these names: training, evaluation, the steps, the
@@ -40,6 +41,7 @@ CHECKPOINTS = "checkpoints"
 METRICS = "metrics"
 EXPLAIN = "explain"
 EVALUATIONS = "evaluations"
+BASELINE = "kmer_baseline.npz"
 
 
 class Run:
@@ -115,6 +117,12 @@ class Run:
     def training_figure(self) -> Path:
         """``metrics/training.png``."""
         return self.metrics_dir / "training.png"
+
+    @property
+    def baseline_path(self) -> Path:
+        """``metrics/kmer_baseline.npz``: the k-mer baseline fitted on the run's training
+        split (:mod:`motiflens.baseline`), kept so that a second ``test`` does not refit it."""
+        return self.metrics_dir / BASELINE
 
     def metrics_path(self, name: str) -> Path:
         """A file of ``metrics/`` (``test.tsv``, ``test_curves.png``, ...)."""

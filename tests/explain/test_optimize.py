@@ -6,7 +6,10 @@ asks that the optimised matrix contain that motif.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,18 +23,24 @@ from motiflens.data.simulate import TaskSpec, simulate
 from motiflens.errors import InputError
 from motiflens.explain.optimize import (
     ClassOptimization,
+    motif_window,
     normalize_demo,
     optimize_class,
+    preference_matrix,
     write_fasta,
     write_meme,
 )
 from motiflens.models import build_model
-from motiflens.motifs.databases import jaspar_motif
+from motiflens.motifs.compare import tomtom
+from motiflens.motifs.databases import jaspar_motif, load_database
+from motiflens.motifs.meme import read_meme
+from motiflens.motifs.pwm import Motif
 from motiflens.plots.explain import class_optimization_logo
 from motiflens.plots.style import save_figure
 from motiflens.runs import Run
 from motiflens.sequence.fasta import read_fasta
 from motiflens.sequence.onehot import one_hot
+from motiflens.steps.optimize import optimize as optimize_step
 from motiflens.training import train
 
 CTCF = "MA0139.2"
@@ -109,7 +118,9 @@ def test_normalize_demo_hand_computed():
 
 def test_demo_finds_the_scanned_motif_and_the_objective_decreases(ctcf):
     model = PWMScan(ctcf)
-    result = optimize_class(model, targets=0, length=50, n_sequences=3, random_state=0)
+    result = optimize_class(
+        model, targets=0, length=50, method="demo", n_sequences=3, random_state=0
+    )
     assert isinstance(result, ClassOptimization)
     # starts first, target last
     assert result.matrix.shape == (3, 4, 50, 1) and result.targets == [0]
@@ -139,9 +150,10 @@ def test_targets_are_optimized_on_inputs_of_their_own(ctcf):
         model.conv.weight[0] = torch.as_tensor(np.log2(ctcf / 0.25))
         model.conv.weight[1] = torch.as_tensor(np.log2(ctcf[::-1, ::-1].copy() / 0.25))
     model.target_labels = ["fwd", "rev"]
-    both = optimize_class(model, targets=["rev", "fwd"], length=30, n_steps=40, random_state=3)
+    kw = {"length": 30, "method": "demo", "n_steps": 40, "n_sequences": 1, "random_state": 3}
+    both = optimize_class(model, targets=["rev", "fwd"], **kw)
     assert both.targets == [1, 0] and both.matrix.shape == (1, 4, 30, 2)
-    alone = optimize_class(model, targets="rev", length=30, n_steps=40, random_state=3)
+    alone = optimize_class(model, targets="rev", **kw)
     # rows are start-major (start i of target k is row i * T + k): with one start, the
     # first target draws the same random start as when it is optimised alone
     np.testing.assert_allclose(both.matrix[..., :1], alone.matrix, atol=1e-5)
@@ -153,7 +165,9 @@ def test_targets_are_optimized_on_inputs_of_their_own(ctcf):
 
 def test_demo_with_log_prob_score_finds_the_motif(ctcf):
     # DeMo's own objective (NLL of the positive class) for a binary target.
-    result = optimize_class(PWMScan(ctcf), targets=0, length=40, score="log_prob", random_state=0)
+    result = optimize_class(
+        PWMScan(ctcf), targets=0, length=40, method="demo", score="log_prob", random_state=0
+    )
     assert best_window(result.matrix[0, ..., 0], ctcf)[0] >= 0.7
     assert result.history[-1, 0, 0] < result.history[0, 0, 0]
 
@@ -170,7 +184,9 @@ def test_demo_reaches_the_penalised_optimum_of_a_linear_score():
         def forward(self, x):
             return (x * w).sum(dim=(1, 2))[:, None]
 
-    result = optimize_class(Linear(), targets=0, length=length, random_state=1)  # DeMo
+    result = optimize_class(
+        Linear(), targets=0, length=length, method="demo", n_sequences=1, random_state=1
+    )
     assert result.sequences == [["ACGTGC"]]
     hi, lo = 1.01 / 1.04, 0.01 / 1.04  # DeMo's normalisation of a one-hot column
     want = np.full((4, length), lo)
@@ -225,10 +241,10 @@ def test_sequence_variant_designs_valid_high_scoring_dna(ctcf):
     designed = [row[0] for row in result.sequences]
     assert len(designed) == 4
     assert all(len(s) == 40 and set(s) <= set("ACGT") for s in designed)
-    np.testing.assert_array_equal(result.matrix[..., 0], one_hot(designed))
     with torch.no_grad():
         scores = model(torch.from_numpy(one_hot(designed)))[:, 0].numpy()
     np.testing.assert_allclose(result.scores[:, 0], scores, rtol=1e-5)
+    assert np.all(np.diff(scores) <= 0)  # ranked, best first
     g = torch.Generator().manual_seed(0)
     random = F.one_hot(torch.randint(0, 4, (500, 40), generator=g), 4).permute(0, 2, 1).float()
     with torch.no_grad():
@@ -237,6 +253,61 @@ def test_sequence_variant_designs_valid_high_scoring_dna(ctcf):
     # The best achievable score of a PWM scan is its consensus's.
     top = float(np.log2(ctcf / 0.25).max(axis=0).sum())
     assert scores.max() >= 0.95 * top
+
+
+def test_sequence_matrix_is_the_model_preference_around_the_site(ctcf):
+    # PWMScan's logit is the best window's sum of log2(p / 0.25). At the designed site a
+    # substitution to base b at motif column j changes it by log2(p_bj / p_ref,j) (the
+    # site stays the best window: the next best is ~20 bits lower), so softmax(delta)
+    # is p ** (1 / ln 2), renormalised; everywhere else a substitution changes nothing
+    # and the column is uniform.
+    model = PWMScan(ctcf)
+    result = optimize_class(
+        model, targets=0, length=40, n_sequences=2, n_steps=300, random_state=0
+    )  # the default method
+    best = one_hot([result.sequences[0][0]])
+    with torch.no_grad():
+        site = int(model.conv(torch.from_numpy(best))[0, 0].argmax())
+    width = ctcf.shape[1]
+    want = np.full((4, 40), 0.25)
+    sharpened = ctcf ** (1 / np.log(2))
+    want[:, site : site + width] = sharpened / sharpened.sum(axis=0)
+    np.testing.assert_allclose(result.matrix[0, :, :, 0], want, atol=1e-4)
+    # the motif window is the site, less any end column below 0.2 bits
+    lo, hi = result.window[0, :, 0]
+    assert site <= lo < hi <= site + width and hi - lo >= width - 4
+    np.testing.assert_array_equal(result.motif(0), result.matrix[0, :, lo:hi, 0])
+
+
+def test_preference_matrix_hand_computed():
+    # exp(0) : exp(ln 1/2) : exp(ln 1/4) : exp(ln 1/4) = 4 : 2 : 1 : 1
+    delta = np.array([[0.0, 0.0], [np.log(0.5), 0.0], [np.log(0.25), 0.0], [np.log(0.25), 0.0]])
+    want = np.array([[0.5, 0.25], [0.25, 0.25], [0.125, 0.25], [0.125, 0.25]])
+    np.testing.assert_allclose(preference_matrix(delta), want, rtol=1e-6)
+    # large changes do not overflow; batched input keeps its shape
+    big = preference_matrix(np.stack([delta * 1000, delta]))
+    assert big.shape == (2, 4, 2) and np.isfinite(big).all()
+    np.testing.assert_allclose(big[0, :, 0], [1, 0, 0, 0], atol=1e-12)
+    with pytest.raises(ValueError, match="4, L"):
+        preference_matrix(np.zeros((3, 5)))
+
+
+def test_motif_window_finds_the_informative_run():
+    matrix = np.full((4, 50), 0.25)
+    rng = np.random.default_rng(0)
+    matrix[:, 30:42] = rng.dirichlet(np.full(4, 0.1), size=12).T  # ~1.5 bits a column
+    matrix[:, 5] = [0.97, 0.01, 0.01, 0.01]  # one lone informative column far away
+    matrix[:, 31] = 0.25  # an inner uninformative column stays inside the motif
+    assert motif_window(matrix, width=24) == (30, 42)
+    # a narrower window keeps the most informative part
+    lo, hi = motif_window(matrix, width=6)
+    assert 30 <= lo and hi <= 42 and hi - lo <= 6
+    # shorter than the window: the whole matrix, trimmed
+    assert motif_window(matrix[:, 28:44], width=24) == (2, 14)
+    # nothing informative: the window is kept whole
+    assert motif_window(np.full((4, 10), 0.25), width=4) == (0, 4)
+    with pytest.raises(ValueError, match="width"):
+        motif_window(matrix, width=0)
 
 
 def test_bad_arguments(ctcf):
@@ -310,6 +381,82 @@ def test_logo_figure(tmp_path, ctcf, scale):
         class_optimization_logo(ctcf * 3)
 
 
+###  the default method names the planted motif (trained simulated fixture)
+
+# The JASPAR matrix planted for each task of tests/explain/conftest.py's SIM_TASKS.
+PLANTED = {"CTCF": "MA0139.2", "REST": "MA0138.3"}
+
+
+@pytest.fixture(scope="module")
+def jaspar() -> list:
+    return load_database("jaspar:2024:CORE:vertebrates")
+
+
+def planted_q(motifs: list[np.ndarray], task: str, database: list) -> np.ndarray:
+    """TomTom q-value of the task's planted JASPAR matrix for each motif."""
+    queries = [Motif(f"{task}_{i}", task, m) for i, m in enumerate(motifs)]
+    table = tomtom(queries, database, thresh=None)
+    table = table[table["target_id"] == PLANTED[task]].sort_values("query_index")
+    return table["q_value"].to_numpy()
+
+
+def test_default_method_names_the_planted_motif_of_every_task(trained_sim, jaspar):
+    """Design sequences for each task of the trained fixture, cut out the motif window,
+    and ask TomTom (against all 879 JASPAR CORE vertebrate matrices) for the planted one.
+
+    200 steps instead of 1000: every one of 4 starts x 2 tasks x 4 seeds matched at 100
+    steps (q <= 2e-3), and 31 of 32 at 50 (measured while writing this test).
+    """
+    model = trained_sim.model
+    result = optimize_class(model, n_steps=200, random_state=0)
+    assert result.targets == [0, 1] and result.matrix.shape == (4, 4, 100, 2)
+    assert np.all(result.scores > 0.99)  # every start is a confident positive
+    for k, task in enumerate(trained_sim.target_labels):
+        q = planted_q([result.motif(k, i) for i in range(4)], task, jaspar)
+        assert np.all(q < 0.05), f"{task}: q-values of the planted {PLANTED[task]}: {q}"
+    # the whole 100 bp preference matrix is mostly background: the window is what matches
+    whole = [result.matrix[0, :, :, k] for k in range(2)]
+    assert planted_q(whole[:1], "CTCF", jaspar)[0] > planted_q([result.motif(0)], "CTCF", jaspar)[0]
+
+
+def test_methods_write_side_by_side(trained_sim, jaspar, tmp_path):
+    """demo then sequence through the step: each keeps its folder and its manifest entry."""
+    run_dir = shutil.copytree(trained_sim.run_dir, tmp_path / "run")
+    demo = optimize_step(run_dir, method="demo", n_steps=20, n=2, db=None, verbose=False)
+    demo_files = {p.name: p.read_bytes() for p in demo.folder.iterdir()}
+    seq = optimize_step(run_dir, n_steps=200, verbose=False)  # the default method
+    assert seq.method == "sequence" and demo.folder != seq.folder
+    assert demo.folder == run_dir / "explain" / "optimize" / "demo"
+    assert seq.folder == run_dir / "explain" / "optimize" / "sequence"
+    # the second method left the first one's files as they were
+    assert {p.name: p.read_bytes() for p in demo.folder.iterdir()} == demo_files
+    for task in ("CTCF", "REST"):
+        for folder in (demo.folder, seq.folder):
+            assert (folder / f"{task}.meme").is_file() and (folder / f"{task}.png").is_file()
+    steps = Run(run_dir).steps()
+    assert steps["optimize/demo"]["method"] == "demo" and steps["optimize/demo"]["starts"] == 2
+    assert steps["optimize/sequence"]["method"] == "sequence"
+    assert steps["optimize/sequence"]["outputs"] == ["explain/optimize/sequence/"]
+    # the table names each task's best motif after its planted factor
+    table = pd.read_csv(seq.table, sep="\t")
+    best = table[table["start"] == 0].set_index("target")
+    for task in ("CTCF", "REST"):
+        assert best.loc[task, "match_name"] == task and best.loc[task, "match_q"] < 0.05
+        lo, hi = best.loc[task, "motif_start"], best.loc[task, "motif_end"]
+        assert len(best.loc[task, "motif"]) == hi - lo
+    assert (table["match_q"].dropna() <= 0.1).all()  # the step's q threshold
+    # the MEME file holds the motif windows, readable back, best first
+    motifs, _ = read_meme(seq.folder / "CTCF.meme")
+    assert [m.id for m in motifs] == [f"CTCF_{i}" for i in range(4)]
+    assert (
+        motifs[0].probs.shape[1] == best.loc["CTCF", "motif_end"] - best.loc["CTCF", "motif_start"]
+    )
+    lines = seq.summary().splitlines()
+    assert lines[1].split()[0] == "CTCF" and "CTCF (MA" in lines[1]
+    demo_table = pd.read_csv(demo.table, sep="\t")
+    assert demo_table["match_id"].isna().all()  # no database asked for
+
+
 ###  scientific check: a model trained on one planted motif
 
 
@@ -340,7 +487,7 @@ def test_class_optimization_recovers_the_planted_motif(tmp_path, ctcf):
         logits = model(torch.from_numpy(x).float())[:, 0].numpy()
     assert roc_auc_score(y[:, 0], logits) > 0.9
 
-    result = optimize_class(model, targets=0, random_state=0)
+    result = optimize_class(model, targets=0, method="demo", n_sequences=1, random_state=0)
     r, _, _ = best_window(result.matrix[0, ..., 0], ctcf)
     assert r >= 0.7, f"best window of the optimised matrix matches CTCF with r = {r:.3f}"
     assert result.scores[0, 0] > 0.9  # its consensus sequence is predicted positive

@@ -27,6 +27,9 @@ ARCHS = {
     "rnn-unidirectional": ("rnn", {"hidden": 5, "bidirectional": False}),
     "cnn-rnn": ("cnn-rnn", {"filters": 7, "size": 5, "hidden": 6, "conv_dropout": 0.3}),
     "cnn-rnn-even-kernel": ("cnn-rnn", {"filters": 5, "size": 4, "hidden": 4, "layers": 2}),
+    "rnn-max": ("rnn", {"hidden": 6, "pool": "max", "dropout": 0.5}),
+    "rnn-max-2-layers": ("rnn", {"hidden": 5, "layers": 2, "pool": "max"}),
+    "cnn-rnn-max": ("cnn-rnn", {"filters": 7, "size": 5, "hidden": 6, "pool": "max"}),
 }
 
 

@@ -18,6 +18,8 @@ from motiflens.config import (
     BassetConfig,
     CNNConfig,
     CNNRNNConfig,
+    DeMoCNNRNNConfig,
+    DeMoRNNConfig,
     ModelConfig,
     RNNConfig,
     RunConfig,
@@ -54,6 +56,8 @@ def small(name: str, length: int | None = 60, n_targets: int = 3) -> ModelConfig
         "cnn": CNNConfig(filters=(8, 6), sizes=(5, 3), pools=(2, 1), dropout=0.2),
         "rnn": RNNConfig(hidden=5),
         "cnn-rnn": CNNRNNConfig(filters=6, size=5, hidden=4),
+        "rnn-demo": DeMoRNNConfig(hidden=5),
+        "cnn-rnn-demo": DeMoCNNRNNConfig(filters=6, size=5, hidden=4),
     }[name]
     return ModelConfig(name=name, n_targets=n_targets, length=length, arch=arch)
 
@@ -193,7 +197,8 @@ def test_models_describe_themselves():
     for name, cls in MODELS.items():
         assert ARCH_CONFIGS[name] is cls.arch_config
     assert [n for n, c in MODELS.items() if c.needs_length] == ["basset"]
-    assert sorted(n for n, c in MODELS.items() if c.is_recurrent) == ["cnn-rnn", "rnn"]
+    recurrent = sorted(n for n, c in MODELS.items() if c.is_recurrent)
+    assert recurrent == ["cnn-rnn", "cnn-rnn-demo", "rnn", "rnn-demo"]
     x = one_hot_batch(2, 60)
     for name in MODELS:
         model = build_model(small(name)).eval()
@@ -330,7 +335,8 @@ def _manual_lstm(x: torch.Tensor, lstm: torch.nn.LSTM) -> torch.Tensor:
 
 def test_rnn_is_the_mean_of_forward_and_backward_lstm_outputs():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(name="rnn", n_targets=2, arch=RNNConfig(hidden=3))).eval()
+    config = ModelConfig(name="rnn-demo", n_targets=2, arch=DeMoRNNConfig(hidden=3))
+    model = build_model(config).eval()
     x = one_hot_batch(1, 7)
     seq = x[0].T  # (L, 4)
     with torch.no_grad():
@@ -358,7 +364,7 @@ def test_unidirectional_prefix_score_uses_only_the_prefix():
         # A forward LSTM is causal: outputs 1..t of the full run are those of the prefix.
         steps, _ = model.rnn.fwd(x.transpose(1, 2))
         for t in (1, 4, 10):
-            expected = model.output(steps[:, :t].mean(1))
+            expected = model.output(steps[:, :t].amax(1))
             assert torch.allclose(model(x[..., :t]), expected, atol=1e-6)
 
 

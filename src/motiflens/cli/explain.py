@@ -165,22 +165,39 @@ def optimize(
     run_dir: RunDir,
     target: Targets = None,
     method: Annotated[
-        OptimizeMethod, typer.Option(help="demo: DeMo's continuous input; sequence: valid DNA.")
-    ] = OptimizeMethod.demo,
+        OptimizeMethod,
+        typer.Option(
+            help="sequence: valid DNA and the model's preference around it (default); "
+            "demo: DeMo's continuous input. Each method writes its own folder."
+        ),
+    ] = OptimizeMethod.sequence,
     steps: Annotated[int, typer.Option(help="Optimization steps.")] = 1000,
-    n: Annotated[int, typer.Option("-n", help="Independent starts per target.")] = 1,
+    n: Annotated[int, typer.Option("-n", help="Independent starts per target.")] = 4,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Motif database to name each motif with: jaspar:<release>[:<collection>"
+            "[:<tax_group>]] or a MEME file. Default JASPAR 2024 CORE vertebrates."
+        ),
+    ] = None,
+    match: Annotated[
+        bool, typer.Option(help="Name each motif with its best TomTom match in --db.")
+    ] = True,
+    q: Annotated[float, typer.Option(help="TomTom q-value threshold.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
-    """Class optimization: the input each target likes most (logo, MEME, FASTA)."""
-    from motiflens.steps import explain as explain_steps
+    """Class optimization: the input each target likes most and its motif (logo, MEME, FASTA)."""
+    from motiflens.steps.motifs import DEFAULT_DB
+    from motiflens.steps.optimize import optimize as optimize_step
 
-    result = explain_steps.optimize(
+    result = optimize_step(
         run_dir,
         targets=target,
         method=method.value,  # type: ignore[arg-type]
         n_steps=steps,
         n=n,
+        db=(db or DEFAULT_DB) if match else None,
+        q=q,
         random_state=seed,
     )
-    n_targets = result.scores["target"].nunique()
-    typer.echo(f"class optimization ({result.method}) for {n_targets} target(s) -> {result.folder}")
+    typer.echo(result.summary())

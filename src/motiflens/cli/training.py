@@ -20,11 +20,10 @@ from motiflens.cli.common import (
     app,
     friendly,
 )
+from motiflens.config import OPTIMIZER_PRESETS
 
-
-class Preset(StrEnum):
-    basset = "basset"
-    demo = "demo"
+# The optimizer presets offered are those of the config: one list of names.
+Preset = StrEnum("Preset", {name: name for name in OPTIMIZER_PRESETS})
 
 
 @app.command()
@@ -98,19 +97,53 @@ def test_cmd(
         typer.Argument(help="Dataset file or labelled FASTA/TSV/DeepBind (default: training set)."),
     ] = None,
     split: SplitOpt = "test",
-    rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
+    label_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Table: label column to score (repeatable, one per run target; default the "
+            "columns named as the run's targets)."
+        ),
+    ] = None,
+    rc: Annotated[
+        bool,
+        typer.Option(
+            "--rc/--no-rc",
+            help="Average forward and reverse-complement predictions (on by default: it "
+            "raised test AUROC for every model that learned on the ENCODE sets, +0.002 on "
+            "easy ones, +0.010 to +0.019 on hard ones).",
+        ),
+    ] = True,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline/--no-baseline",
+            help="Also score a logistic regression on k-mer counts (k <= 6, both strands), "
+            "fitted once on the run's training split and kept in the run.",
+        ),
+    ] = True,
     batch_size: Annotated[int, typer.Option(help="Prediction batch size.")] = 512,
     verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
 ) -> None:
-    """Per-target AUROC/AUPRC (or Pearson/Spearman) of a trained run.
+    """Per-target AUROC/AUPRC (or Pearson/Spearman) of a trained run, beside a k-mer baseline.
 
-    The run's own dataset is scored into RUN_DIR/metrics/test.tsv; another file into
-    RUN_DIR/metrics/evaluations/<file name>/, beside the run's own metrics.
+    The data's label columns are matched to the run's targets by name (reordered as
+    needed; names that do not match are refused, listing both). The run's own test split
+    is scored into RUN_DIR/metrics/test.tsv; another file (or split) into
+    RUN_DIR/metrics/evaluations/<file name>/, beside the run's own metrics. Binary targets
+    also get baseline_auroc and baseline_auprc: a logistic regression on k-mer counts,
+    trained on the run's training split (regularization chosen on its validation split).
     """
     from motiflens.steps.evaluate import evaluate
 
     result = evaluate(
-        run_dir, data, split=split, reverse_complement=rc, batch_size=batch_size, verbose=verbose
+        run_dir,
+        data,
+        split=split,
+        label_columns=label_column,
+        reverse_complement=rc,
+        baseline=baseline,
+        batch_size=batch_size,
+        verbose=verbose,
     )
     typer.echo(str(result))
 

@@ -264,8 +264,27 @@ def _test(run: Run) -> dict[str, Any]:
         "columns": list(df.columns),
         "rows": _records(df),
         "summary": summary.read_text(encoding="utf-8").strip() if summary.is_file() else None,
+        "baseline": _baseline(df),
         "figures": _figures(run, run.metrics_dir),
     }
+
+
+def _baseline(df: pd.DataFrame) -> dict[str, Any] | None:
+    """The model against the k-mer baseline (``baseline_auroc`` columns of the test table),
+    over the targets where both are defined; ``None`` when the table has no baseline."""
+    if not {"auroc", "baseline_auroc"} <= set(df.columns):
+        return None
+    numbers = df.apply(pd.to_numeric, errors="coerce")
+    both = numbers["auroc"].notna() & numbers["baseline_auroc"].notna()
+    out: dict[str, Any] = {"n": int(both.sum())}
+    for key in ("auroc", "auprc"):
+        if {key, f"baseline_{key}"} <= set(df.columns):
+            out[f"model_{key}_mean"] = float(numbers.loc[both, key].mean())
+            out[f"baseline_{key}_mean"] = float(numbers.loc[both, f"baseline_{key}"].mean())
+    better = numbers.loc[both, "auroc"] > numbers.loc[both, "baseline_auroc"]
+    out["model_better"] = int(better.sum())
+    out["baseline_not_beaten"] = [str(t) for t in df.loc[both, "target"][~better]]
+    return out
 
 
 def filters_view(run: Run | str | Path) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from motiflens.errors import InputError
 from motiflens.sequence.onehot import INVALID, code_table, encode_codes
 
 DEEPBIND_HEADER = ("FoldID", "EventID", "seq", "Bound")
+#: Table columns taken as the chromosome column when none is named (any case).
+CHROM_COLUMNS = ("chr", "chrom", "chromosome")
 FORMATS = ("auto", "fasta", "table", "deepbind")
 NEGATIVES = ("shuffle",)
 
@@ -57,6 +59,12 @@ class LabelledSequences:
         The file the records came from (used in messages).
     lines
         1-based line of each record in ``source`` (its header line for FASTA).
+    chroms
+        Chromosome of each record (``""`` where a record has none), or None when the file
+        gives none: a table's chromosome column, or coordinates in FASTA headers.
+    splits
+        Split of each record (``"train"``, ``"valid"``, ``"test"``; ``""`` where a record
+        has none) from a table's split column, or None.
     """
 
     names: list[str]
@@ -65,6 +73,8 @@ class LabelledSequences:
     target_labels: list[str]
     source: str
     lines: list[int]
+    chroms: list[str] | None = None
+    splits: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.float32)
@@ -80,6 +90,9 @@ class LabelledSequences:
             raise ValueError(
                 f"{self.labels.shape[1]} label columns but {len(self.target_labels)} target labels"
             )
+        for what, values in (("chroms", self.chroms), ("splits", self.splits)):
+            if values is not None and len(values) != n:
+                raise ValueError(f"{what} ({len(values)}) must have one entry per sequence ({n})")
 
     def __len__(self) -> int:
         return len(self.seqs)
@@ -99,7 +112,37 @@ class LabelledSequences:
             target_labels=list(self.target_labels),
             source=self.source,
             lines=[self.lines[i] for i in idx],
+            chroms=None if self.chroms is None else [self.chroms[i] for i in idx],
+            splits=None if self.splits is None else [self.splits[i] for i in idx],
         )
+
+    def require(self, what: str) -> list[str]:
+        """Each record's chromosome (``what="chroms"``) or split (``"splits"``), all given.
+
+        Raises
+        ------
+        InputError
+            If the file gives none, or a record has none (naming its line).
+        """
+        values = getattr(self, what)
+        if what == "chroms":
+            hint = (
+                "tables: name the column with --chrom-column (chrom_column=), or call it "
+                "chr, chrom or chromosome; FASTA: write headers such as '>chr1:100-200 1' or "
+                "'>name::chr1:100-200 1'"
+            )
+            missing = "no chromosome"
+        else:
+            hint = "name the split column with --split-column (split_column=)"
+            missing = "no split"
+        if values is None:
+            raise InputError(f"the records have {missing}", path=self.source, hint=hint)
+        for value, line, name in zip(values, self.lines, self.names, strict=True):
+            if not value:
+                raise InputError(
+                    f"record has {missing}", path=self.source, line=line, record=name, hint=hint
+                )
+        return list(values)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -242,6 +285,14 @@ def concat_labelled(parts: Sequence[LabelledSequences]) -> LabelledSequences:
                     record=name,
                 )
             seen[name] = part.source
+
+    def joined(what: str) -> list[str] | None:
+        # a part without the field contributes "" per record, so that a later check names
+        # the first record that lacks it
+        if all(getattr(p, what) is None for p in parts):
+            return None
+        return [v for p in parts for v in (getattr(p, what) or [""] * len(p))]
+
     return LabelledSequences(
         names=[n for p in parts for n in p.names],
         seqs=[s for p in parts for s in p.seqs],
@@ -249,4 +300,6 @@ def concat_labelled(parts: Sequence[LabelledSequences]) -> LabelledSequences:
         target_labels=list(first.target_labels),
         source=" + ".join(p.source for p in parts),
         lines=[x for p in parts for x in p.lines],
+        chroms=joined("chroms"),
+        splits=joined("splits"),
     )

@@ -1,5 +1,8 @@
 """Labelled sequences -> dataset file: resize, optional shuffled negatives, split, write.
 
+Splits are random, by held-out chromosome (a table's chromosome column or coordinates in
+FASTA names) or as a table's split column says.
+
 :func:`build_sequence_dataset` takes what the readers of
 :mod:`motiflens.data.labelled_readers` return; :func:`build_from_files` reads the files
 and builds in one call (what ``motiflens dataset sequences`` runs).
@@ -17,10 +20,19 @@ import numpy as np
 from motiflens.data.hdf5 import write_dataset
 from motiflens.data.labelled import NEGATIVES, LabelledSequences, concat_labelled
 from motiflens.data.labelled_readers import read_sequences
-from motiflens.data.splits import SPLITS, split_random
+from motiflens.data.splits import (
+    SPLITS,
+    check_chromosome_split,
+    split_by_chromosome,
+    split_random,
+)
 from motiflens.errors import InputError
 from motiflens.sequence.onehot import INVALID, code_table, encode_codes, resize
 from motiflens.sequence.shuffle import dinucleotide_shuffle
+
+
+#: How :func:`build_sequence_dataset` can split records.
+SPLIT_METHODS = ("random", "chrom", "column")
 
 
 @dataclass
@@ -48,6 +60,10 @@ class BuildReport:
         Number of dinucleotide-shuffled negatives added.
     notes
         Anything else the user should know.
+    split
+        How records were split: ``"random"``, ``"chrom"`` or ``"column"``.
+    held_out
+        With ``split="chrom"``: the chromosomes held out for ``"valid"`` and ``"test"``.
     """
 
     path: Path
@@ -60,6 +76,8 @@ class BuildReport:
     continuous: bool = False
     n_negatives: int = 0
     notes: list[str] = field(default_factory=list)
+    split: str = "random"
+    held_out: dict[str, list[str]] = field(default_factory=dict)
 
     def __str__(self) -> str:
         total = sum(self.counts.values())
@@ -83,6 +101,13 @@ class BuildReport:
             else:
                 rate = f"{float(np.mean(rates)):.3f}"
             lines.append(f"  {split:<6} {n:>10}  {rate}")
+        if self.split == "chrom":
+            held = "; ".join(f"{s} {', '.join(c)}" for s, c in self.held_out.items() if c)
+            lines.append(f"  split by chromosome ({held}; the others train)")
+        elif self.split == "column":
+            lines.append("  split as the file's split column says")
+        else:
+            lines.append("  split at random")
         if self.n_negatives:
             lines.append(f"  added {self.n_negatives} dinucleotide-shuffled negatives")
         if self.n_padded or self.n_trimmed:
@@ -151,6 +176,8 @@ def add_shuffled_negatives(
         target_labels=list(data.target_labels),
         source=data.source,
         lines=[*data.lines, *(data.lines[i] for i in positives)],
+        chroms=None if data.chroms is None else [*data.chroms, *(data.chroms[i] for i in positives)],
+        splits=None if data.splits is None else [*data.splits, *(data.splits[i] for i in positives)],
     )
 
 
@@ -184,6 +211,53 @@ def _rates(labels: np.ndarray) -> list[float]:
     return [float(v) for v in labels.astype(np.float64).mean(axis=0)]
 
 
+def _assign(
+    train: LabelledSequences,
+    test: LabelledSequences | None,
+    split: str,
+    valid_chroms: Sequence[str],
+    test_chroms: Sequence[str],
+    notes: list[str],
+) -> tuple[np.ndarray, dict[str, list[str]]]:
+    """Each record's split by chromosome or split column, and the held-out chromosomes."""
+    if split == "chrom":
+        valid_chroms = [valid_chroms] if isinstance(valid_chroms, str) else list(valid_chroms)
+        test_chroms = [test_chroms] if isinstance(test_chroms, str) else list(test_chroms)
+        if test is not None:
+            test_chroms = []  # the test file is the test set
+        chroms = train.require("chroms")
+        assigned = split_by_chromosome(chroms, valid_chroms, test_chroms)
+        check_chromosome_split(
+            assigned,
+            chroms,
+            valid_chroms=valid_chroms,
+            test_chroms=test_chroms,
+            required=SPLITS if test is None else ("train", "valid"),
+            path=train.source,
+        )
+        return assigned, {"valid": valid_chroms, "test": test_chroms}
+    if split == "column":
+        assigned = np.asarray(train.require("splits"), dtype=object)
+        if test is not None:
+            raise InputError(
+                "a split column and a separate test file were both given",
+                path=test.source,
+                hint="mark the test rows 'test' in the split column and pass the test file "
+                "as one more input, or drop the split column",
+            )
+        if not (assigned == "train").any():
+            raise InputError(
+                "the split column marks no row train", path=train.source, hint="mark rows train"
+            )
+        notes.extend(
+            f"the split column marks no row {s}; the dataset has no {s} split"
+            for s in ("valid", "test")
+            if not (assigned == s).any()
+        )
+        return assigned, {}
+    raise ValueError(f"no assignment for split {split!r}")
+
+
 def build_sequence_dataset(
     out: str | Path,
     train: LabelledSequences,
@@ -191,6 +265,9 @@ def build_sequence_dataset(
     test: LabelledSequences | None = None,
     length: int | None = None,
     negatives: str | None = None,
+    split: str = "random",
+    valid_chroms: Sequence[str] = ("chr8",),
+    test_chroms: Sequence[str] = ("chr9",),
     valid: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 1,
@@ -203,8 +280,7 @@ def build_sequence_dataset(
     out
         Destination ``.h5`` (written to a temporary file and renamed).
     train
-        Training sequences; ``valid`` (and, without ``test``, ``test_fraction``) of them are
-        held out at random.
+        Sequences to split into train, valid and (without ``test``) test.
     test
         A separate test set. It must have as many targets as ``train``.
     length
@@ -214,9 +290,18 @@ def build_sequence_dataset(
         ``"shuffle"`` adds a dinucleotide-shuffled negative for every positive of ``train``
         (and of ``test`` if it has no negatives of its own). Each negative lands in the
         same split as its positive.
+    split
+        ``"random"`` (``valid`` and ``test_fraction`` held out at random), ``"chrom"``
+        (``valid_chroms`` and ``test_chroms`` held out; needs ``train.chroms``) or
+        ``"column"`` (each record's split from its file's split column, ``train.splits``;
+        not with ``test``).
+    valid_chroms, test_chroms
+        With ``split="chrom"``: chromosomes held out for validation and test (``chr8``
+        matches ``8``); ``test_chroms`` is ignored when ``test`` is given. A split left
+        empty is an error that names the chromosomes present.
     valid, test_fraction
-        Fractions (below 1) or counts of ``train`` records held out for validation and
-        test; ``test_fraction`` is ignored when ``test`` is given.
+        With ``split="random"``: fractions (below 1) or counts of ``train`` records held
+        out for validation and test; ``test_fraction`` is ignored when ``test`` is given.
     seed
         Seed for the split and the shuffles.
     continuous
@@ -226,9 +311,18 @@ def build_sequence_dataset(
     -------
     BuildReport
         Counts, resizing and positive rates; ``str()`` of it is a human summary.
+
+    Raises
+    ------
+    InputError
+        On labels that do not fit ``continuous``, records without a chromosome (``"chrom"``)
+        or split (``"column"``), a chromosome split that leaves a split empty, a split
+        column that marks no row train, or a split column together with ``test``.
     """
     if negatives not in (None, *NEGATIVES):
         raise ValueError(f"unknown negatives {negatives!r}; choose one of {NEGATIVES} or None")
+    if split not in SPLIT_METHODS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLIT_METHODS}")
     if len(train) == 0:
         raise InputError("no training sequences", path=train.source)
     if length is not None and length < 1:
@@ -271,7 +365,11 @@ def build_sequence_dataset(
     n_padded = sum(len(s) < length for s in inputs)
     n_trimmed = sum(len(s) > length for s in inputs)
 
-    assigned = split_random(len(train), valid, 0 if test is not None else test_fraction, seed)
+    if split == "random":
+        assigned = split_random(len(train), valid, 0 if test is not None else test_fraction, seed)
+        held_out: dict[str, list[str]] = {}
+    else:
+        assigned, held_out = _assign(train, test, split, valid_chroms, test_chroms, notes)
     groups = {s: train.subset(np.flatnonzero(assigned == s)) for s in SPLITS}
     if test is not None:
         groups["test"] = test
@@ -312,8 +410,11 @@ def build_sequence_dataset(
         "source_test": test.source if test is not None else "",
         "length": int(length),
         "negatives": negatives or "none",
-        "valid": float(valid),
-        "test_fraction": float(test_fraction) if test is None else 0.0,
+        "split": split,
+        "valid": float(valid) if split == "random" else 0.0,
+        "test_fraction": float(test_fraction) if test is None and split == "random" else 0.0,
+        "valid_chroms": ",".join(held_out.get("valid", [])),
+        "test_chroms": ",".join(held_out.get("test", [])),
         "seed": int(seed),
         "n_padded": int(n_padded),
         "n_trimmed": int(n_trimmed),
@@ -330,6 +431,8 @@ def build_sequence_dataset(
         continuous=continuous,
         n_negatives=n_negatives,
         notes=notes,
+        split=split,
+        held_out=held_out,
     )
 
 
@@ -343,6 +446,9 @@ def build_from_files(
     sequence_column: str = "sequence",
     label_columns: Sequence[str] | None = None,
     name_column: str | None = None,
+    chrom_column: str | None = None,
+    split_column: str | None = None,
+    split: str | None = None,
     **options: object,
 ) -> BuildReport:
     """Read labelled sequence files and build a dataset file from them.
@@ -358,12 +464,36 @@ def build_from_files(
         ``"auto"``, ``"fasta"``, ``"table"`` or ``"deepbind"``.
     test_file
         A separate test set in the same format.
-    continuous, sequence_column, label_columns, name_column
-        As :func:`~motiflens.data.labelled_readers.read_sequences` takes them.
+    continuous, sequence_column, label_columns, name_column, chrom_column, split_column
+        As :func:`~motiflens.data.labelled_readers.read_sequences` takes them: the
+        chromosome column is found by name (``chr``, ``chrom``, ``chromosome``) unless
+        given, and FASTA records take their chromosome from coordinates in their names.
+    split
+        ``"random"``, ``"chrom"`` or ``"column"`` (:func:`build_sequence_dataset`); by
+        default ``"column"`` when ``split_column`` is given, else ``"random"``.
     **options
-        ``length``, ``negatives``, ``valid``, ``test_fraction``, ``seed`` of
-        :func:`build_sequence_dataset`.
+        ``length``, ``negatives``, ``valid_chroms``, ``test_chroms``, ``valid``,
+        ``test_fraction``, ``seed`` of :func:`build_sequence_dataset`.
+
+    Raises
+    ------
+    InputError
+        As the readers and :func:`build_sequence_dataset` do, naming the file of a record
+        without a chromosome or split; and when ``split_column`` is given with another
+        ``split``.
     """
+    if split is None:
+        split = "column" if split_column is not None else "random"
+    if split_column is not None and split != "column":
+        given = (
+            "a chromosome split (valid_chroms/test_chroms, --valid-chrom/--test-chrom)"
+            if split == "chrom"
+            else f"split={split!r}"
+        )
+        raise InputError(
+            f"{given} and a split column ({split_column!r}, --split-column) were both "
+            "given; choose one",
+        )
 
     def read(path: str | Path) -> LabelledSequences:
         return read_sequences(
@@ -373,14 +503,21 @@ def build_from_files(
             sequence_column=sequence_column,
             label_columns=label_columns,
             name_column=name_column,
+            chrom_column=chrom_column,
+            split_column=split_column,
         )
 
-    train = concat_labelled([read(p) for p in sources])
+    parts = [read(p) for p in sources]
+    if split != "random":
+        for part in parts:  # each file on its own, so that a message names its file
+            part.require("chroms" if split == "chrom" else "splits")
+    train = concat_labelled(parts)
     test = read(test_file) if test_file is not None else None
     return build_sequence_dataset(
         out,
         train,
         test=test,
+        split=split,
         continuous=continuous,
         **options,  # type: ignore[arg-type]
     )

@@ -2,9 +2,11 @@
 
 - **FASTA** whose header carries the label(s): ``>1`` / ``>0`` (the Deep Motif Dashboard
   format), ``>1,0,1`` for several targets, or ``>name 1`` (a name, then the label(s) as the
-  last whitespace-separated token).
+  last whitespace-separated token). A name that holds coordinates (``chr1:100-200``,
+  ``chr1:100-200(+)``, or bedtools getfasta ``-name``'s ``name::chr1:100-200``) gives the
+  record's chromosome.
 - **Tables** (TSV or CSV, plain or gzip) with a sequence column and one or more label
-  columns.
+  columns, optionally a chromosome column and a split column.
 - **DeepBind ENCODE** files: gzip TSV with the header ``FoldID EventID seq Bound``.
 
 Every reader validates as it goes and rejects malformed input with an
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from motiflens.data.labelled import (
+    CHROM_COLUMNS,
     COMPRESSION_SUFFIXES,
     DEEPBIND_HEADER,
     FORMATS,
@@ -32,9 +35,25 @@ from motiflens.data.labelled import (
     target_names,
     validate_seqs,
 )
+from motiflens.data.splits import parse_splits
 from motiflens.errors import InputError
 from motiflens.sequence.fasta import read_fasta
 from motiflens.sequence.textio import numbered_lines, open_text
+
+
+# bedtools getfasta writes chrom:start-end, with -s a (+)/(-) suffix, with -name name::...;
+# the chromosome is everything before the last ':start-end'
+_COORDINATES = re.compile(r"^(?:.*::)?(?P<chrom>\S+?):\d+-\d+(?:\([+.-]\))?$")
+
+
+def header_chromosome(name: str) -> str | None:
+    """The chromosome of a FASTA record name that holds coordinates, else None.
+
+    ``chr1:100-200``, ``chr1:100-200(+)`` and ``name::chr1:100-200`` (bedtools getfasta
+    with ``-name``) all give ``chr1``.
+    """
+    match = _COORDINATES.match(name)
+    return match.group("chrom") if match else None
 
 
 def read_labelled_fasta(
@@ -60,6 +79,8 @@ def read_labelled_fasta(
     -------
     LabelledSequences
         Records without a name are called ``record_<i>`` (``i`` counts records from 1).
+        ``chroms`` comes from names that hold coordinates (:func:`header_chromosome`);
+        it is None when no name does.
 
     Raises
     ------
@@ -112,6 +133,10 @@ def read_labelled_fasta(
         lines.append(line)
     if any(named):
         check_unique(names, lines, path)
+    chroms = [
+        (header_chromosome(name) or "") if is_named else ""
+        for name, is_named in zip(names, named, strict=True)
+    ]
     labels = np.asarray(rows, dtype=np.float32)
     return LabelledSequences(
         names=names,
@@ -120,6 +145,7 @@ def read_labelled_fasta(
         target_labels=target_names(target_labels, labels.shape[1], path),
         source=str(path),
         lines=lines,
+        chroms=chroms if any(chroms) else None,
     )
 
 
@@ -152,6 +178,8 @@ def read_table(
     sequence_column: str = "sequence",
     label_columns: Sequence[str] | None = None,
     name_column: str | None = None,
+    chrom_column: str | None = None,
+    split_column: str | None = None,
     continuous: bool = False,
     sep: str | None = None,
     target_labels: Sequence[str] | None = None,
@@ -166,10 +194,17 @@ def read_table(
         Column holding the sequences.
     label_columns
         Columns holding the targets, in order. By default every column other than the
-        sequence and name columns, which must then all be numeric.
+        sequence, name, chromosome and split columns, which must then all be numeric.
+        The chromosome and split columns are never labels.
     name_column
         Column holding unique record names; without it records are ``record_<i>``
         (``i`` counts rows from 1).
+    chrom_column
+        Column holding each row's chromosome; by default the column named ``chr``,
+        ``chrom`` or ``chromosome`` (any case) if there is one.
+    split_column
+        Column holding each row's split: ``train``/``training``,
+        ``valid``/``validation``/``val`` or ``test``/``testing`` (any case).
     continuous
         Labels are real numbers rather than 0/1.
     sep
@@ -187,8 +222,9 @@ def read_table(
     InputError
         On an empty file, a missing column (listing those available), rows with more fields
         than the header, an empty or invalid sequence, a label that is not 0/1 (or not a
-        number with ``continuous``), or duplicate names. Messages give the 1-based line
-        (the header is line 1).
+        number with ``continuous``), duplicate names, a split value that is not accepted,
+        a chromosome or split column chosen as a label, or several columns that could be
+        the chromosome column. Messages give the 1-based line (the header is line 1).
     """
     path = Path(path)
     header_line, first = _first_line(path)
@@ -250,8 +286,26 @@ def read_table(
     need(sequence_column, "sequence")
     if name_column is not None:
         need(name_column, "name")
+    if split_column is not None:
+        need(split_column, "split")
+    if chrom_column is not None:
+        need(chrom_column, "chromosome")
+    else:
+        found = [c for c in columns if c.strip().lower() in CHROM_COLUMNS]
+        if len(found) > 1:
+            raise InputError(
+                f"columns {found} could each be the chromosome column",
+                path=path,
+                line=1,
+                hint="choose one with --chrom-column (chrom_column=)",
+            )
+        chrom_column = found[0] if found else None
+    roles = {chrom_column: "chromosome", split_column: "split"}
+    roles.pop(None, None)
     if label_columns is None:
-        label_columns = [c for c in columns if c not in (sequence_column, name_column)]
+        label_columns = [
+            c for c in columns if c not in (sequence_column, name_column) and c not in roles
+        ]
         if not label_columns:
             raise InputError(
                 f"no label columns: the only columns are {available}", path=path, line=1
@@ -273,6 +327,13 @@ def read_table(
             raise InputError("no label columns given", path=path)
         for column in label_columns:
             need(column, "label")
+            if column in roles:
+                raise InputError(
+                    f"column {column!r} is the {roles[column]} column; it cannot be a label",
+                    path=path,
+                    line=1,
+                    hint=f"choose the label column(s) among: {available}",
+                )
 
     lines = line_numbers.tolist()
     if name_column is not None:
@@ -313,6 +374,10 @@ def read_table(
             "columns",
             path=path,
         )
+    chroms = None if chrom_column is None else df[chrom_column].str.strip().tolist()
+    splits = None
+    if split_column is not None:
+        splits = parse_splits(df[split_column].tolist(), path=path, lines=lines, column=split_column)
     return LabelledSequences(
         names=names,
         seqs=seqs,
@@ -320,6 +385,8 @@ def read_table(
         target_labels=list(target_labels),
         source=str(path),
         lines=lines,
+        chroms=chroms,
+        splits=splits,
     )
 
 
@@ -424,6 +491,8 @@ def read_sequences(
     sequence_column: str = "sequence",
     label_columns: Sequence[str] | None = None,
     name_column: str | None = None,
+    chrom_column: str | None = None,
+    split_column: str | None = None,
     sep: str | None = None,
 ) -> LabelledSequences:
     """Read labelled sequences in any supported format.
@@ -438,8 +507,10 @@ def read_sequences(
         else is a table).
     continuous, target_labels
         As for every reader (DeepBind targets are always binary).
-    sequence_column, label_columns, name_column, sep
-        Table options (see :func:`read_table`); an error for other formats.
+    sequence_column, label_columns, name_column, chrom_column, split_column, sep
+        Table options (see :func:`read_table`); an error for other formats. FASTA records
+        take their chromosome from coordinates in their names
+        (:func:`read_labelled_fasta`).
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose one of {FORMATS}")
@@ -451,6 +522,8 @@ def read_sequences(
             sequence_column=sequence_column,
             label_columns=label_columns,
             name_column=name_column,
+            chrom_column=chrom_column,
+            split_column=split_column,
             continuous=continuous,
             sep=sep,
             target_labels=target_labels,
@@ -459,12 +532,19 @@ def read_sequences(
         "sequence_column": sequence_column != "sequence",
         "label_columns": label_columns is not None,
         "name_column": name_column is not None,
+        "chrom_column": chrom_column is not None,
+        "split_column": split_column is not None,
         "sep": sep is not None,
     }
     given = [k for k, v in table_options.items() if v]
     if given:
         raise InputError(
-            f"options {given} apply to tables, but the file is read as {format}", path=path
+            f"options {given} apply to tables, but the file is read as {format}",
+            path=path,
+            hint="FASTA records take their chromosome from names such as 'chr1:100-200' or "
+            "'name::chr1:100-200'"
+            if format == "fasta" and "chrom_column" in given
+            else None,
         )
     if format == "fasta":
         return read_labelled_fasta(path, continuous=continuous, target_labels=target_labels)

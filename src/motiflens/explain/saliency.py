@@ -23,30 +23,45 @@ Methods
     from each reference to the input, averaged over the references ("expected"
     integrated gradients when the references are shuffles).
 ``"deeplift_shap"``
-    Captum's :class:`~captum.attr.DeepLift` (rescale rule) against each reference,
-    averaged over the references: DeepSHAP (Lundberg & Lee 2017), as
-    :class:`~captum.attr.DeepLiftShap` computes it, but with references drawn per
-    sequence (Captum's class shares one set of baselines across the batch). Captum
-    0.9.0 on its own gets DeepLIFT wrong wherever one hooked non-linearity feeds another
-    (ReLU -> MaxPool1d in every Basset and DeMo CNN conv block; captum#1104): this
-    module puts a clone between them (:func:`_unshared_nonlinear_inputs`), after which
-    completeness holds to float rounding.
+    DeepLIFT against each reference, averaged over the references: DeepSHAP (Lundberg &
+    Lee 2017) with references drawn per sequence. The rules are motiflens' own
+    (:mod:`motiflens.explain.deeplift`: rescale rule on element-wise non-linearities,
+    DeepSHAP max rule on max-pools and global maxima, rescale and Shapley product rules
+    inside LSTMs), because Captum's and tangermeme's module hooks reach neither the DeMo
+    CNN's global max nor an LSTM's gates.
 
 References for the last two are dinucleotide-shuffled copies of each sequence by default
 (:func:`shuffled_references`), so a reference keeps the sequence's composition and
 dinucleotide content but loses its motifs.
 
+Hypothetical contributions and their projection
+-----------------------------------------------
+Integrated gradients and DeepLIFT give a *multiplier* ``m[c, p]`` per base channel and
+position (per reference); ``m * (x - ref)`` is non-zero on the observed base and on the
+reference's base, which is neither a contribution of the sequence nor readable as a logo.
+As DeepLIFT's genomics code, tfmodisco and tangermeme do, motiflens derives from the
+multipliers the *hypothetical contribution* of every base ``b`` at every position, had
+``b`` been there, ``hyp[b, p] = mean_ref sum_c m[c, p] (onehot(b)[c] - ref[c, p])``, and
+its *projection* on the sequence, ``hyp * x``: zero off the observed base, and (since every
+column of ``x`` sums to 1, an ``N`` being 0.25 x 4) adding up per position to that
+position's contribution ``sum_c m (x - ref)``, so completeness holds for the projection.
+
+:attr:`Attributions.attributions` is the projection for ``gradient_x_input`` (the gradient
+is its multiplier against an all-zero reference), ``integrated_gradients`` and
+``deeplift_shap``, and :attr:`Attributions.hypothetical` the hypothetical contributions
+(for ``gradient_x_input``: the gradient itself). ``gradient`` and ``demo`` have no
+hypothetical contributions (``None``): ``gradient`` is a map of every base by definition
+and ``demo`` is masked by the input already.
+
 Completeness
 ------------
 Integrated gradients and DeepLIFT both satisfy *completeness* (summation-to-delta): the
 attributions of a sequence add up to ``f(x) - mean_r f(ref_r)``. :func:`attribute`
-checks it for every sequence and target, reports the relative error and warns when it
-is above 1%. For integrated gradients the error is the integration error (raise
-``n_steps``); for DeepLIFT it is zero up to float rounding on models built from layers
-Captum has a rule for (Conv, Linear, BatchNorm in eval mode, ReLU, MaxPool1d) and
-non-zero on others: a functional ``amax`` (the DeMo CNN's global max pool) and LSTMs
-(whose sigmoid/tanh gates are not modules) are differentiated as plain gradients, so
-DeepLIFT's attributions there are only approximate and the warning says so.
+checks it for every sequence and target against fresh forward passes, reports the
+relative error and warns when it is above 1%. For integrated gradients the error is the
+integration error (raise ``n_steps``); for DeepLIFT it is float rounding (below 1e-4 on
+random and trained Basset, DeMo CNN, RNN and CNN-RNN models) wherever every non-linear
+operation has a rule, and the warning names what had none.
 """
 
 from __future__ import annotations
@@ -54,7 +69,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -63,6 +78,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
+from motiflens.explain.deeplift import deeplift_multipliers
 from motiflens.explain.inputs import SequenceInput, TargetSelection, as_onehot, model_targets
 from motiflens.models.registry import pick_device, prepared_model
 from motiflens.sequence.onehot import decode, one_hot
@@ -71,9 +87,11 @@ from motiflens.sequence.shuffle import dinucleotide_shuffle
 __all__ = [
     "COMPLETENESS_FLOOR",
     "COMPLETENESS_TOLERANCE",
+    "HYPOTHETICAL_METHODS",
     "METHODS",
     "Attributions",
     "attribute",
+    "hypothetical_contributions",
     "shuffled_references",
 ]
 
@@ -86,6 +104,8 @@ METHODS: tuple[str, ...] = (
     "deeplift_shap",
 )
 _REFERENCE_METHODS = ("integrated_gradients", "deeplift_shap")
+#: Methods with hypothetical contributions (:attr:`Attributions.hypothetical`).
+HYPOTHETICAL_METHODS: tuple[str, ...] = ("gradient_x_input", *_REFERENCE_METHODS)
 _REFERENCE_KINDS = ("shuffle", "zeros", "uniform")
 
 #: Relative completeness error above which :func:`attribute` warns (1%).
@@ -103,7 +123,10 @@ class Attributions(NamedTuple):
     attributions
         float32, shape ``(N, 4, L, T)``: sequence, base (A, C, G, T), position, and the
         selected targets last, in the order of ``targets`` (``targets=None``: all of
-        the model's outputs).
+        the model's outputs). For ``gradient_x_input``, ``integrated_gradients`` and
+        ``deeplift_shap`` the contributions of the observed bases (``hypothetical * x``,
+        zero off the observed base); for ``gradient`` the gradient of every base; for
+        ``demo`` DeMo's map (zero off the observed base).
     method
         The method's name, one of :data:`METHODS`.
     targets
@@ -116,6 +139,10 @@ class Attributions(NamedTuple):
     max_delta
         The largest ``convergence_delta`` (``None`` when there is none); above 0.01 a
         warning was issued.
+    hypothetical
+        float32, shape ``(N, 4, L, T)``, for the methods of :data:`HYPOTHETICAL_METHODS`
+        (``None`` otherwise): the hypothetical contribution of every base at every
+        position (module docstring); ``attributions == hypothetical * x``.
     """
 
     attributions: np.ndarray
@@ -123,6 +150,7 @@ class Attributions(NamedTuple):
     targets: list[int]
     convergence_delta: np.ndarray | None = None
     max_delta: float | None = None
+    hypothetical: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------- references
@@ -286,7 +314,11 @@ def _gradient_batch(
     y: torch.Tensor | None,
     task: str,
 ) -> torch.Tensor:
-    """``(b, 4, L, T_sel)`` for one batch with one of the three gradient methods."""
+    """``(b, 4, L, T_sel)`` for one batch with one of the three gradient methods.
+
+    For ``gradient_x_input`` the gradient (its hypothetical contributions); the caller
+    multiplies by the input.
+    """
     x = x.detach().requires_grad_(True)
     logits = model(x)
     if method == "demo" and y is None:
@@ -301,9 +333,7 @@ def _gradient_batch(
         else:
             scalar = logits[:, t].sum()
         (grad,) = torch.autograd.grad(scalar, x, retain_graph=k < len(targets) - 1)
-        if method == "gradient_x_input":
-            grad = grad * x.detach()
-        elif method == "demo":
+        if method == "demo":
             grad = grad.abs() * x.detach()
         out.append(grad)
     return torch.stack(out, dim=-1)
@@ -312,60 +342,64 @@ def _gradient_batch(
 # ------------------------------------------------------------------ reference methods
 
 
-def _captum(method: str, model: nn.Module) -> Any:
+def hypothetical_contributions(
+    multipliers: np.ndarray | torch.Tensor, references: np.ndarray | torch.Tensor
+) -> np.ndarray | torch.Tensor:
+    """Hypothetical contributions from per-reference multipliers, averaged over references.
+
+    ``hyp[b, p] = mean_r sum_c m_r[c, p] * (onehot(b)[c] - ref_r[c, p])``: what base ``b``
+    at position ``p`` would contribute against the references, given the multipliers of
+    integrated gradients or DeepLIFT (DeepLIFT's genomics convention, as tfmodisco and
+    tangermeme use). ``(hyp * x).sum()`` over bases and positions is
+    ``mean_r sum(m_r * (x - ref_r))`` for any ``x`` whose columns sum to 1.
+
+    Parameters
+    ----------
+    multipliers : array, shape=(..., R, 4, L)
+        Multipliers per reference (NumPy or torch).
+    references : array, shape=(..., R, 4, L)
+        The references they were computed against.
+
+    Returns
+    -------
+    array, shape=(..., 4, L)
+        Of the type of ``multipliers``.
+    """
+    along_ref = (multipliers * references).sum(-2)[..., None, :]
+    return (multipliers - along_ref).mean(-3)
+
+
+def _ig_multipliers(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    baselines: torch.Tensor,
+    targets: list[int],
+    n_steps: int,
+    batch_size: int,
+) -> torch.Tensor:
+    """``(P, 4, L, T_sel)``: path integrals of the gradient (IG before ``* (x - ref)``)."""
     try:
-        from captum.attr import DeepLift, IntegratedGradients
+        from captum.attr import IntegratedGradients
     except ImportError as err:  # pragma: no cover - captum is a dependency
         raise ImportError(
-            f"{method} needs Captum: pip install captum (it is a motiflens dependency)"
+            "integrated_gradients needs Captum: pip install captum (a motiflens dependency)"
         ) from err
-    if method == "integrated_gradients":
-        return IntegratedGradients(model)
-    return DeepLift(model)
-
-
-# Modules Captum's DeepLift has a rule for (captum.attr._core.deep_lift.SUPPORTED_NON_LINEAR).
-_CAPTUM_NONLINEAR = (
-    nn.ReLU,
-    nn.ELU,
-    nn.LeakyReLU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.Softplus,
-    nn.MaxPool1d,
-    nn.MaxPool2d,
-    nn.MaxPool3d,
-    nn.Softmax,
-)
-
-
-def _clone_inputs(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
-
-
-@contextlib.contextmanager
-def _unshared_nonlinear_inputs(model: nn.Module) -> Iterator[None]:
-    """Give every hooked non-linearity an input tensor of its own (Captum 0.9 workaround).
-
-    Captum 0.9.0's DeepLift records a module's output gradient with a hook on its output
-    tensor and rewrites its input gradient with a hook on its input tensor. When one
-    hooked module feeds another directly (Basset's and the DeMo CNN's ReLU -> MaxPool1d),
-    both hooks sit on the same tensor and the first module records the gradient *before*
-    the second rewrites it, so the max-pool rule is lost and attributions miss
-    completeness by hundreds of percent (captum issues #1104, fixed upstream by PR #1843
-    after 0.9.0). A clone in front of each such module, registered before Captum's own
-    hooks, puts the two hooks on different tensors joined by an identity.
-    """
-    handles = [
-        m.register_forward_pre_hook(_clone_inputs)
-        for m in model.modules()
-        if isinstance(m, _CAPTUM_NONLINEAR)
-    ]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+    explainer = IntegratedGradients(model, multiply_by_inputs=False)
+    out = []
+    for t in targets:
+        with warnings.catch_warnings():
+            # Captum announces that it made the inputs require gradients: expected.
+            warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
+            grads = explainer.attribute(
+                inputs,
+                baselines=baselines,
+                target=t,
+                n_steps=n_steps,
+                method=_ig_rule(n_steps),
+                internal_batch_size=max(batch_size, len(inputs)),
+            )
+        out.append(grads.detach())
+    return torch.stack(out, dim=-1)
 
 
 #: Above this many steps integrated gradients uses the trapezoid rule: Gauss-Legendre
@@ -379,38 +413,30 @@ def _ig_rule(n_steps: int) -> str:
 
 
 def _reference_batch(
-    explainer: Any,
+    model: nn.Module,
     method: str,
     x: torch.Tensor,
     refs: torch.Tensor,
     targets: list[int],
     n_steps: int,
     batch_size: int,
-) -> torch.Tensor:
-    """``(b, 4, L, T_sel)``: attributions against each reference, averaged."""
+) -> tuple[torch.Tensor, set[str]]:
+    """Hypothetical contributions ``(b, 4, L, T_sel)`` against each reference, averaged.
+
+    Also the operations DeepLIFT had no rule for (empty for integrated gradients).
+    """
     b, r = refs.shape[:2]
     inputs = x[:, None].expand(b, r, *x.shape[1:]).reshape(b * r, *x.shape[1:]).contiguous()
     baselines = refs.reshape(b * r, *x.shape[1:]).contiguous()
-    out = []
-    for t in targets:
-        with warnings.catch_warnings():
-            # Captum announces (every call) that it sets hooks on non-linear modules and
-            # that it made the inputs require gradients: both expected, neither useful.
-            warnings.filterwarnings("ignore", message=".*[Ss]etting forward, backward hooks.*")
-            warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
-            if method == "integrated_gradients":
-                attr = explainer.attribute(
-                    inputs,
-                    baselines=baselines,
-                    target=t,
-                    n_steps=n_steps,
-                    method=_ig_rule(n_steps),
-                    internal_batch_size=max(batch_size, b * r),
-                )
-            else:
-                attr = explainer.attribute(inputs, baselines=baselines, target=t)
-        out.append(attr.detach().reshape(b, r, *x.shape[1:]).mean(dim=1))
-    return torch.stack(out, dim=-1)
+    if method == "integrated_gradients":
+        multipliers = _ig_multipliers(model, inputs, baselines, targets, n_steps, batch_size)
+        unsupported: set[str] = set()
+    else:
+        multipliers, _, unsupported = deeplift_multipliers(model, inputs, baselines, targets)
+    # (b * r, 4, L, T) -> (b, T, r, 4, L): the layout hypothetical_contributions takes
+    multipliers = multipliers.reshape(b, r, *x.shape[1:], len(targets)).movedim(-1, 1)
+    hyp = hypothetical_contributions(multipliers, refs[:, None])
+    return hyp.movedim(1, -1), unsupported
 
 
 def _forward(model: nn.Module, x: np.ndarray, device: torch.device, batch_size: int) -> np.ndarray:
@@ -518,9 +544,10 @@ def attribute(
     Returns
     -------
     Attributions
-        ``attributions (N, 4, L, T)``, ``method``, ``targets``, ``convergence_delta
-        (N, T)`` and ``max_delta``; see :class:`Attributions`. Arrays are float32 NumPy on
-        the CPU.
+        ``attributions (N, 4, L, T)`` (the projection on the observed bases, except for
+        ``gradient``), ``method``, ``targets``, ``convergence_delta (N, T)``,
+        ``max_delta`` and ``hypothetical (N, 4, L, T)``; see :class:`Attributions`.
+        Arrays are float32 NumPy on the CPU.
 
     Raises
     ------
@@ -552,37 +579,49 @@ def attribute(
         chosen = model_targets(model, targets, n_targets)
         y = _labels_for(labels, n, n_targets, chosen) if method == "demo" else None
         result = np.zeros((n, 4, length, len(chosen)), dtype=np.float32)
-        delta = None
+        hypothetical = result.copy() if method in HYPOTHETICAL_METHODS else None
+        delta, unsupported = None, set()
         if method in _REFERENCE_METHODS:
             refs = _references(references, x_np, n_shuffles, rng)
-            explainer = _captum(method, model)
-            if method == "deeplift_shap":
-                stack.enter_context(_unshared_nonlinear_inputs(model))
             per_batch = max(1, batch_size // refs.shape[1])
             for sl in _batches(n, per_batch, verbose, method):
                 xb = torch.from_numpy(x_np[sl]).to(dev)
                 rb = torch.from_numpy(refs[sl]).to(dev)
-                attr = _reference_batch(explainer, method, xb, rb, chosen, n_steps, batch_size)
-                result[sl] = attr.float().cpu().numpy()
-            delta = _completeness(model, x_np, refs, result, chosen, dev, batch_size)
+                hyp, missing = _reference_batch(model, method, xb, rb, chosen, n_steps, batch_size)
+                hypothetical[sl] = hyp.float().cpu().numpy()  # type: ignore[index]
+                unsupported |= missing
         else:
             task = _task(model)
             for sl in _batches(n, batch_size, verbose, method):
                 xb = torch.from_numpy(x_np[sl]).to(dev)
                 yb = None if y is None else torch.from_numpy(y[sl]).to(dev)
-                attr = _gradient_batch(model, xb, chosen, method, yb, task)
-                result[sl] = attr.float().cpu().numpy()
+                attr = _gradient_batch(model, xb, chosen, method, yb, task).float().cpu().numpy()
+                if hypothetical is not None:
+                    hypothetical[sl] = attr
+                else:
+                    result[sl] = attr
+        if hypothetical is not None:
+            result = hypothetical * x_np[..., None]  # the projection on the observed bases
+        if method in _REFERENCE_METHODS:
+            delta = _completeness(model, x_np, refs, result, chosen, dev, batch_size)
     max_delta = None
     if delta is not None:
         max_delta = float(delta.max()) if delta.size else 0.0
         if max_delta > COMPLETENESS_TOLERANCE:
             worst = np.unravel_index(int(delta.argmax()), delta.shape)
-            hint = (
-                "raise n_steps"
-                if method == "integrated_gradients"
-                else "the model has layers DeepLIFT has no rule for (functional max, LSTM, "
-                "reused modules); treat these attributions as approximate"
-            )
+            if method == "integrated_gradients":
+                hint = "raise n_steps"
+            elif unsupported:
+                hint = (
+                    f"DeepLIFT has no rule for {', '.join(sorted(unsupported))} in this model; "
+                    "treat these attributions as approximate"
+                )
+            else:
+                hint = (
+                    "the model has operations DeepLIFT has no rule for (products of two "
+                    "input-dependent values outside an LSTM, in-place or unlisted "
+                    "non-linearities, reused inputs); treat these attributions as approximate"
+                )
             n_bad = int((delta > COMPLETENESS_TOLERANCE).any(axis=1).sum())
             warnings.warn(
                 f"{method}: attributions miss completeness by more than 1% of "
@@ -591,4 +630,4 @@ def attribute(
                 stacklevel=2,
             )
         delta = delta.astype(np.float32)
-    return Attributions(result, method, chosen, delta, max_delta)
+    return Attributions(result, method, chosen, delta, max_delta, hypothetical)

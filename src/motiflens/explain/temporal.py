@@ -10,9 +10,9 @@ DeMo ran the model once per prefix and suffix (``2L`` passes per sequence). Here
 is batched and shared, exactly:
 
 * a forward-direction LSTM reads a prefix as the first ``t+1`` steps of the whole sequence,
-  so its time-mean over every prefix is a cumulative mean of one pass over ``x``;
+  so its time-mean (or max) over every prefix is a cumulative mean (or max) of one pass;
 * a backward-direction LSTM reads a suffix, reversed, as the first steps of the reversed
-  sequence: again a cumulative mean of one pass;
+  sequence: again a cumulative mean (or max) of one pass;
 * the other two cases (forward LSTM on a suffix, backward LSTM on a prefix) start from a
   zero state at a different place for each ``t``. All ``L`` of them run side by side in
   one staggered loop of ``L`` batched steps, sharing the input-to-hidden products of each
@@ -74,15 +74,17 @@ def _as_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------- LSTM runs
 
 
-def _cumulative_mean(lstm: nn.LSTM, seq: torch.Tensor) -> torch.Tensor:
-    """``out[:, t]`` = time-mean of ``lstm`` outputs over ``seq[:, :t+1]``; ``(n, L, H)``."""
+def _prefix_pooled(lstm: nn.LSTM, seq: torch.Tensor, pool: str) -> torch.Tensor:
+    """``out[:, t]`` = time-mean or max of ``lstm`` outputs on ``seq[:, :t+1]``: ``(n, L, H)``."""
     out = lstm(seq)[0]
+    if pool == "max":
+        return out.cummax(dim=1).values
     steps = torch.arange(1, seq.shape[1] + 1, device=seq.device, dtype=out.dtype)
     return out.cumsum(dim=1) / steps[:, None]
 
 
-def _suffix_means(lstm: nn.LSTM, seq: torch.Tensor) -> torch.Tensor:
-    """``out[:, k]`` = time-mean of ``lstm`` outputs on ``seq[:, k:]`` (zero start state).
+def _suffix_pooled(lstm: nn.LSTM, seq: torch.Tensor, pool: str) -> torch.Tensor:
+    """``out[:, k]`` = time-mean (or max) of ``lstm`` outputs on ``seq[:, k:]`` (zero start).
 
     ``seq`` is ``(n, L, C)``; the result ``(n, L, H)``. All ``L`` suffixes of a sequence
     run side by side, staggered: at step ``s`` suffix ``k`` reads position ``k + s``, so
@@ -98,7 +100,10 @@ def _suffix_means(lstm: nn.LSTM, seq: torch.Tensor) -> torch.Tensor:
     # Layer input, staggered: x_in[:, k, s] is what suffix k reads at step s. For the first
     # layer that is seq[:, k + s] for every k, so it is kept unstaggered (shared).
     x_in: torch.Tensor | None = None
-    total = seq.new_zeros(n, length, hidden)
+    if pool == "max":
+        total = seq.new_full((n, length, hidden), -torch.inf)
+    else:
+        total = seq.new_zeros(n, length, hidden)
     for layer in range(lstm.num_layers):
         w_ih = getattr(lstm, f"weight_ih_l{layer}")
         w_hh = getattr(lstm, f"weight_hh_l{layer}")
@@ -117,12 +122,16 @@ def _suffix_means(lstm: nn.LSTM, seq: torch.Tensor) -> torch.Tensor:
             i, f, g, o = (pre + h @ w_hh.T).chunk(4, dim=-1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
-            if last:
+            if last and pool == "max":
+                total[:, :active] = torch.maximum(total[:, :active], h)
+            elif last:
                 total[:, :active] += h
             else:
                 outputs[:, :active, s] = h
         if not last:
             x_in = outputs  # (eval mode: no dropout between layers)
+    if pool == "max":
+        return total
     steps = torch.arange(length, 0, -1, device=seq.device, dtype=total.dtype)
     return total / steps[:, None]
 
@@ -133,14 +142,15 @@ def _temporal_logits(parts: RecurrentParts, x: torch.Tensor) -> tuple[torch.Tens
     readout = parts.readout
     seq = h.transpose(1, 2)  # (n, L, C), as LSTMReadout feeds its batch_first LSTMs
     drop = readout.drop  # identity in eval mode; kept so the arithmetic mirrors the model
-    prefix = [drop(_cumulative_mean(readout.fwd, seq))]
-    suffix = [drop(_suffix_means(readout.fwd, seq))]
+    pool = readout.pool
+    prefix = [drop(_prefix_pooled(readout.fwd, seq, pool))]
+    suffix = [drop(_suffix_pooled(readout.fwd, seq, pool))]
     if readout.bwd is not None:
         rev = seq.flip(1)
         # A prefix x[:t+1], reversed, is the suffix of rev starting at L-1-t.
-        prefix.append(drop(_suffix_means(readout.bwd, rev)).flip(1))
+        prefix.append(drop(_suffix_pooled(readout.bwd, rev, pool)).flip(1))
         # A suffix x[t:], reversed, is the prefix of rev of length L-t.
-        suffix.append(drop(_cumulative_mean(readout.bwd, rev)).flip(1))
+        suffix.append(drop(_prefix_pooled(readout.bwd, rev, pool)).flip(1))
     return parts.head(torch.cat(prefix, dim=2)), parts.head(torch.cat(suffix, dim=2))
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from motiflens.config import CNNConfig, CNNRNNConfig, ModelConfig, RNNConfig
+from motiflens.config import (
+    CNNConfig,
+    CNNRNNConfig,
+    DeMoCNNRNNConfig,
+    DeMoRNNConfig,
+    ModelConfig,
+    RNNConfig,
+)
 from motiflens.models.layers import (
     ConvBlock,
     FirstConvModel,
@@ -130,7 +137,15 @@ class DeMoRNN(SequenceModel):
         arch: RNNConfig = config.arch  # type: ignore[assignment]
         self.config = config
         self.min_length = 1
-        self.rnn = LSTMReadout(4, arch.hidden, arch.layers, arch.bidirectional, arch.dropout)
+        self.rnn = LSTMReadout(
+            4,
+            arch.hidden,
+            arch.layers,
+            arch.bidirectional,
+            arch.dropout,
+            pool=arch.pool,
+            forget_bias=arch.forget_bias,
+        )
         self.output = nn.Linear(self.rnn.out_features, config.n_targets)
 
     @classmethod
@@ -179,7 +194,13 @@ class DeMoCNNRNN(FirstConvModel):
         self.min_length = 1
         self.conv = ConvBlock(4, arch.filters, arch.size, dropout=arch.conv_dropout, padding="same")
         self.rnn = LSTMReadout(
-            arch.filters, arch.hidden, arch.layers, arch.bidirectional, arch.dropout
+            arch.filters,
+            arch.hidden,
+            arch.layers,
+            arch.bidirectional,
+            arch.dropout,
+            pool=arch.pool,
+            forget_bias=arch.forget_bias,
         )
         self.output = nn.Linear(self.rnn.out_features, config.n_targets)
 
@@ -202,3 +223,18 @@ class DeMoCNNRNN(FirstConvModel):
             return self.first_block.reduce(self.first_activation(x))
 
         return RecurrentParts(features, self.rnn, self.output)
+
+
+# ------------------------------------------------------------------ DeMo exactly
+
+
+class DeMoRNNExact(DeMoRNN):
+    """DeMo's RNN as published (``rnn-demo``): the LSTM outputs averaged over time."""
+
+    arch_config = DeMoRNNConfig
+
+
+class DeMoCNNRNNExact(DeMoCNNRNN):
+    """DeMo's CNN-RNN as published (``cnn-rnn-demo``): the LSTM outputs averaged over time."""
+
+    arch_config = DeMoCNNRNNConfig

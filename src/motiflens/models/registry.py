@@ -22,7 +22,7 @@ from torch import nn
 from motiflens.config import ConfigBase, ModelConfig, register_arch
 from motiflens.files import atomic_path
 from motiflens.models.basset import Basset
-from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoRNN
+from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoCNNRNNExact, DeMoRNN, DeMoRNNExact
 from motiflens.models.layers import SequenceModel
 
 #: Model name -> class. Add to it with :func:`register_model` (which also teaches the
@@ -67,6 +67,8 @@ for _name, _cls in (
     ("cnn", DeMoCNN),
     ("rnn", DeMoRNN),
     ("cnn-rnn", DeMoCNNRNN),
+    ("rnn-demo", DeMoRNNExact),
+    ("cnn-rnn-demo", DeMoCNNRNNExact),
 ):
     register_model(_name, _cls)
 

@@ -98,8 +98,10 @@ def class_optimization_logo(
     *,
     scale: Literal["probability", "information"] = "information",
     title: str | None = None,
+    highlight: tuple[int, int] | None = None,
+    first_position: int = 1,
 ) -> Figure:
-    """A sequence logo of a ``(4, L)`` probability matrix (e.g. DeMo's class optimization).
+    """A sequence logo of a ``(4, L)`` probability matrix (e.g. a class optimization).
 
     Parameters
     ----------
@@ -110,6 +112,12 @@ def class_optimization_logo(
         the default) or ``"probability"``.
     title
         Figure title.
+    highlight
+        0-based ``(start, end)`` columns (end exclusive) to shade, e.g. the motif window
+        of :class:`~motiflens.explain.optimize.ClassOptimization`.
+    first_position
+        The 1-based sequence position of the first column, for the x axis: a motif cut
+        from positions 41-60 of a sequence is drawn at 41-60. Default 1.
 
     Returns
     -------
@@ -124,13 +132,19 @@ def class_optimization_logo(
         raise ValueError("not a probability matrix: entries must be >= 0, columns sum to 1")
     if scale not in ("probability", "information"):
         raise ValueError(f"unknown scale {scale!r}; choose 'probability' or 'information'")
-    df = pd.DataFrame(mat.T, columns=list(ALPHABET), index=np.arange(1, mat.shape[1] + 1))
+    length = mat.shape[1]
+    if highlight is not None and not 0 <= highlight[0] < highlight[1] <= length:
+        raise ValueError(f"highlight {highlight} is not a column range of 0..{length}")
+    positions = np.arange(first_position, first_position + length)
+    df = pd.DataFrame(mat.T, columns=list(ALPHABET), index=positions)
     if scale == "information":
         df = logomaker.transform_matrix(df, from_type="probability", to_type="information")
-    length = mat.shape[1]
     fig = Figure(figsize=(_width(length, 0.2), 2.2))
     ax = fig.add_subplot()
     logomaker.Logo(df, ax=ax, color_scheme="classic", font_name="DejaVu Sans Mono")
+    if highlight is not None:
+        lo, hi = positions[highlight[0]], positions[highlight[1] - 1]
+        ax.axvspan(lo - 0.5, hi + 0.5, color="#f2c14e", alpha=0.3, lw=0, zorder=0)
     ax.set_ylim(0, 2.0 if scale == "information" else 1.0)
     ax.set_ylabel("bits" if scale == "information" else "probability")
     ax.set_xlabel("position")

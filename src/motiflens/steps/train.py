@@ -31,15 +31,18 @@ def run_config(
         An architecture name; another one than the config's replaces the model section
         (keeping the task).
     preset
-        An optimizer preset (``basset``, ``demo``); it brings its own optimizer settings
-        (only ``patience``, ``monitor`` and ``seed`` are kept from the config).
+        An optimizer preset (``basset``, ``demo``, or ``auto``: the model's own); it brings
+        its own optimizer settings (only ``patience``, ``monitor`` and ``seed`` are kept
+        from the config). Without a config or preset, each model gets its own paper's.
     **training
         Training settings to set (``max_epochs``, ``lr``, ``seed`` ...); None is ignored.
     """
     if isinstance(config, RunConfig):
         base = config.to_dict()
-    else:
-        base = RunConfig.load_yaml(config).to_dict() if config else RunConfig().to_dict()
+    elif config:
+        base = RunConfig.load_yaml(config).to_dict()
+    else:  # the defaults: the training preset follows the model (preset: auto)
+        base = {"model": RunConfig().to_dict()["model"], "training": {}}
     if model is not None and model != base["model"]["name"]:
         base["model"] = {"name": model, "task": base["model"]["task"]}
     settings = base["training"]

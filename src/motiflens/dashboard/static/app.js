@@ -239,6 +239,26 @@ function drawCurves(rocDiv, prDiv, curves, targets) {
   plot(prDiv, pr, { title: { text: "Precision-recall" }, xaxis: { title: { text: "recall" }, range: [0, 1] }, yaxis: { title: { text: "precision" }, range: [0, 1.02] }, height: 380 });
 }
 
+// The model against a logistic regression on k-mer counts (k <= 6, both strands) fitted on
+// the same training split: does the deep model beat it?
+function baselineCard(b) {
+  const dl = el("dl");
+  const add = (k, v) => dl.append(el("dt", { text: k }), el("dd", { text: v }));
+  add("AUROC (mean)", `model ${fmt(b.model_auroc_mean, 4)}, baseline ${fmt(b.baseline_auroc_mean, 4)}`);
+  if (b.model_auprc_mean !== undefined) add("AUPRC (mean)", `model ${fmt(b.model_auprc_mean, 4)}, baseline ${fmt(b.baseline_auprc_mean, 4)}`);
+  add("model better", `on ${b.model_better} of ${b.n} targets (AUROC)`);
+  const beaten = b.n > 0 && b.model_better === b.n;
+  const verdict = b.n === 0 ? "no target has both figures" : beaten ? "the model beats the k-mer baseline on every target" : `the k-mer baseline is as good or better on: ${b.baseline_not_beaten.slice(0, 10).join(", ")}${b.baseline_not_beaten.length > 10 ? ", …" : ""}`;
+  return el(
+    "div",
+    { class: "card", id: "baseline-card" },
+    el("h3", { text: "Against a k-mer baseline" }),
+    el("p", { class: "note", text: "Logistic regression on k-mer counts (k ≤ 6, both strands), trained on the same training split, regularization chosen on its validation split." }),
+    dl,
+    el("p", { class: beaten ? "note" : "error", id: "baseline-verdict", text: verdict }),
+  );
+}
+
 async function renderOverview(sec) {
   const ov = await getJSON("overview");
   state.overview = ov;
@@ -258,6 +278,7 @@ async function renderOverview(sec) {
     return;
   }
   if (ov.test.summary) sec.append(el("p", { class: "note", text: ov.test.summary }));
+  if (ov.test.baseline) sec.append(el("div", { class: "cards" }, baselineCard(ov.test.baseline)));
   const rows = ov.test.rows;
   const selected = new Set(rows.slice(0, 8).map((r) => r.target));
   const rocDiv = el("div", { class: "plot", id: "roc-plot" });
