@@ -27,6 +27,7 @@ _EXPORTS = {
     "one_hot": "motiflens.sequence.onehot",
     "reverse_complement": "motiflens.sequence.onehot",
     "predict_array": "motiflens.prediction",
+    "kmer_baseline": "motiflens.baseline",
     "as_onehot": "motiflens.explain",
     "saturation_mutagenesis": "motiflens.explain",
     "attribute": "motiflens.explain",

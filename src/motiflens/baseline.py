@@ -59,8 +59,8 @@ PATIENCE = 2
 #: C used when the validation split cannot choose (absent, or one class only).
 DEFAULT_C = 3e-4
 
-#: Training sequences used at most (a random subset beyond): k-mer counts of long
-#: sequences take about 1 kB per sequence in memory.
+#: Training (and validation) sequences used at most (a random subset beyond): the k-mer
+#: counts of a 200 bp sequence hold about 500 non-zero entries (4 kB in memory).
 MAX_TRAIN = 50_000
 
 _FORMAT = 1
@@ -271,23 +271,22 @@ class KmerBaseline:
         """
         try:
             with np.load(path, allow_pickle=False) as z:
-                if int(z["format"]) != _FORMAT:
-                    raise InputError(f"k-mer baseline format {int(z['format'])}", path=path)
-                return cls(
-                    k=int(z["k"]),
-                    target_labels=[str(t) for t in z["target_labels"]],
-                    coef=z["coef"],
-                    intercept=z["intercept"],
-                    scale=z["scale"],
-                    C=z["C"],
-                    valid_auroc=z["valid_auroc"],
-                    fitted=z["fitted"],
-                    info=json.loads(str(z["info"])),
-                )
-        except (OSError, KeyError, ValueError) as err:
-            if isinstance(err, InputError):
-                raise
+                arrays = {key: z[key] for key in z.files}
+        except (OSError, ValueError) as err:
             raise InputError(f"cannot read the k-mer baseline: {err}", path=path) from None
+        if int(arrays.get("format", -1)) != _FORMAT:
+            raise InputError("not a k-mer baseline of this version of motiflens", path=path)
+        return cls(
+            k=int(arrays["k"]),
+            target_labels=[str(t) for t in arrays["target_labels"]],
+            coef=arrays["coef"],
+            intercept=arrays["intercept"],
+            scale=arrays["scale"],
+            C=arrays["C"],
+            valid_auroc=arrays["valid_auroc"],
+            fitted=arrays["fitted"],
+            info=json.loads(str(arrays["info"])),
+        )
 
 
 def _fit_counts(
@@ -460,7 +459,8 @@ def kmer_baseline(
     Cs
         Inverse regularization strengths to try, per target.
     max_train
-        Training sequences used at most (a random subset beyond it; ``None``: all).
+        Training (and validation) sequences used at most: a random subset beyond it
+        (``None``: all).
     batch_size
         Sequences read and counted at a time.
     random_state
@@ -487,19 +487,22 @@ def kmer_baseline(
     """
     path = Path(dataset)
     started = time.perf_counter()
-    train = SequenceDataset(path, "train")
-    rows = None
-    if max_train is not None and len(train) > max_train:
-        rng = np.random.default_rng(random_state)
-        rows = np.sort(rng.choice(len(train), max_train, replace=False))
-    x_train, y_train = _count_split(path, "train", k, rows, batch_size)
+    rng = np.random.default_rng(random_state)
+
+    def subset(split: str) -> np.ndarray | None:
+        n = len(SequenceDataset(path, split))
+        if max_train is None or n <= max_train:
+            return None
+        return np.sort(rng.choice(n, max_train, replace=False))
+
+    x_train, y_train = _count_split(path, "train", k, subset("train"), batch_size)
     if not np.isin(y_train, (0.0, 1.0)).all():
         raise InputError(
             "the k-mer baseline is for 0/1 targets; this dataset's targets are continuous",
             path=path,
         )
     try:
-        x_valid, y_valid = _count_split(path, "valid", k, None, batch_size)
+        x_valid, y_valid = _count_split(path, "valid", k, subset("valid"), batch_size)
     except InputError:  # no (or an empty) validation split: C is DEFAULT_C
         x_valid = y_valid = None
     baseline = _fit_counts(

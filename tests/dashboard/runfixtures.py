@@ -5,7 +5,8 @@
 ``never``; ``never`` has no positive in the test split), the manifest, training and test
 metrics, and every analysis file of ``/tmp/notes/formats.md``: ``explain/filters/``
 (8 filters; filter 2 is annotated ``CTCF`` and has its PWM and its match's),
-``explain/insertion/``, ``explain/optimize/`` and ``explain/variants/``, written through
+``explain/insertion/``, ``explain/optimize/<method>/`` (:func:`write_optimize`: methods
+``sequence`` and ``demo``) and ``explain/variants/``, written through
 :class:`Run`. :func:`write_stored_results` adds per-sequence results in the
 :mod:`motiflens.results` convention with known values. Beside the run sit
 a ``secret.txt`` and, inside it, a symlink pointing at it, for the path-traversal tests.
@@ -172,10 +173,7 @@ def make_run(root: Path) -> Path:
         [["MA0139.2", "CTCF", t, 0.5 * (i + 1), 0.1] for i, t in enumerate(TARGETS)]
         + [["MA0138.3", "REST", t, -0.2 * (i + 1), -0.05] for i, t in enumerate(TARGETS)],
     )
-    optimize = r.analysis_dir("optimize")
-    _tsv(optimize / "optimize.tsv", ["target", "start", "score", "sequence"],
-         [["motif", 0, 0.97, "ACGT" * 10]])  # fmt: skip
-    (optimize / "motif.meme").write_text(_meme([("motif_optimized", "", FILTER_PROBS)]))
+    write_optimize(r)
     _tsv(
         r.analysis_dir("variants") / "sad.tsv",
         ["chrom", "pos", "id", "ref", "alt", "target", "ref_pred", "alt_pred", "sad",
@@ -191,6 +189,55 @@ def make_run(root: Path) -> Path:
     (r.analysis_dir("filters").parent / "leak.txt").symlink_to(root / "secret.txt")
     (run / ".hidden.txt").write_text("hidden")
     return run
+
+
+#: Class optimization as ``motiflens optimize`` writes it (``explain/optimize/<method>/``):
+#: method -> rows of ``optimize.tsv`` (columns :data:`OPTIMIZE_COLUMNS`). ``sequence``
+#: matched its best ``motif`` window to CTCF; ``demo`` ran without a database.
+OPTIMIZE_COLUMNS = [
+    "target",
+    "start",
+    "score",
+    "sequence",
+    "motif_start",
+    "motif_end",
+    "motif",
+    "match_id",
+    "match_name",
+    "match_q",
+]
+_DESIGNED = "A" * 10 + "GCGCTG" + "T" * 24  # its motif window: 0-based 10 to 16
+OPTIMIZE_ROWS = {
+    "sequence": [
+        ["motif", 0, 3.5, _DESIGNED, 10, 16, "GCGCTG", "MA0139.2", "CTCF", 0.004],
+        ["motif", 1, 2.9, "C" * 40, 0, 6, "NGCGTN", None, None, None],
+        ["gc", 0, 1.2, "G" * 40, 4, 10, "NGCGTN", None, None, None],
+        ["gc", 1, 1.1, "GC" * 20, 30, 36, "NGCGTN", None, None, None],
+    ],
+    "demo": [["motif", 0, 0.38, "T" * 40, 2, 8, "NGCGTN", None, None, None]],
+}
+
+
+def write_optimize(r: Run) -> None:
+    """Both methods' folders: table, ``<target>.meme`` (ids ``<target>_<start>``), figures
+    and ``designed.fa``, and their manifest steps ``optimize/<method>``."""
+    for method, rows in OPTIMIZE_ROWS.items():
+        folder = r.analysis_dir("optimize") / method
+        _tsv(folder / "optimize.tsv", OPTIMIZE_COLUMNS, rows)
+        for target in dict.fromkeys(row[0] for row in rows):
+            starts = [row[1] for row in rows if row[0] == target]
+            # start 0 is the filter's matrix, start 1 its reverse complement: two logos apart
+            motifs = [
+                (f"{target}_{i}", target, FILTER_PROBS[::-1, ::-1] if i else FILTER_PROBS)
+                for i in starts
+            ]
+            (folder / f"{target}.meme").write_text(_meme(motifs))
+            for png in (f"{target}.png", f"{target}_motif.png"):
+                (folder / png).write_bytes(b"\x89PNG\r\n\x1a\n fixture")
+        (folder / "designed.fa").write_text("".join(f">{t}_{i}\n{q}\n" for t, i, _, q, *_ in rows))
+        db = "jaspar:2024:CORE:vertebrates" if method == "sequence" else None
+        starts = 1 + max(row[1] for row in rows)
+        r.record_step(f"optimize/{method}", [folder], method=method, steps=50, starts=starts, db=db)
 
 
 def make_genome(path: Path, length: int = 100, seed: int = 5) -> tuple[Path, str]:

@@ -17,6 +17,7 @@ from motiflens.runs import Run
 from motiflens.sequence.onehot import one_hot
 from tests.dashboard.runfixtures import (
     ANNOTATED,
+    FILTER_PROBS,
     LENGTH,
     N_FILTERS,
     SECRET,
@@ -71,8 +72,14 @@ def test_overview_lists_targets_curves_and_metrics(client, runs):
     rows = {r["target"]: r for r in ov["test"]["rows"]}
     assert rows["motif"]["auroc"] == 0.91 and rows["never"]["auroc"] is None  # NaN -> null
     assert ov["dataset"]["splits"]["test"]["n"] == 30
-    assert {s["step"] for s in ov["steps"]} == {"train", "test"}
+    assert {s["step"] for s in ov["steps"]} == {
+        "train",
+        "test",
+        "optimize/sequence",
+        "optimize/demo",
+    }
     assert all(v["present"] for k, v in ov["status"].items())
+    assert ov["status"]["optimize"]["command"] == f"motiflens optimize {runs['full']}"
 
 
 def test_curves_match_a_naive_auroc(client, runs, model):
@@ -83,14 +90,23 @@ def test_curves_match_a_naive_auroc(client, runs, model):
     with h5py.File(runs["root"] / "data.h5") as h5:
         x = h5["test_in"][:].astype(np.float32)
         y = h5["test_out"][:] > 0.5
-    score = _logits(model, x)[:, 0]
-    pos, neg = score[y[:, 0]], score[~y[:, 0]]
-    # AUROC as the share of (positive, negative) pairs ranked right, ties counting half.
-    naive = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (
-        len(pos) * len(neg)
-    )
+    # The run's test step records no rc: motiflens test's default, forward and reverse
+    # complement (both axes flipped) averaged as logits.
+    assert curves["reverse_complement"] is True
+    forward = _logits(model, x)[:, 0]
+    score = (forward + _logits(model, x[:, ::-1, ::-1])[:, 0]) / 2
     roc = curves["targets"]["motif"]
-    assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(naive, abs=1e-6)
+    # The curve's points are rounded to 5 decimals: its area is off by at most 1e-5.
+    area = np.trapezoid(roc["tpr"], roc["fpr"])
+    assert area == pytest.approx(_naive_auroc(score, y[:, 0]), abs=1e-5)
+    assert abs(area - _naive_auroc(forward, y[:, 0])) > 0.01  # the forward one is not it
+
+
+def _naive_auroc(score: np.ndarray, y: np.ndarray) -> float:
+    """The share of (positive, negative) pairs ranked right, ties counting half."""
+    pos, neg = score[y], score[~y]
+    right = (pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()
+    return float(right / (len(pos) * len(neg)))
 
 
 def test_filters_view_has_pwms_matches_and_clustered_influence(client):
@@ -122,7 +138,30 @@ def test_insertion_optimize_and_variants_views(client):
     assert sorted(ins["heatmap"]["rows"]) == ["MA0138.3 REST", "MA0139.2 CTCF"]
     assert sorted(ins["heatmap"]["cols"]) == sorted(TARGETS)
     opt = client.get("/api/optimize").json()
-    assert opt["rows"][0]["target"] == "motif" and "motif" in opt["pwms"]
+    # both methods' folders, the default (sequence) first
+    assert [m["method"] for m in opt["methods"]] == ["sequence", "demo"]
+    seq, demo = opt["methods"]
+    assert seq["folder"] == "explain/optimize/sequence/"
+    assert [(r["target"], r["start"]) for r in seq["rows"]] == [
+        ("motif", 0),
+        ("motif", 1),
+        ("gc", 0),
+        ("gc", 1),
+    ]
+    best = seq["rows"][0]
+    assert (best["motif_start"], best["motif_end"], best["motif"]) == (10, 16, "GCGCTG")
+    assert (best["match_name"], best["match_id"], best["match_q"]) == ("CTCF", "MA0139.2", 0.004)
+    assert seq["rows"][1]["match_id"] is None  # no match: empty cell -> null
+    # each row's logo is its own start's motif window: start 0 the filter's matrix,
+    # start 1 its reverse complement (as the fixture wrote them)
+    logos = [np.array(seq["pwms"][r["logo"]]["probs"]) for r in seq["rows"][:2]]
+    assert np.allclose(logos[0], FILTER_PROBS, atol=1e-4)
+    assert np.allclose(logos[1], FILTER_PROBS[::-1, ::-1], atol=1e-4)
+    assert seq["params"]["db"] == "jaspar:2024:CORE:vertebrates" and seq["params"]["starts"] == 2
+    assert "explain/optimize/sequence/motif_motif.png" in seq["figures"]
+    assert "explain/optimize/sequence/designed.fa" in seq["files"]
+    assert [r["score"] for r in demo["rows"]] == [0.38] and demo["params"]["db"] is None
+    assert demo["rows"][0]["logo"] == "motif_0" and set(demo["pwms"]) == {"motif_0"}
     var = client.get("/api/variants").json()
     assert var["n_rows"] == 6
     assert [r["sad"] for r in var["rows"][:2]] == [-0.6, 0.3]  # largest |SAD| first
@@ -181,10 +220,13 @@ def test_explain_matches_naive_predictions_ism_and_gradients(client, model):
     assert np.allclose(res["ism"]["delta"], naive, atol=1e-4)
     assert np.allclose(res["ism"]["loss"], -naive.min(axis=0), atol=1e-4)
     assert np.allclose(res["ism"]["gain"], naive.max(axis=0), atol=1e-4)
-    # gradient x input by autograd
+    # gradient x input by autograd, the gradient corrected as attribute() does by default:
+    # its mean over the four bases at each position removed (Majdandzic et al. 2023)
     xt = torch.from_numpy(x).requires_grad_(True)
     model(xt)[0, 1].backward()
-    assert np.allclose(res["attribution"], (xt.grad * xt).detach().numpy()[0], atol=1e-5)
+    grad = xt.grad.numpy()[0]
+    corrected = (grad - grad.mean(axis=0, keepdims=True)) * x[0]
+    assert np.allclose(res["attribution"], corrected, atol=1e-5)
 
 
 def test_explain_defaults_to_the_best_target_and_reports_filter_matches(client, model):

@@ -99,3 +99,30 @@ def test_variant_ism_reads_the_results_convention(tmp_path):
     assert got["positions"] == [5, 6, 7]
     np.testing.assert_allclose(got["gain"], delta[1, :, :, 1].max(axis=0), atol=1e-6)
     assert variant_ism(tmp_path, "chr1:20 A>G alt", "never") is None
+
+
+def test_overview_sets_the_model_against_the_kmer_baseline(tmp_path):
+    from motiflens.dashboard.data import overview
+
+    run = Run(tmp_path / "run")
+    run.metrics_dir.mkdir(parents=True)
+    run.metrics_path("test.tsv").write_text(
+        "target\tn\tpositives\tauroc\tauprc\tbaseline_auroc\tbaseline_auprc\n"
+        "K562\t100\t40\t0.95\t0.90\t0.96\t0.92\n"
+        "HepG2\t100\t60\t0.90\t0.80\t0.85\t0.70\n"
+        "never\t100\t0\t\t\t\t\n"
+    )
+    test = overview(run)["test"]
+    assert "baseline_auroc" in test["columns"]
+    b = test["baseline"]
+    # over the two targets with figures: model (0.95 + 0.90) / 2, baseline (0.96 + 0.85) / 2
+    assert b["n"] == 2 and b["model_better"] == 1 and b["baseline_not_beaten"] == ["K562"]
+    assert math.isclose(b["model_auroc_mean"], 0.925)
+    assert math.isclose(b["baseline_auroc_mean"], 0.905)
+    assert math.isclose(b["model_auprc_mean"], 0.85)
+    assert math.isclose(b["baseline_auprc_mean"], 0.81)
+    # a table from before the baseline has none
+    run.metrics_path("test.tsv").write_text(
+        "target\tn\tpositives\tauroc\tauprc\nK562\t9\t4\t0.9\t0.8\n"
+    )
+    assert overview(run)["test"]["baseline"] is None

@@ -56,6 +56,7 @@ def test_report_is_one_self_contained_file(run, tmp_path):
     data = _embedded(html)
     assert data["overview"]["targets"] == TARGETS
     assert len(data["filters"]["rows"]) == 8
+    assert [m["method"] for m in data["optimize"]["methods"]] == ["sequence", "demo"]
     assert data["model"]["available"] and not data["model"]["genome"]
     step = Run(run).steps()["report"]
     assert step["outputs"] == [str(out)] and step["top"] == 2
@@ -90,8 +91,11 @@ def test_report_views_are_each_targets_top_test_sequences(run):
     with h5py.File(run.parent / "data.h5") as h5:
         x = h5["test_in"][:].astype(np.float32)
         names = [n.decode() for n in h5["test_headers"][:]]
+    # ranked as the run's test step scores them: by default forward and reverse complement
+    # (both axes flipped) averaged
     with torch.no_grad():
         logits = model(torch.from_numpy(x)).numpy()
+        logits = (logits + model(torch.from_numpy(x[:, ::-1, ::-1].copy())).numpy()) / 2
     for k, target in enumerate(TARGETS):
         top = [names[i] for i in np.argsort(-logits[:, k], kind="stable")[:2]]
         assert [v["name"] for v in data["views"] if v["target"] == target] == top

@@ -26,6 +26,7 @@ from motiflens.data.labelled_build import (
 )
 from motiflens.data.labelled_readers import (
     detect_format,
+    header_chromosome,
     read_deepbind,
     read_labelled_fasta,
     read_sequences,
@@ -423,14 +424,14 @@ def test_deepbind_wrong_header(tmp_path: Path) -> None:
 
 
 def test_table_column_errors(tmp_path: Path) -> None:
-    tsv = write(tmp_path / "cols.tsv", "seq\tchr\tK562\nACGT\tchr1\t1\n")
+    tsv = write(tmp_path / "cols.tsv", "seq\tcell\tK562\nACGT\tliver\t1\n")
     message = error_of(read_table, tsv)
     assert "cols.tsv:1" in message and "'sequence'" in message
-    assert "seq, chr, K562" in message
+    assert "seq, cell, K562" in message
     message = error_of(read_table, tsv, sequence_column="seq", label_columns=["HepG2"])
-    assert "'HepG2'" in message and "seq, chr, K562" in message
+    assert "'HepG2'" in message and "seq, cell, K562" in message
     message = error_of(read_table, tsv, sequence_column="seq")
-    assert "['chr']" in message and "not numeric" in message
+    assert "['cell']" in message and "not numeric" in message
     ragged = write(tmp_path / "ragged.tsv", "sequence\ty\nACGT\t1\nACGT\t1\textra\n")
     message = error_of(read_table, ragged)
     assert "ragged.tsv:3" in message and "3 fields" in message
@@ -530,17 +531,29 @@ def test_dhs_table_two_label_columns(tmp_path: Path) -> None:
     cells = ["K562_ENCLB843GMH", "HepG2_ENCLB029COU"]
     parts = [
         read_sequences(
-            folder / f"{cell}.train_val.tsv.gz", label_columns=cells, name_column="dhs_id"
+            folder / f"{cell}.train_val.tsv.gz",
+            label_columns=cells,
+            name_column="dhs_id",
+            split_column="data_label",
         )
         for cell in cells
     ]
     assert [len(p) for p in parts] == [10647, 11010]
     assert parts[0].labels.sum(axis=0).tolist() == [10647, 0]
     assert parts[1].labels.sum(axis=0).tolist() == [0, 11010]
-    report = build_sequence_dataset(tmp_path / "dhs.h5", concat_labelled(parts))
+    data = concat_labelled(parts)
+    report = build_sequence_dataset(tmp_path / "dhs.h5", data)
     assert report.length == 200 and report.target_labels == cells
     assert sum(report.counts.values()) == 21657
     assert report.counts["valid"] == report.counts["test"] == round(0.1 * 21657)
+    # counted with awk on the 'chr' column: chr8 514 K562 + 496 HepG2, chr9 509 + 498
+    report = build_sequence_dataset(
+        tmp_path / "dhs.h5", data, split="chrom", valid_chroms=["chr8"], test_chroms=["chr9"]
+    )
+    assert report.counts == {"train": 21657 - 1010 - 1007, "valid": 1010, "test": 1007}
+    # the files' own labels (README): training 9,769 + 9,833, validation (chr2) 878 + 1,177
+    report = build_sequence_dataset(tmp_path / "dhs.h5", data, split="column")
+    assert report.counts == {"train": 19602, "valid": 2055}
 
 
 @settings(max_examples=60, deadline=None)
@@ -563,3 +576,262 @@ def test_concat_checks_targets_and_names(tmp_path: Path) -> None:
     assert "c.tsv:2" in message and "'r1'" in message and "a.tsv" in message
     other = read_table(write(tmp_path / "d.tsv", "sequence\tz\nAC\t1\n"))
     assert "differ" in error_of(concat_labelled, [a, other])
+
+
+# --------------------------------------------------------------------------- splits
+
+# Chromosome, sequence and label of eight rows. By hand, with chr2 for validation and chr3
+# for test: train r1 (chr1), r4 (chr12: no prefix match with chr1/chr2), r5 ("1"),
+# r8 (chr21); valid r2 (chr2), r7 ("2" is chr2 without its prefix); test r3, r6 (chr3).
+CHROM_ROWS = [
+    ("r1", "chr1", "AAAAAA", 1),
+    ("r2", "chr2", "CCCCCC", 0),
+    ("r3", "chr3", "GGGGGG", 1),
+    ("r4", "chr12", "TTTTTT", 0),
+    ("r5", "1", "ACACAC", 1),
+    ("r6", "chr3", "AGAGAG", 0),
+    ("r7", "2", "ATATAT", 1),
+    ("r8", "chr21", "CGCGCG", 0),
+]
+EXPECTED_BY_CHROM = {
+    "train": {"r1": ("AAAAAA", 1), "r4": ("TTTTTT", 0), "r5": ("ACACAC", 1), "r8": ("CGCGCG", 0)},
+    "valid": {"r2": ("CCCCCC", 0), "r7": ("ATATAT", 1)},
+    "test": {"r3": ("GGGGGG", 1), "r6": ("AGAGAG", 0)},
+}
+
+
+def chrom_table(path: Path, column: str = "Chrom") -> Path:
+    rows = "".join(f"{n}\t{c}\t{s}\t{y}\n" for n, c, s, y in CHROM_ROWS)
+    return write(path, f"id\t{column}\tsequence\ty\n" + rows)
+
+
+def stored_by_name(path: Path, split: str) -> dict[str, tuple[str, int]]:
+    seqs, y, headers = stored(path, split)
+    return {h: (s, int(v)) for h, s, v in zip(headers, seqs, y[:, 0], strict=True)}
+
+
+def test_chromosome_split_of_a_table_by_hand(tmp_path: Path) -> None:
+    table = chrom_table(tmp_path / "rows.tsv")
+    data = read_table(table, name_column="id")
+    # 'Chrom' is found as the chromosome column (any case) and is not taken as a label
+    assert data.target_labels == ["y"]
+    assert data.chroms == [c for _, c, _, _ in CHROM_ROWS]
+    out = tmp_path / "chrom.h5"
+    report = build_from_files(
+        out, [table], name_column="id", split="chrom", valid_chroms=["chr2"], test_chroms=["chr3"]
+    )
+    assert report.counts == {"train": 4, "valid": 2, "test": 2}
+    for split, expected in EXPECTED_BY_CHROM.items():
+        assert stored_by_name(out, split) == expected
+    assert report.split == "chrom" and report.held_out == {"valid": ["chr2"], "test": ["chr3"]}
+    assert "split by chromosome (valid chr2; test chr3; the others train)" in str(report)
+    with h5py.File(out, "r") as h5:
+        assert h5.attrs["split"] == "chrom"
+        assert (h5.attrs["valid_chroms"], h5.attrs["test_chroms"]) == ("chr2", "chr3")
+    # with no split option the split stays random, chromosome column or not
+    report = build_from_files(
+        tmp_path / "random.h5", [table], name_column="id", valid=2, test_fraction=2
+    )
+    assert report.split == "random" and report.counts == {"train": 4, "valid": 2, "test": 2}
+
+
+def test_chromosome_split_with_a_test_file_holds_out_only_validation(tmp_path: Path) -> None:
+    table = chrom_table(tmp_path / "rows.tsv")
+    test = write(tmp_path / "t.tsv", "id\tchr\tsequence\ty\nt1\tchr3\tGGGAAA\t1\n")
+    out = tmp_path / "chrom.h5"
+    report = build_from_files(
+        out,
+        [table],
+        test_file=test,
+        name_column="id",
+        split="chrom",
+        valid_chroms=["chr2"],
+        test_chroms=["chr3"],  # ignored: the test file is the test set
+    )
+    assert report.counts == {"train": 6, "valid": 2, "test": 1}
+    train = {**EXPECTED_BY_CHROM["train"], **EXPECTED_BY_CHROM["test"]}
+    assert stored_by_name(out, "train") == train
+    assert stored_by_name(out, "valid") == EXPECTED_BY_CHROM["valid"]
+    assert stored_by_name(out, "test") == {"t1": ("GGGAAA", 1)}
+
+
+def test_split_column_values_in_any_case(tmp_path: Path) -> None:
+    table = write(
+        tmp_path / "own.csv",
+        "name,sequence,set,y\n"
+        "a,ACGT,train,1\n"
+        "b,ACGA,Validation,0\n"
+        "c,ACGC,TEST,1\n"
+        "d,ACGG,val,0\n"
+        "e,ACTT,training,1\n"
+        "f,ACCC, Testing ,0\n"
+        "g,ACCA,VALID,1\n",
+    )
+    data = read_table(table, name_column="name", split_column="set")
+    assert data.target_labels == ["y"]  # the split column is not a label
+    assert data.splits == ["train", "valid", "test", "valid", "train", "test", "valid"]
+    out = tmp_path / "own.h5"
+    report = build_from_files(out, [table], name_column="name", split_column="set")
+    assert report.split == "column"
+    assert report.counts == {"train": 2, "valid": 3, "test": 2}
+    assert stored_by_name(out, "train") == {"a": ("ACGT", 1), "e": ("ACTT", 1)}
+    assert stored_by_name(out, "valid") == {"b": ("ACGA", 0), "d": ("ACGG", 0), "g": ("ACCA", 1)}
+    assert stored_by_name(out, "test") == {"c": ("ACGC", 1), "f": ("ACCC", 0)}
+    # a file with only train and valid rows gives a dataset without a test split
+    two = write(tmp_path / "two.tsv", "sequence\tsplit\ty\nACGT\ttrain\t1\nAAAA\tval\t0\n")
+    report = build_from_files(tmp_path / "two.h5", [two], split_column="split")
+    assert report.counts == {"train": 1, "valid": 1}
+    assert any("no row test" in note for note in report.notes)
+
+
+def test_unknown_split_value_names_file_line_and_accepted_values(tmp_path: Path) -> None:
+    table = write(tmp_path / "bad.tsv", "sequence\tfold\ty\nACGT\ttrain\t1\nACGT\tholdout\t0\n")
+    message = error_of(read_table, table, split_column="fold")
+    assert "bad.tsv:3" in message and "'holdout'" in message and "'fold'" in message
+    assert "train, training, valid, validation, val, test, testing" in message
+    message = error_of(read_table, table, split_column="set")
+    assert "no split column 'set'" in message and "sequence, fold, y" in message
+
+
+def test_split_errors(tmp_path: Path) -> None:
+    table = chrom_table(tmp_path / "rows.tsv")
+    # a held-out chromosome with no records: the message lists the chromosomes present
+    message = error_of(
+        build_from_files,
+        tmp_path / "x.h5",
+        [table],
+        name_column="id",
+        split="chrom",
+        valid_chroms=["chr5"],
+    )
+    assert "rows.tsv" in message and "valid chromosomes (chr5)" in message
+    assert "1 (1), 2 (1), chr1 (1), chr2 (1), chr3 (2), chr12 (1), chr21 (1)" in message
+    message = error_of(
+        build_from_files,
+        tmp_path / "x.h5",
+        [table],
+        name_column="id",
+        split="chrom",
+        valid_chroms=["chr1", "chr2", "chr12"],
+        test_chroms=["chr3", "chr21"],
+    )
+    assert "train split is empty" in message
+    # a chromosome split and a split column: choose one
+    message = error_of(
+        build_from_files,
+        tmp_path / "x.h5",
+        [table],
+        name_column="id",
+        split="chrom",
+        split_column="id",
+    )
+    assert "--valid-chrom/--test-chrom" in message and "--split-column" in message
+    assert "choose one" in message
+    # a split column and a separate test file
+    own = write(tmp_path / "own.tsv", "sequence\tset\ty\nACGT\ttrain\t1\nACGT\ttest\t0\n")
+    message = error_of(
+        build_from_files, tmp_path / "x.h5", [own], split_column="set", test_file=own
+    )
+    assert "split column and a separate test file" in message
+    # no row marked train
+    only = write(tmp_path / "only.tsv", "sequence\tset\ty\nACGT\tvalid\t1\nACGT\ttest\t0\n")
+    assert "no row train" in error_of(
+        build_from_files, tmp_path / "x.h5", [only], split_column="set"
+    )
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_chromosome_and_split_columns_are_never_labels(tmp_path: Path) -> None:
+    table = write(tmp_path / "t.tsv", "chr\tsequence\tset\ty\nchr1\tACGT\ttrain\t1\n")
+    message = error_of(read_table, table, label_columns=["y", "chr"])
+    assert "t.tsv:1" in message and "'chr' is the chromosome column" in message
+    message = error_of(read_table, table, split_column="set", label_columns=["set"])
+    assert "'set' is the split column" in message
+    named = write(tmp_path / "n.tsv", "where\tsequence\ty\n1\tACGT\t1\n")
+    data = read_table(named, chrom_column="where")
+    assert data.chroms == ["1"] and data.target_labels == ["y"]
+    both = write(tmp_path / "b.tsv", "chr\tChromosome\tsequence\ty\n1\tchr1\tACGT\t1\n")
+    message = error_of(read_table, both)
+    assert "['chr', 'Chromosome']" in message and "--chrom-column" in message
+    assert read_table(both, chrom_column="Chromosome", label_columns=["y"]).chroms == ["chr1"]
+
+
+def test_records_without_a_chromosome(tmp_path: Path) -> None:
+    table = chrom_table(tmp_path / "rows.tsv")
+    plain = write(tmp_path / "plain.tsv", "id\tsequence\ty\nq1\tACGTAC\t1\n")
+    # each file is checked on its own, so the message names the one without chromosomes
+    message = error_of(
+        build_from_files, tmp_path / "x.h5", [table, plain], name_column="id", split="chrom"
+    )
+    assert "plain.tsv" in message and "rows.tsv" not in message
+    assert "--chrom-column" in message
+    blank = write(tmp_path / "blank.tsv", "chr\tsequence\ty\nchr1\tACGT\t1\n\tACGT\t0\n")
+    message = error_of(build_from_files, tmp_path / "x.h5", [blank], split="chrom")
+    assert "blank.tsv:3" in message and "no chromosome" in message
+    fasta = write(tmp_path / "dmd.fa", ">1\nACGT\n>0\nACGA\n")
+    assert read_labelled_fasta(fasta).chroms is None
+    message = error_of(build_from_files, tmp_path / "x.h5", [fasta], split="chrom")
+    assert "dmd.fa" in message and "'>name::chr1:100-200 1'" in message
+    message = error_of(read_sequences, fasta, chrom_column="chr")
+    assert "apply to tables" in message and "chr1:100-200" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "chrom"),
+    [
+        ("chr1:100-200", "chr1"),
+        ("chrX:5-10(+)", "chrX"),
+        ("chr2:5-10(-)", "chr2"),
+        ("peak7::chr2:1000-1200", "chr2"),  # bedtools getfasta -name
+        ("peak7::chr2:1000-1200(+)", "chr2"),  # bedtools getfasta -name -s
+        ("chr1_KI270706v1_random:1-100", "chr1_KI270706v1_random"),
+        ("8:1-2", "8"),
+        ("HLA-A*01:01:01:01:1-100", "HLA-A*01:01:01:01"),  # everything before the last ':'
+        ("peak7", None),
+        ("chr1:100", None),
+        ("chr1-100-200", None),
+        ("chr1:100-200extra", None),
+    ],
+)
+def test_fasta_header_chromosome(name: str, chrom: str | None) -> None:
+    assert header_chromosome(name) == chrom
+
+
+def test_chromosome_split_of_fasta_with_coordinates(tmp_path: Path) -> None:
+    fasta = write(
+        tmp_path / "peaks.fa",
+        ">p1::chr1:100-106 1\nAAAAAA\n"
+        ">p2::chr2:5-11(+) 0\nCCCCCC\n"
+        ">chr3:1-7 1\nGGGGGG\n"
+        ">chr1:200-206(-) 0\nTTTTTT\n",
+    )
+    data = read_labelled_fasta(fasta)
+    assert data.chroms == ["chr1", "chr2", "chr3", "chr1"]
+    out = tmp_path / "fa.h5"
+    report = build_from_files(
+        out, [fasta], split="chrom", valid_chroms=["chr2"], test_chroms=["chr3"]
+    )
+    assert report.counts == {"train": 2, "valid": 1, "test": 1}
+    assert stored_by_name(out, "train") == {
+        "p1::chr1:100-106": ("AAAAAA", 1),
+        "chr1:200-206(-)": ("TTTTTT", 0),
+    }
+    assert stored_by_name(out, "valid") == {"p2::chr2:5-11(+)": ("CCCCCC", 0)}
+    assert stored_by_name(out, "test") == {"chr3:1-7": ("GGGGGG", 1)}
+    # a record whose name holds no coordinates is named in the message
+    mixed = write(tmp_path / "mixed.fa", ">chr1:1-7 1\nAAAAAA\n>peak2 0\nCCCCCC\n")
+    message = error_of(build_from_files, tmp_path / "x.h5", [mixed], split="chrom")
+    assert "mixed.fa:3" in message and "'peak2'" in message and "no chromosome" in message
+
+
+def test_chromosomes_follow_subsets_concat_and_shuffles() -> None:
+    a = LabelledSequences(["p", "n"], ["ACGT", "AAGT"], np.array([1, 0]), ["t"], "a.fa", [1, 3])
+    a.chroms = ["chr1", "chr2"]
+    out = add_shuffled_negatives(a, seed=1)
+    assert out.names == ["p", "n", "p_shuf"] and out.chroms == ["chr1", "chr2", "chr1"]
+    assert a.subset([1]).chroms == ["chr2"]
+    b = LabelledSequences(["q"], ["ACGT"], np.array([1]), ["t"], "b.fa", [1])
+    joined = concat_labelled([a, b])
+    assert joined.chroms == ["chr1", "chr2", ""] and joined.splits is None
+    with pytest.raises(ValueError, match="one entry per sequence"):
+        LabelledSequences(["q"], ["ACGT"], np.array([1]), ["t"], "b.fa", [1], chroms=[])

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from motiflens.data.splits import SPLITS, split_by_chromosome, split_random
+from motiflens.data.splits import (
+    SPLITS,
+    check_chromosome_split,
+    describe_chromosomes,
+    parse_splits,
+    split_by_chromosome,
+    split_random,
+)
+from motiflens.errors import InputError
 
 
 def test_split_names():
@@ -38,6 +46,57 @@ def test_chromosome_split_empty_held_out_lists():
 def test_chromosome_split_overlap_is_an_error():
     with pytest.raises(ValueError, match="chr8"):
         split_by_chromosome(["chr1"], valid_chroms=["chr8", "chr2"], test_chroms=["chr8"])
+    # the same chromosome in both spellings overlaps too
+    with pytest.raises(ValueError, match=r"\['8'\] are both"):
+        split_by_chromosome(["chr1"], valid_chroms=["chr8"], test_chroms=["8", "chr9"])
+
+
+def test_chromosome_names_match_with_or_without_chr():
+    chroms = ["8", "chr8", "chr9", "9", "X", "chrX", "chr18", "18"]
+    out = split_by_chromosome(chroms, valid_chroms="chr8", test_chroms=["9", "chrX"])
+    assert list(out) == ["valid", "valid", "test", "test", "test", "test", "train", "train"]
+
+
+def test_describe_chromosomes_in_natural_order():
+    chroms = ["chr10", "chr2", "chrX", "chr2", "chr1", "chrY", "chr1_random"]
+    assert describe_chromosomes(chroms) == (
+        "chr1 (1), chr1_random (1), chr2 (2), chr10 (1), chrX (1), chrY (1)"
+    )
+    assert describe_chromosomes(chroms, limit=2) == "chr1 (1), chr1_random (1) and 4 more"
+
+
+def test_check_chromosome_split_names_the_empty_split():
+    chroms = ["chr1", "chr2", "chr2", "chr3"]
+    assigned = split_by_chromosome(chroms, valid_chroms=["chr2"], test_chroms=["chr7"])
+    with pytest.raises(InputError) as info:
+        check_chromosome_split(
+            assigned, chroms, valid_chroms=["chr2"], test_chroms=["chr7"], path="x.tsv"
+        )
+    message = str(info.value)
+    assert message.startswith("x.tsv: no record is on the test chromosomes (chr7)")
+    assert "chr1 (1), chr2 (2), chr3 (1)" in message
+    # not required, not checked
+    check_chromosome_split(
+        assigned, chroms, valid_chroms=["chr2"], test_chroms=[], required=("train", "valid")
+    )
+    everything = split_by_chromosome(chroms, valid_chroms=["chr1", "chr2"], test_chroms=["chr3"])
+    with pytest.raises(InputError, match="train split is empty"):
+        check_chromosome_split(everything, chroms, valid_chroms=["chr1"], test_chroms=["chr3"])
+
+
+def test_parse_splits_any_case():
+    values = ["train", "Training", " VALIDATION ", "val", "Valid", "TEST", "testing"]
+    expected = ["train", "train", "valid", "valid", "valid", "test", "test"]
+    assert parse_splits(values) == expected
+
+
+@pytest.mark.parametrize("value", ["holdout", "", "tr", "validate", "1"])
+def test_parse_splits_rejects_other_values(value):
+    with pytest.raises(InputError) as info:
+        parse_splits(["train", value], path="s.tsv", lines=[2, 5], column="set")
+    message = str(info.value)
+    assert message.startswith(f"s.tsv:5: split {value!r} in column 'set' is not one of")
+    assert "train, training, valid, validation, val, test, testing" in message
 
 
 @pytest.mark.parametrize(

@@ -201,6 +201,27 @@ def test_explorer_shows_bad_input_as_a_message(server, page):
     page.close(allowed=("status of 400",))
 
 
+def test_class_optimization_shows_each_method_default_first(server, page, tmp_path):
+    p = page.page
+    p.goto(server + "#analyses")
+    p.wait_for_selector("#optimize-table-sequence tbody tr")
+    order = p.eval_on_selector_all(".optimize-method", "nodes => nodes.map(n => n.id)")
+    assert order == ["optimize-sequence", "optimize-demo"]
+    # the best start per target (motif, gc), each with its motif-window logo
+    seq = p.locator("#optimize-table-sequence tbody tr")
+    assert seq.count() == 2 and p.locator("#optimize-table-sequence svg.logo").count() == 2
+    first = p.text_content("#optimize-table-sequence tbody tr:first-child")
+    # CTCF matched; the 0-based window 10..16 shows 1-based as 11-16, in bold in the sequence
+    assert "CTCF" in first and "MA0139.2" in first and "11\u201316" in first
+    assert p.text_content("#optimize-table-sequence tbody tr:first-child b") == "GCGCTG"
+    p.check("#optimize-all-sequence")
+    assert seq.count() == 4  # every start
+    assert p.locator("#optimize-table-demo tbody tr").count() == 1
+    assert not p.locator("#optimize-all-demo").count()  # one start: nothing to toggle
+    p.screenshot(path=str(tmp_path / "analyses.png"), full_page=True)
+    page.close()
+
+
 def test_missing_analyses_print_their_command(tmp_path, browser):
     """A model-only run in its own server: the pages say what to run."""
     from tests.dashboard.runfixtures import make_bare_run
@@ -234,6 +255,8 @@ def test_report_opens_from_disk_without_network(run, tmp_path, browser):
     assert "heatmap" in _plot_types(pw, "#ism-plot")
     pw.click("button[data-tab=analyses]")
     assert "heatmap" in _plot_types(pw, "#insertion-heatmap")
+    assert "CTCF" in pw.text_content("#optimize-table-sequence")
+    assert pw.locator("#optimize-table-demo tbody tr").count() == 1
     pw.click("button[data-tab=variants]")
     pw.wait_for_selector("#variants-table tbody tr")
     pw.click("button[data-tab=results]")

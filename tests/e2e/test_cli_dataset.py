@@ -106,3 +106,69 @@ def test_dataset_sequences_from_fasta(tmp_path):
     padded = x[y[:, 0] == 0][0]
     assert np.allclose(padded[:, 0], 0.25) and np.allclose(padded[:, 4:], 0.25)
     assert padded[:, 1:4].argmax(axis=0).tolist() == [0, 1, 2]
+
+
+@pytest.fixture
+def chrom_table(tmp_path):
+    # by hand, with --valid-chrom chr2 --test-chrom chr3: train r1 r4 r5, valid r2 r6, test r3
+    rows = [
+        ("r1", "chr1", "train", "AAAAAA", 1),
+        ("r2", "chr2", "valid", "CCCCCC", 0),
+        ("r3", "chr3", "test", "GGGGGG", 1),
+        ("r4", "chr12", "train", "TTTTTT", 0),
+        ("r5", "chr1", "validation", "ACACAC", 1),
+        ("r6", "2", "Test", "AGAGAG", 0),
+    ]
+    text = "id\tCHR\tset\tsequence\ty\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows)
+    (tmp_path / "rows.tsv").write_text(text)
+    return tmp_path / "rows.tsv"
+
+
+def sequences(*args):
+    return runner.invoke(app, ["dataset", "sequences", *map(str, args)])
+
+
+def stored_names(path, split):
+    return sorted(read_split(path, split)[2])
+
+
+def test_dataset_sequences_chromosome_split(chrom_table, tmp_path):
+    out = tmp_path / "chrom.h5"
+    options = ["--valid-chrom", "chr2", "--test-chrom", "chr3", "--label-column", "y"]
+    result = sequences(chrom_table, "-o", out, "--name-column", "id", *options)
+    assert result.exit_code == 0, result.output
+    assert "split by chromosome (valid chr2; test chr3; the others train)" in result.output
+    assert stored_names(out, "train") == ["r1", "r4", "r5"]
+    assert stored_names(out, "valid") == ["r2", "r6"]
+    assert stored_names(out, "test") == ["r3"]
+
+
+def test_dataset_sequences_split_column(chrom_table, tmp_path):
+    out = tmp_path / "own.h5"
+    result = sequences(chrom_table, "-o", out, "--name-column", "id", "--split-column", "set")
+    # no --label-column: CHR (chromosome) and set (split) are not labels, y is the only one
+    assert result.exit_code == 0, result.output
+    assert "split as the file's split column says" in result.output
+    assert "1 target (y)" in result.output
+    assert stored_names(out, "train") == ["r1", "r4"]
+    assert stored_names(out, "valid") == ["r2", "r5"]
+    assert stored_names(out, "test") == ["r3", "r6"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--valid-chrom", "chr2", "--split-column", "set"], "choose one"),
+        (["--test-chrom", "chr3", "--valid", "0.2"], "--valid/--test set the sizes"),
+        (["--valid-chrom", "chr5"], "valid chromosomes (chr5)"),
+        (["--test-chrom", "chr3", "--test-file", "{table}"], "--test-file were both given"),
+        (["--split-column", "id"], "split 'r1' in column 'id' is not one of"),
+    ],
+)
+def test_dataset_sequences_split_errors(chrom_table, tmp_path, options, message):
+    options = [o.replace("{table}", str(chrom_table)) for o in options]
+    common = ["--name-column", "id", "--label-column", "y"]
+    result = sequences(chrom_table, "-o", tmp_path / "x.h5", *common, *options)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "x.h5").exists()

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from motiflens.cli import app
 from motiflens.config import RunConfig
 from motiflens.results import read_result_info
+from motiflens.runs import Run
 from motiflens.training import train
 from tests.test_training import make_dataset
 
@@ -46,22 +47,24 @@ def test_temporal_writes_scores_and_heat_maps(rnn_run):
 
 def test_optimize_writes_meme_logo_and_fasta(rnn_run):
     run, _ = rnn_run
-    out = runner.invoke(app, ["optimize", str(run), "--target", "motif", "--steps", "20"])
+    args = ["optimize", str(run), "--target", "motif", "--steps", "20", "--no-match"]
+    out = runner.invoke(app, args)
     assert out.exit_code == 0, out.output
-    folder = run / "explain" / "optimize" / "demo"
+    folder = run / "explain" / "optimize" / "sequence"  # the default method
     assert (folder / "motif.meme").read_text().startswith("MEME version 4")
-    assert (folder / "motif.png").exists()
+    assert (folder / "motif.png").exists() and (folder / "motif_motif.png").exists()
     fasta = (folder / "designed.fa").read_text().split()
     assert fasta[0] == ">motif_0" and set(fasta[1]) <= set("ACGT") and len(fasta[1]) == 40
     # the other method writes beside it, not over it
-    args = ["optimize", str(run), "--target", "gc", "--method", "sequence", "--steps", "5"]
-    out = runner.invoke(app, [*args, "-n", "2"])
+    args = ["optimize", str(run), "--target", "gc", "--method", "demo", "--steps", "5"]
+    out = runner.invoke(app, [*args, "-n", "2", "--no-match"])
     assert out.exit_code == 0, out.output
-    table = pd.read_csv(folder.parent / "sequence" / "optimize.tsv", sep="\t")
+    table = pd.read_csv(folder.parent / "demo" / "optimize.tsv", sep="\t")
     assert list(table["target"]) == ["gc", "gc"] and list(table["start"]) == [0, 1]
-    assert (folder / "motif.meme").exists() and not (
-        folder.parent / "sequence" / "motif.meme"
-    ).exists()
+    assert (folder / "motif.meme").exists() and not (folder.parent / "demo" / "motif.meme").exists()
+    steps = Run(run).steps()
+    assert steps["optimize/sequence"]["targets"] == ["motif"]
+    assert steps["optimize/demo"]["targets"] == ["gc"] and steps["optimize/demo"]["db"] is None
 
 
 def test_unknown_target_lists_the_valid_ones(rnn_run):

@@ -187,3 +187,55 @@ def test_heatmap_figure(tmp_path):
     assert path.is_file() and path.with_suffix(".svg").is_file()
     with pytest.raises(ValueError, match="length"):
         temporal_heatmap(np.zeros(3), np.zeros(3), sequence="ACGTA")
+
+
+# ---------------------------------------------------------------------- grammar
+
+
+def pair_reading_points(truth) -> list[tuple[int, int, int, int]]:
+    """Per test sequence with a planted pair: (row, before, first read, both read).
+
+    In reading order (left to right on the stored strand) the pair is two sites; ``before``
+    is a prefix end before the first site and the conv's reach (k=9: 4 bp to the right),
+    ``first read`` a prefix that holds the whole first site but none of the second (the
+    conv at ``start2 - 5`` sees up to ``start2 - 1``), ``both read`` the end of the second.
+    """
+    points = []
+    for row, sites in truth[truth.role == "grammar"].groupby("seq"):
+        if len(sites) != 2:
+            continue
+        sites = sites.sort_values("start")
+        (start1, start2), end2 = sites.start.to_numpy(), int(sites.end.iloc[1])
+        if start1 >= 6:
+            points.append((int(row), int(start1) - 6, int(start2) - 5, end2 - 1))
+    return points
+
+
+@pytest.mark.slow
+def test_forward_score_rises_once_the_second_half_of_a_pair_is_read(tmp_path):
+    # The default simulation's ordered SOX2-OCT4 pair; decoy negatives carry one half, so
+    # only the pair makes a positive. A trained CNN-RNN (default design, 32 filters to keep
+    # the run CI-sized) must raise its forward score when the second half has been read,
+    # not at the first half alone.
+    from motiflens.config import RunConfig
+    from motiflens.data.hdf5 import read_split
+    from motiflens.data.simulate import DEFAULT_TASKS, read_ground_truth, simulate
+    from motiflens.runs import Run
+    from motiflens.steps.train import run_config, train
+
+    pair = next(task for task in DEFAULT_TASKS if task.spacing is not None)
+    data = tmp_path / "pair.h5"
+    simulate(data, tasks=[pair], n_sequences=8000, length=60, seed=1, progress=False)
+    config = RunConfig.from_dict({"model": {"name": "cnn-rnn", "arch": {"filters": 32}}})
+    train(data, tmp_path / "run", run_config(config, max_epochs=10, patience=10), verbose=False)
+    x, _, _ = read_split(data, "test")
+    points = pair_reading_points(read_ground_truth(data, "test"))
+    assert len(points) > 100
+    rows = [p[0] for p in points]
+    forward = temporal_scores(Run(tmp_path / "run").model(), x[rows]).forward[..., 0]
+    k = np.arange(len(points))
+    before, first, both = (forward[k, [p[i] for p in points]] for i in (1, 2, 3))
+    rise_first, rise_second = np.median(first - before), np.median(both - first)
+    assert rise_second > 0.3, (rise_first, rise_second)
+    assert rise_second > 3 * max(rise_first, 0.0), (rise_first, rise_second)
+    assert np.mean(both - first > 0.1) > 0.75

@@ -10,7 +10,6 @@ no other motiflens code told about it.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from dataclasses import dataclass
 
@@ -170,19 +169,22 @@ def test_ism_takes_the_fast_path_and_matches_a_loop(trained: Run) -> None:
 def test_gradient_x_input_matches_autograd(trained: Run) -> None:
     model = trained.model("cpu")
     X = random_onehot(3, LENGTH, seed=3)
-    # `targets` (and target axis last) is the project's convention; accept the older
-    # `target` keyword and (N, T, 4, L) result while saliency moves to it.
-    key = "targets" if "targets" in inspect.signature(attribute).parameters else "target"
-    got = np.asarray(attribute(model, X, method="gradient_x_input", **{key: [0, 1]}).attributions)
     x = torch.from_numpy(X).requires_grad_(True)
-    want = np.zeros((3, 4, LENGTH, 2), np.float32)
+    grads = np.zeros((3, 4, LENGTH, 2), np.float32)
     for t in range(2):
         (grad,) = torch.autograd.grad(model(x)[:, t].sum(), x)
-        want[..., t] = (grad * x).detach().numpy()
-    if got.shape == (3, 2, 4, LENGTH):  # the older (N, T, 4, L) layout
-        got = np.moveaxis(got, 1, -1)
-    assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, atol=1e-6)
+        grads[..., t] = grad.numpy()
+    # By default the gradient is corrected (Majdandzic et al. 2023): its mean over the four
+    # bases at each position is taken out before multiplying by the input.
+    corrected = grads - grads.mean(axis=1, keepdims=True)
+    got = attribute(model, X, method="gradient_x_input", targets=[0, 1]).attributions
+    assert got.shape == corrected.shape
+    np.testing.assert_allclose(got, corrected * X[..., None], atol=1e-6)
+    # and the textbook gradient x input on request
+    textbook = attribute(
+        model, X, method="gradient_x_input", targets=[0, 1], correct_gradient=False
+    ).attributions
+    np.testing.assert_allclose(textbook, grads * X[..., None], atol=1e-6)
 
 
 def test_temporal_scores_say_the_model_is_not_recurrent(trained: Run) -> None:

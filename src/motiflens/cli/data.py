@@ -13,6 +13,7 @@ from motiflens.cli.common import (
     dataset_app,
     friendly,
 )
+from motiflens.errors import InputError
 
 
 class SplitMode(StrEnum):
@@ -137,14 +138,63 @@ def dataset_sequences(
         list[str] | None, typer.Option(help="Table: label column (repeatable).")
     ] = None,
     name_column: Annotated[str | None, typer.Option(help="Table: name column.")] = None,
+    chrom_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Table: chromosome column (default: a column named chr, chrom or chromosome, "
+            "any case). FASTA names give it as chr1:100-200 or name::chr1:100-200."
+        ),
+    ] = None,
+    valid_chrom: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Split by chromosome: validation chromosome (repeatable; chr8 matches 8). "
+            "Default chr8 when only --test-chrom is given."
+        ),
+    ] = None,
+    test_chrom: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Split by chromosome: test chromosome (repeatable). Default chr9 when only "
+            "--valid-chrom is given (none with --test-file)."
+        ),
+    ] = None,
+    split_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Table: column giving each row's split (train/training, valid/validation/val, "
+            "test/testing; any case)."
+        ),
+    ] = None,
     continuous: Annotated[bool, typer.Option(help="Labels are continuous values.")] = False,
-    valid: Annotated[float, typer.Option(help="Validation fraction or count.")] = 0.1,
-    test: Annotated[float, typer.Option(help="Test fraction/count (without --test-file).")] = 0.1,
+    valid: Annotated[
+        float | None, typer.Option(help="Random split: validation fraction or count (default 0.1).")
+    ] = None,
+    test: Annotated[
+        float | None,
+        typer.Option(
+            help="Random split: test fraction or count (default 0.1; not with --test-file)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for shuffles and splits.")] = 1,
 ) -> None:
-    """Labelled sequences (DeMo FASTA, TSV/CSV, DeepBind ENCODE) -> dataset."""
+    """Labelled sequences (DeMo FASTA, TSV/CSV, DeepBind ENCODE) -> dataset.
+
+    Splits at random unless --valid-chrom/--test-chrom or --split-column is given.
+    """
     from motiflens.data.labelled_build import build_from_files
 
+    by_chrom = bool(valid_chrom or test_chrom)
+    if test_chrom and test_file is not None:
+        raise InputError(
+            "--test-chrom and --test-file were both given; the test file is the test set",
+            hint="drop --test-chrom, or drop --test-file to hold out test chromosomes",
+        )
+    if (by_chrom or split_column is not None) and (valid is not None or test is not None):
+        raise InputError(
+            "--valid/--test set the sizes of a random split; they do not apply to a split by "
+            "chromosome or by split column"
+        )
     report = build_from_files(
         out,
         sources,
@@ -154,10 +204,15 @@ def dataset_sequences(
         sequence_column=sequence_column,
         label_columns=label_column,
         name_column=name_column,
+        chrom_column=chrom_column,
+        split_column=split_column,
+        split="chrom" if by_chrom else None,
+        valid_chroms=valid_chrom or ("chr8",),
+        test_chroms=test_chrom or ("chr9",),
         length=length,
         negatives=None if negatives is Negatives.none else negatives.value,
-        valid=valid,
-        test_fraction=test,
+        valid=0.1 if valid is None else valid,
+        test_fraction=0.1 if test is None else test,
         seed=seed,
     )
     typer.echo(str(report))

@@ -109,9 +109,30 @@ def saliency(
     shuffles: Annotated[int, typer.Option(help="Shuffled references (IG, DeepLIFT/SHAP).")] = 20,
     steps: Annotated[int, typer.Option(help="Integrated-gradients steps.")] = 50,
     figures: Annotated[int, typer.Option(help="Logos for the first this many.")] = 10,
+    hypothetical: Annotated[
+        bool,
+        typer.Option(
+            "--hypothetical",
+            help="Draw the hypothetical contributions of every base instead of their "
+            "projection on the sequence (gradient_x_input, integrated_gradients, "
+            "deeplift_shap).",
+        ),
+    ] = False,
+    correct_gradient: Annotated[
+        bool,
+        typer.Option(
+            help="Remove the gradient's component off the one-hot simplex (Majdandzic et "
+            "al. 2023) for gradient and gradient_x_input.",
+        ),
+    ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the shuffled references.")] = 1,
 ) -> None:
-    """Attributions (gradient x input, DeMo saliency, IG, DeepLIFT/SHAP) with logos."""
+    """Attributions (gradient x input, DeMo saliency, IG, DeepLIFT/SHAP) with logos.
+
+    The file keeps both the contributions of the observed bases (attributions) and the
+    hypothetical contributions of every base (hypothetical); the logos show the former
+    unless --hypothetical is given.
+    """
     from motiflens.steps import explain as explain_steps
 
     result = explain_steps.saliency(
@@ -124,13 +145,17 @@ def saliency(
         n=n,
         n_shuffles=shuffles,
         n_steps=steps,
+        correct_gradient=correct_gradient,
         figures=figures,
+        hypothetical=hypothetical,
         random_state=seed,
     )
     text = (
         f"{result.method} attributions for {result.n_sequences} sequence(s) x "
         f"{len(result.target_labels)} target(s)"
     )
+    if result.hypothetical:
+        text += " (figures: hypothetical contributions)"
     if result.max_delta is not None:
         text += f"; completeness error at most {100 * result.max_delta:.2f}%"
     typer.echo(f"{text} -> {result.path}")

@@ -35,10 +35,18 @@ def train(
         Path | None, typer.Option(help="YAML config (model + training); options override it.")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="basset, cnn, rnn, cnn-rnn or a registered model.")
+        str | None,
+        typer.Option(
+            help="basset, cnn, rnn, cnn-rnn, DeMo's exact rnn-demo / cnn-rnn-demo, "
+            "or a registered model."
+        ),
     ] = None,
     preset: Annotated[
-        Preset | None, typer.Option(help="Optimizer preset: Basset's RMSprop or DeMo's Adam.")
+        Preset | None,
+        typer.Option(
+            help="Optimizer preset: Basset's RMSprop or DeMo's Adam "
+            "[default: the model's own paper's]."
+        ),
     ] = None,
     max_epochs: Annotated[int | None, typer.Option(help="Most epochs to run.")] = None,
     patience: Annotated[int | None, typer.Option(help="Early-stopping patience.")] = None,

@@ -21,6 +21,7 @@ from scipy.spatial.distance import pdist
 
 from motiflens.data.hdf5 import dataset_info
 from motiflens.errors import InputError
+from motiflens.files import safe_name
 from motiflens.motifs.meme import read_meme
 from motiflens.results import is_result_file, read_result_info, read_sequence
 from motiflens.runs import Run, as_run
@@ -28,12 +29,14 @@ from motiflens.runs import Run, as_run
 __all__ = [
     "COMMANDS",
     "FILE_SUFFIXES",
+    "OPTIMIZE_METHODS",
     "cluster_order",
     "filters_view",
     "insertion_view",
     "json_safe",
     "missing",
     "motifs_json",
+    "optimize_tables",
     "optimize_view",
     "outputs",
     "overview",
@@ -61,22 +64,48 @@ FILE_SUFFIXES = frozenset({".png", ".svg", ".tsv", ".txt", ".meme", ".fa", ".jso
 #: Rows of a long table sent to the browser at most (the page says when it was cut).
 MAX_ROWS = 5000
 
+#: Class-optimization methods in the order the page shows them: the default first. Each
+#: writes ``explain/optimize/<method>/`` (:func:`motiflens.steps.optimize.optimize`); a
+#: folder of a method not named here comes after these.
+OPTIMIZE_METHODS = ("sequence", "demo")
+#: The table each class-optimization method writes in its folder.
+OPTIMIZE_TABLE = "optimize.tsv"
+
 
 def outputs(run: Run) -> dict[str, Path]:
-    """Each analysis -> the file that shows it has run (the run and analyses own the names)."""
+    """Each analysis -> the file that shows it has run (the run and analyses own the names).
+
+    Class optimization has one table per method: the first method's that exists (in the
+    order of :data:`OPTIMIZE_METHODS`), else the default method's.
+    """
+    tables = optimize_tables(run)
     return {
         "model": run.weights_path,
         "training": run.training_table,
         "test": run.metrics_path("test.tsv"),
         "filters": _analysis(run, "filters") / "filters.tsv",
         "insertion": _analysis(run, "insertion") / "insertion.tsv",
-        "optimize": _analysis(run, "optimize") / "optimize.tsv",
+        "optimize": next(
+            iter(tables.values()),
+            _analysis(run, "optimize") / OPTIMIZE_METHODS[0] / OPTIMIZE_TABLE,
+        ),
         "variants": _analysis(run, "variants") / "sad.tsv",
     }
 
 
 def _analysis(run: Run, name: str) -> Path:
     return run.analysis_dir(name, create=False)
+
+
+def optimize_tables(run: Run | str | Path) -> dict[str, Path]:
+    """Method -> ``explain/optimize/<method>/optimize.tsv`` of each class-optimization
+    method that has run, in the order of :data:`OPTIMIZE_METHODS` (others after, by name)."""
+    root = _analysis(as_run(run), "optimize")
+    if not root.is_dir():
+        return {}
+    found = {p.parent.name: p for p in root.glob(f"*/{OPTIMIZE_TABLE}") if p.is_file()}
+    known = [m for m in OPTIMIZE_METHODS if m in found]
+    return {m: found[m] for m in known + sorted(set(found) - set(known))}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -375,26 +404,64 @@ def insertion_view(run: Run | str | Path) -> dict[str, Any]:
 
 
 def optimize_view(run: Run | str | Path) -> dict[str, Any]:
-    """Class optimization: per target the score, designed sequence and optimized PWM."""
+    """Class optimization, one entry per method that has run (the default first).
+
+    Returns ``{"missing": False, "methods": [...]}``; each method holds its table's
+    ``columns`` and ``rows`` (every target and start: the score, the designed sequence,
+    its motif window, consensus and best database match), each row's ``logo`` (the id in
+    ``pwms`` of its motif window, or ``None``), ``pwms`` (every motif window of the
+    method's ``<target>.meme`` files, by id ``<target>_<start>``), what the manifest's
+    ``optimize/<method>`` step records (``params``), its ``figures`` and other ``files``.
+    ``{"missing": True, ...}`` when no method has run.
+    """
     run = as_run(run)
-    path = outputs(run)["optimize"]
-    if not path.is_file():
+    tables = optimize_tables(run)
+    if not tables:
         return missing(run, "optimize")
     try:
-        rows = _records(_read_tsv(path))
+        steps = run.steps()
+    except InputError:
+        steps = {}
+    methods = [
+        _optimize_method(run, method, path, steps.get(f"optimize/{method}") or {})
+        for method, path in tables.items()
+    ]
+    return json_safe({"missing": False, "methods": methods})
+
+
+def _optimize_method(run: Run, method: str, table: Path, step: dict[str, Any]) -> dict[str, Any]:
+    """One class-optimization method's folder (see :func:`optimize_view`)."""
+    folder = table.parent
+    params = {k: step.get(k) for k in ("time", "steps", "starts", "db") if k in step}
+    out: dict[str, Any] = {"method": method, "folder": run.relative(folder), "params": params}
+    try:
+        df = _read_tsv(table)
     except InputError as err:
-        return _broken(path, err)
+        return out | _broken(table, err)
+    out["warnings"] = []
     pwms: dict[str, Any] = {}
-    for meme in sorted(path.parent.glob("*.meme")):
+    for meme in sorted(folder.glob("*.meme")):
         try:
-            motifs = motifs_json(meme)
-        except (InputError, OSError, ValueError):
-            continue
-        if motifs:
-            pwms[meme.stem] = motifs[0]
-    return json_safe(
-        {"missing": False, "rows": rows, "pwms": pwms, "figures": _figures(run, path.parent)}
+            pwms.update({m["id"]: m for m in motifs_json(meme)})
+        except (InputError, OSError, ValueError) as err:
+            out["warnings"].append(f"cannot read {meme.name}: {err}")
+    rows = _records(df, MAX_ROWS)
+    for row in rows:
+        # The step names each start's motif window <target>_<start> in <target>.meme.
+        key = f"{safe_name(str(row.get('target')))}_{row.get('start')}"
+        row["logo"] = key if key in pwms else None
+    # the table, the motif files and designed.fa, for download
+    others = [f for pattern in ("*.tsv", "*.meme", "*.fa") for f in _figures(run, folder, pattern)]
+    out.update(
+        missing=False,
+        columns=list(df.columns),
+        rows=rows,
+        n_rows=len(df),
+        pwms=pwms,
+        figures=_figures(run, folder),
+        files=sorted(others),
     )
+    return out
 
 
 def variants_view(run: Run | str | Path) -> dict[str, Any]:

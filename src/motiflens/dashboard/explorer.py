@@ -58,6 +58,7 @@ __all__ = [
     "filter_thresholds",
     "parse_region",
     "parse_sequence",
+    "tested_with_reverse_complement",
 ]
 
 #: Longest pasted sequence for a model without a fixed input length (the RNNs).
@@ -193,6 +194,14 @@ class Explorer:
     device
         Where to run the model (default CPU: the dashboard serves one sequence at a time).
 
+    Attributes
+    ----------
+    reverse_complement
+        Whether the test-split predictions (:meth:`test_predictions`, :meth:`curves`)
+        average forward and reverse complement: as the run's test step recorded
+        (:func:`tested_with_reverse_complement`). A pasted sequence's prediction is the
+        forward one, the reference its ISM and attributions explain.
+
     Raises
     ------
     InputError
@@ -214,6 +223,9 @@ class Explorer:
         self.filter_names = _filter_names(self.run)
         self.motifs = _matched_motifs(self.run)
         self.dataset = self.run.dataset_or_none()
+        # The test-split predictions (curves, the report's top sequences) are made as the
+        # run's own test step made its metrics, so the curves give metrics/test.tsv's AUROC.
+        self.reverse_complement = tested_with_reverse_complement(self.run)
         self._curves: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------- inputs
@@ -474,7 +486,11 @@ class Explorer:
         return {"missing": False, "rows": rows}
 
     def test_predictions(self, limit: int = CURVE_SEQUENCES) -> tuple[np.ndarray, np.ndarray]:
-        """Predictions and labels ``(n, T)`` of the first ``limit`` test sequences."""
+        """Predictions and labels ``(n, T)`` of the first ``limit`` test sequences.
+
+        Forward and reverse-complement predictions are averaged when the run's test step
+        averaged them (:attr:`reverse_complement`).
+        """
         if self.dataset is None:
             raise InputError("the run's dataset file was not found")
         preds, ys = [], []
@@ -485,7 +501,14 @@ class Explorer:
             for lo in range(0, n, 1024):
                 x = to_float_onehot(h5["test_in"][lo : min(lo + 1024, n)])
                 with self.lock:
-                    preds.append(predict_array(self.model, x, transform=self.config.task))
+                    preds.append(
+                        predict_array(
+                            self.model,
+                            x,
+                            reverse_complement=self.reverse_complement,
+                            transform=self.config.task,
+                        )
+                    )
                 ys.append(np.asarray(h5["test_out"][lo : min(lo + 1024, n)], dtype=np.float32))
         return np.concatenate(preds), np.concatenate(ys)
 
@@ -505,8 +528,21 @@ class Explorer:
             preds, ys = self.test_predictions()
         except InputError as err:  # e.g. a dataset without a test split
             return {"missing": True, "message": f"no curves: {err}"}
-        self._curves = json_safe(thinned_curves(ys, preds, self.labels))
+        curves = thinned_curves(ys, preds, self.labels)
+        curves["reverse_complement"] = self.reverse_complement
+        self._curves = json_safe(curves)
         return self._curves
+
+
+def tested_with_reverse_complement(run: Run) -> bool:
+    """Whether the run's test step (``motiflens test``, manifest step ``test``) averaged
+    forward and reverse-complement predictions, as it records in ``rc``; ``True``, the
+    step's default, when it records none (or the manifest cannot be read)."""
+    try:
+        recorded = run.steps().get("test", {}).get("rc")
+    except InputError:
+        return True
+    return True if recorded is None else bool(recorded)
 
 
 def thinned_curves(

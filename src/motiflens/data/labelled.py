@@ -124,6 +124,8 @@ class LabelledSequences:
         InputError
             If the file gives none, or a record has none (naming its line).
         """
+        if what not in ("chroms", "splits"):
+            raise ValueError(f"what must be 'chroms' or 'splits', got {what!r}")
         values = getattr(self, what)
         if what == "chroms":
             hint = (
@@ -262,7 +264,8 @@ def concat_labelled(parts: Sequence[LabelledSequences]) -> LabelledSequences:
 
     All parts must have the same target labels, and names must stay unique.
     ``source`` becomes the files joined with ``" + "``; ``lines`` refer to each record's
-    own file.
+    own file. ``chroms`` and ``splits`` are None when no part has them, and ``""`` for the
+    records of a part without them.
     """
     if not parts:
         raise ValueError("nothing to concatenate")

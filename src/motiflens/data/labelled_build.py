@@ -30,7 +30,6 @@ from motiflens.errors import InputError
 from motiflens.sequence.onehot import INVALID, code_table, encode_codes, resize
 from motiflens.sequence.shuffle import dinucleotide_shuffle
 
-
 #: How :func:`build_sequence_dataset` can split records.
 SPLIT_METHODS = ("random", "chrom", "column")
 
@@ -176,9 +175,14 @@ def add_shuffled_negatives(
         target_labels=list(data.target_labels),
         source=data.source,
         lines=[*data.lines, *(data.lines[i] for i in positives)],
-        chroms=None if data.chroms is None else [*data.chroms, *(data.chroms[i] for i in positives)],
-        splits=None if data.splits is None else [*data.splits, *(data.splits[i] for i in positives)],
+        chroms=_and_copies(data.chroms, positives),
+        splits=_and_copies(data.splits, positives),
     )
+
+
+def _and_copies(values: list[str] | None, index: np.ndarray) -> list[str] | None:
+    """``values`` followed by the values at ``index`` (a shuffle keeps its positive's)."""
+    return None if values is None else [*values, *(values[i] for i in index)]
 
 
 # --------------------------------------------------------------------------- build
@@ -211,6 +215,16 @@ def _rates(labels: np.ndarray) -> list[float]:
     return [float(v) for v in labels.astype(np.float64).mean(axis=0)]
 
 
+def _no_test_file_with_split_column(split: str, test_source: str | Path | None) -> None:
+    if split == "column" and test_source is not None:
+        raise InputError(
+            "a split column and a separate test file were both given",
+            path=test_source,
+            hint="mark the test rows 'test' in the split column and pass the test file as "
+            "one more input, or drop the split column",
+        )
+
+
 def _assign(
     train: LabelledSequences,
     test: LabelledSequences | None,
@@ -237,14 +251,8 @@ def _assign(
         )
         return assigned, {"valid": valid_chroms, "test": test_chroms}
     if split == "column":
+        _no_test_file_with_split_column(split, None if test is None else test.source)
         assigned = np.asarray(train.require("splits"), dtype=object)
-        if test is not None:
-            raise InputError(
-                "a split column and a separate test file were both given",
-                path=test.source,
-                hint="mark the test rows 'test' in the split column and pass the test file "
-                "as one more input, or drop the split column",
-            )
         if not (assigned == "train").any():
             raise InputError(
                 "the split column marks no row train", path=train.source, hint="mark rows train"
@@ -381,14 +389,14 @@ def build_sequence_dataset(
                 "the training file already had negatives; shuffles were added for every "
                 "positive anyway"
             )
-        for k, split in enumerate(SPLITS):
-            if split == "test" and test is not None and (test.labels == 0).any():
+        for k, name in enumerate(SPLITS):
+            if name == "test" and test is not None and (test.labels == 0).any():
                 continue  # a given test set with its own negatives stays as it is
-            before = len(groups[split])
-            groups[split] = add_shuffled_negatives(
-                groups[split], seed=np.random.default_rng((seed, k))
+            before = len(groups[name])
+            groups[name] = add_shuffled_negatives(
+                groups[name], seed=np.random.default_rng((seed, k))
             )
-            n_negatives += len(groups[split]) - before
+            n_negatives += len(groups[name]) - before
         if test is not None and (test.labels == 0).any():
             notes.append("the test file has its own negatives; no shuffles were added to it")
 
@@ -396,12 +404,12 @@ def build_sequence_dataset(
     # from disk in chunks must not see a block of positives then a block of negatives. A
     # given test file keeps its own order so predictions line up with it.
     order_rng = np.random.default_rng((seed, 99))
-    for split in ("train", "valid") if test is not None else SPLITS:
-        groups[split] = groups[split].subset(order_rng.permutation(len(groups[split])))
+    for name in ("train", "valid") if test is not None else SPLITS:
+        groups[name] = groups[name].subset(order_rng.permutation(len(groups[name])))
 
     arrays = {
-        split: (_encode(data, length), data.labels, data.names)
-        for split, data in groups.items()
+        name: (_encode(data, length), data.labels, data.names)
+        for name, data in groups.items()
         if len(data)
     }
     attrs = {
@@ -422,7 +430,7 @@ def build_sequence_dataset(
     path = write_dataset(out, arrays, train.target_labels, continuous=continuous, attrs=attrs)
     return BuildReport(
         path=Path(path),
-        counts={split: len(groups[split]) for split in SPLITS if len(groups[split])},
+        counts={s: len(groups[s]) for s in SPLITS if len(groups[s])},
         n_padded=int(n_padded),
         n_trimmed=int(n_trimmed),
         length=int(length),
@@ -494,6 +502,7 @@ def build_from_files(
             f"{given} and a split column ({split_column!r}, --split-column) were both "
             "given; choose one",
         )
+    _no_test_file_with_split_column(split, test_file)
 
     def read(path: str | Path) -> LabelledSequences:
         return read_sequences(

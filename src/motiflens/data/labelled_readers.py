@@ -40,7 +40,6 @@ from motiflens.errors import InputError
 from motiflens.sequence.fasta import read_fasta
 from motiflens.sequence.textio import numbered_lines, open_text
 
-
 # bedtools getfasta writes chrom:start-end, with -s a (+)/(-) suffix, with -name name::...;
 # the chromosome is everything before the last ':start-end'
 _COORDINATES = re.compile(r"^(?:.*::)?(?P<chrom>\S+?):\d+-\d+(?:\([+.-]\))?$")
@@ -377,7 +376,9 @@ def read_table(
     chroms = None if chrom_column is None else df[chrom_column].str.strip().tolist()
     splits = None
     if split_column is not None:
-        splits = parse_splits(df[split_column].tolist(), path=path, lines=lines, column=split_column)
+        splits = parse_splits(
+            df[split_column].tolist(), path=path, lines=lines, column=split_column
+        )
     return LabelledSequences(
         names=names,
         seqs=seqs,

@@ -298,15 +298,6 @@ def activity_matrix(regions: pd.DataFrame, n_targets: int) -> np.ndarray:
     return act
 
 
-def _same_chrom(names: Sequence[str]) -> set[str]:
-    """Both spellings of each chromosome name, so 'chr8' matches '8' and back."""
-    out = set()
-    for n in names:
-        out.add(n)
-        out.add(n[3:] if n.startswith("chr") else f"chr{n}")
-    return out
-
-
 def preprocess_peaks(
     targets_table: str | Path,
     genome: str | Path,
@@ -385,9 +376,8 @@ def preprocess_peaks(
         act = activity_matrix(regions, len(labels))
 
         if split == "chrom":
-            assign = split_by_chromosome(
-                regions["chrom"].to_numpy(), _same_chrom(valid_chroms), _same_chrom(test_chroms)
-            )
+            # split_by_chromosome matches 'chr8' to '8' and back itself.
+            assign = split_by_chromosome(regions["chrom"].to_numpy(), valid_chroms, test_chroms)
         elif split == "random":
             assign = split_random(len(regions), valid, test, seed)
         else:

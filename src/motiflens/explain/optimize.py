@@ -17,10 +17,15 @@ Two methods:
     ``λ‖X‖²`` is constant on one-hot inputs and is left out. Keeps the best sequence each
     chain visited. Its matrix is then the model's *preference* at every position of that
     sequence (:func:`preference_matrix`): every single-base substitution is scored (ISM,
-    :func:`~motiflens.explain.ism.saturation_mutagenesis`) and each position's four
-    logit changes ``Δ`` become probabilities ``softmax(Δ)``. For a model whose logit is a
-    sum of log-odds (a PWM scan read by logistic regression) that is the PWM itself; a
-    position the model ignores is uniform, so the motif stands out from the background.
+    :func:`~motiflens.explain.ism.saturation_mutagenesis`), the logit changes ``Δ`` are
+    scaled so that the largest loss of any one substitution is ``ln 100``, and each
+    position's four become probabilities ``softmax``. A position the model ignores is
+    uniform, so the motif stands out from the background. The scaling plays the part of
+    DeMo's division by the global maximum: a designed sequence carries several copies of
+    the motif (8 bp ETS sites 3-5 times over, on a DeMo CNN trained on GABPA), so one
+    substitution costs little (at most 0.5-1.6 of a logit of 3.3-3.9 there) and the
+    unscaled ``softmax(Δ)`` stays below 0.2 bits everywhere: a blank logo. The scale
+    says nothing of how much the model cares; the score does.
 
 ``"demo"`` (DeMo's procedure)
     Start from a continuous input ``X ~ U[0, 1)`` of shape ``(1, 4, L)`` and minimise
@@ -34,9 +39,12 @@ Two methods:
     the model reach a high score off the one-hot simplex, with no motif.
 
 Both methods then mark the *motif window* of every matrix (:func:`motif_window`): the
-``motif_width`` consecutive positions of highest information content, trimmed of ends
-below 0.2 bits. That window, not the whole input, is the motif to compare with a database
-(:func:`~motiflens.motifs.compare.tomtom`): a 101 bp matrix is mostly background.
+run of informative positions (at least 0.2 bits, gaps shorter than 3 positions bridged)
+with the most information, at most ``motif_width`` long. That window, not the whole
+input, is the motif to compare with a database (:func:`~motiflens.motifs.compare.tomtom`):
+a 101 bp matrix is mostly background, and a designed sequence often carries the motif
+twice, head to head; a query holding both copies matched the planted SPI1 at q = 0.2
+where either copy alone matched at q < 1e-5.
 
 The score ``S`` is the target's **logit** by default. DeMo's models ended in a two-class
 log-softmax and DeMo minimised the NLL of the positive class, ``-log p(positive)``;
@@ -85,6 +93,9 @@ DEMO_PSEUDOCOUNT = 0.01
 #: Widest motif window (bp). JASPAR's CTCF core is 15-19 bp and REST's 20-21; 24 holds
 #: either with room for a few flanking columns, which trimming removes again.
 MOTIF_WIDTH = 24
+#: Odds that the largest single-substitution loss of a designed sequence stands for
+#: (:func:`preference_matrix`).
+PREFERENCE_ODDS = 100.0
 
 
 class ClassOptimization(NamedTuple):
@@ -165,19 +176,23 @@ def normalize_demo(x: np.ndarray | torch.Tensor) -> np.ndarray:
     return arr[0] if single else arr
 
 
-def preference_matrix(delta: np.ndarray) -> np.ndarray:
+def preference_matrix(delta: np.ndarray, max_odds: float = PREFERENCE_ODDS) -> np.ndarray:
     """Probabilities from the logit change of every single-base substitution.
 
-    Column ``j`` is ``softmax(Δ[:, j])``: each base in proportion to ``exp`` of the
-    logit it gives. When the logit is a sum over positions of natural-log odds
-    ``log(p_bj / 0.25)`` this gives back ``p``; a position the model ignores (``Δ = 0``)
-    is uniform.
+    ``Δ`` is first scaled so that its largest loss, ``max(-Δ)`` over the bases and
+    positions of one sequence, becomes ``ln(max_odds)``; then column ``j`` is
+    ``softmax(Δ[:, j])``. A column whose three substitutions each lose that most reads
+    ``max_odds : 1 : 1 : 1``; a position the model ignores (``Δ = 0``) is uniform, as is a
+    sequence where no substitution loses anything.
 
     Parameters
     ----------
     delta
-        ``(..., 4, L)`` logit changes (:attr:`~motiflens.explain.ism.ISMResult.delta` of
-        one target; the reference base's slot is 0).
+        ``(4, L)`` or ``(n, 4, L)`` logit changes of one target
+        (:attr:`~motiflens.explain.ism.ISMResult.delta`; the reference base's slot is 0).
+    max_odds
+        Odds of the best base against a substitution with the sequence's largest loss.
+        Default is 100 (the strongest column holds about 1.8 bits).
 
     Returns
     -------
@@ -185,31 +200,40 @@ def preference_matrix(delta: np.ndarray) -> np.ndarray:
         Same shape, float32, each column summing to 1.
     """
     d = np.asarray(delta, dtype=np.float64)
-    if d.ndim < 2 or d.shape[-2] != 4:
-        raise ValueError(f"expected (..., 4, L) logit changes, got {d.shape}")
+    if d.ndim not in (2, 3) or d.shape[-2] != 4:
+        raise ValueError(f"expected (4, L) or (n, 4, L) logit changes, got {d.shape}")
+    if max_odds <= 1:
+        raise ValueError(f"max_odds must be > 1, got {max_odds}")
+    loss = np.maximum(-d.min(axis=(-2, -1), keepdims=True), 0.0)
+    scale = np.divide(np.log(max_odds), loss, out=np.zeros_like(loss), where=loss > 1e-12)
+    d = d * scale
     e = np.exp(d - d.max(axis=-2, keepdims=True))  # shifted: no overflow
     return (e / e.sum(axis=-2, keepdims=True)).astype(np.float32)
 
 
 def motif_window(
-    matrix: np.ndarray, width: int = MOTIF_WIDTH, min_ic: float = MIN_IC
+    matrix: np.ndarray, width: int = MOTIF_WIDTH, min_ic: float = MIN_IC, max_gap: int = 2
 ) -> tuple[int, int]:
     """Where the motif lies in a long probability matrix.
 
-    The ``width`` consecutive positions of highest total information content (the first
-    such window on ties), then trimmed of ends below ``min_ic`` bits
-    (:func:`~motiflens.motifs.pwm.trim`). A window with no position above ``min_ic`` is
-    kept whole.
+    Positions of at least ``min_ic`` bits are informative; informative positions at most
+    ``max_gap`` uninformative positions apart form one run. A run longer than ``width``
+    is cut to its ``width`` consecutive positions of highest total information content,
+    trimmed of ends below ``min_ic``. The window is the run with the highest total
+    information content (the first on ties); with no informative position, the first
+    ``width`` positions.
 
     Parameters
     ----------
     matrix
         ``(4, L)`` probabilities (columns sum to 1).
     width
-        Widest window; the whole matrix when ``L`` is shorter.
+        Widest window. Default 24.
     min_ic
-        Information content (bits) an end of the window needs. Default 0.2 (Basset's
+        Information content (bits) of an informative position. Default 0.2 (Basset's
         trimming cut).
+    max_gap
+        Longest run of uninformative positions inside a motif. Default 2.
 
     Returns
     -------
@@ -219,11 +243,23 @@ def motif_window(
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     ic = information_content(matrix)
-    width = min(width, ic.size)
-    totals = np.convolve(ic, np.ones(width), mode="valid")
-    lo = int(np.argmax(totals))
-    a, b = trim(np.asarray(matrix)[:, lo : lo + width], min_ic)
-    return (lo + a, lo + b) if b > a else (lo, lo + width)
+    informative = np.flatnonzero(ic >= min_ic)
+    if informative.size == 0:
+        return 0, min(width, ic.size)
+    # split where the next informative position is more than max_gap + 1 away
+    breaks = np.flatnonzero(np.diff(informative) > max_gap + 1) + 1
+    best, best_total = (0, 0), -1.0
+    for run in np.split(informative, breaks):
+        lo, hi = int(run[0]), int(run[-1]) + 1
+        if hi - lo > width:
+            totals = np.convolve(ic[lo:hi], np.ones(width), mode="valid")
+            start = lo + int(np.argmax(totals))
+            a, b = trim(np.asarray(matrix)[:, start : start + width], min_ic)
+            lo, hi = start + a, start + b
+        total = float(ic[lo:hi].sum())
+        if total > best_total:
+            best, best_total = (lo, hi), total
+    return best
 
 
 def _objective_score(logits: torch.Tensor, score: str) -> torch.Tensor:

@@ -10,9 +10,10 @@ Methods
 -------
 ``"gradient"``
     ``d logit_t / dx`` at the input (Simonyan et al. 2014): one value per base and
-    position, whether or not the base is present.
+    position, whether or not the base is present; corrected by default (below).
 ``"gradient_x_input"``
-    The gradient times the one-hot input: only the observed base keeps a value.
+    The gradient times the one-hot input: only the observed base keeps a value;
+    corrected by default (below).
 ``"demo"``
     The Deep Motif Dashboard saliency map (Lanchantin et al. 2017,
     ``saliency_map.lua``): the absolute gradient of the loss of the *true* label,
@@ -30,6 +31,29 @@ Methods
     inside LSTMs), because Captum's and tangermeme's module hooks reach neither the DeMo
     CNN's global max nor an LSTM's gates.
 
+Gradient correction
+-------------------
+A one-hot column lies on the simplex (its four values sum to 1), but the network is a
+function of all of ``R^4``. The gradient's component off the simplex, its mean over the
+four bases at a position, is no change a sequence can make, and nothing in training
+shapes it: it is noise, and gradient x input puts it on the observed base (Majdandzic,
+Rajesh & Koo 2023, "Correcting gradient-based interpretations of deep neural networks
+for genomics", Genome Biology 24:109). ``"gradient"`` and ``"gradient_x_input"``
+therefore subtract, by default (``correct_gradient=True``), the mean over the four bases
+from the gradient at every position. The corrected gradient is the hypothetical
+contribution of every base against the uniform reference (0.25 everywhere),
+``g[b] - sum_c g[c] * 0.25``; corrected gradient x input, ``g[obs] - mean_b g[b]``, is
+the first-order estimate of what ISM measures at a position (the observed base's effect
+against the mean of the four), and the four values of an ``N`` column add up to 0. On
+the test suite's simulated two-motif fixture the correction raises the planted-site
+AUROC of gradient x input from 0.935 / 0.945 to 0.959 / 0.958 (CTCF / REST; ISM
+0.969 / 0.970). ``correct_gradient=False`` gives the textbook gradient (the multiplier
+against the all-zero reference). The DeMo map stays DeMo's, uncorrected. Integrated
+gradients and DeepLIFT need no correction: against references whose columns sum to 1
+(shuffles, uniform) it leaves their hypothetical contributions unchanged (it shifts them
+by the mean times ``1 - sum_c ref[c]``), and against the all-zero reference it would
+break completeness.
+
 References for the last two are dinucleotide-shuffled copies of each sequence by default
 (:func:`shuffled_references`), so a reference keeps the sequence's composition and
 dinucleotide content but loses its motifs.
@@ -46,12 +70,13 @@ its *projection* on the sequence, ``hyp * x``: zero off the observed base, and (
 column of ``x`` sums to 1, an ``N`` being 0.25 x 4) adding up per position to that
 position's contribution ``sum_c m (x - ref)``, so completeness holds for the projection.
 
-:attr:`Attributions.attributions` is the projection for ``gradient_x_input`` (the gradient
-is its multiplier against an all-zero reference), ``integrated_gradients`` and
-``deeplift_shap``, and :attr:`Attributions.hypothetical` the hypothetical contributions
-(for ``gradient_x_input``: the gradient itself). ``gradient`` and ``demo`` have no
-hypothetical contributions (``None``): ``gradient`` is a map of every base by definition
-and ``demo`` is masked by the input already.
+:attr:`Attributions.attributions` is the projection for ``gradient_x_input`` (the
+gradient is its multiplier against the uniform reference when corrected, the all-zero
+reference when not), ``integrated_gradients`` and ``deeplift_shap``, and
+:attr:`Attributions.hypothetical` the hypothetical contributions (for
+``gradient_x_input``: the gradient itself, corrected by default). ``gradient`` and
+``demo`` have no hypothetical contributions (``None``): ``gradient`` is a map of every
+base by definition and ``demo`` is masked by the input already.
 
 Completeness
 ------------
@@ -125,7 +150,8 @@ class Attributions(NamedTuple):
         selected targets last, in the order of ``targets`` (``targets=None``: all of
         the model's outputs). For ``gradient_x_input``, ``integrated_gradients`` and
         ``deeplift_shap`` the contributions of the observed bases (``hypothetical * x``,
-        zero off the observed base); for ``gradient`` the gradient of every base; for
+        zero off the observed base); for ``gradient`` the gradient of every base
+        (corrected unless ``correct_gradient=False``); for
         ``demo`` DeMo's map (zero off the observed base).
     method
         The method's name, one of :data:`METHODS`.
@@ -313,11 +339,13 @@ def _gradient_batch(
     method: str,
     y: torch.Tensor | None,
     task: str,
+    correct: bool,
 ) -> torch.Tensor:
     """``(b, 4, L, T_sel)`` for one batch with one of the three gradient methods.
 
     For ``gradient_x_input`` the gradient (its hypothetical contributions); the caller
-    multiplies by the input.
+    multiplies by the input. ``correct``: remove the mean over the four bases from the
+    gradient at each position (``gradient`` and ``gradient_x_input``; module docstring).
     """
     x = x.detach().requires_grad_(True)
     logits = model(x)
@@ -335,6 +363,8 @@ def _gradient_batch(
         (grad,) = torch.autograd.grad(scalar, x, retain_graph=k < len(targets) - 1)
         if method == "demo":
             grad = grad.abs() * x.detach()
+        elif correct:
+            grad = grad - grad.mean(dim=1, keepdim=True)
         out.append(grad)
     return torch.stack(out, dim=-1)
 
@@ -481,6 +511,7 @@ def attribute(
     references: Literal["shuffle", "zeros", "uniform"] | np.ndarray | torch.Tensor | None = None,
     n_shuffles: int = 20,
     n_steps: int = 50,
+    correct_gradient: bool = True,
     batch_size: int = 64,
     device: str | torch.device | None = None,
     verbose: bool = False,
@@ -529,6 +560,11 @@ def attribute(
         jumps wherever a unit switches on or off along the path, so the completeness
         error falls only about as 1 / n_steps (a small Basset: ~3% at 50 steps, ~0.2% at
         500); raise it if the completeness warning fires.
+    correct_gradient
+        ``"gradient"`` and ``"gradient_x_input"`` only: subtract the mean over the four
+        bases from the gradient at each position, removing its off-simplex component
+        (Majdandzic et al. 2023; module docstring). Default is True; False gives the
+        textbook gradient. The other methods ignore it.
     batch_size
         Sequences (or sequence-reference pairs, and integration points) per forward
         pass. Default is 64.
@@ -595,7 +631,8 @@ def attribute(
             for sl in _batches(n, batch_size, verbose, method):
                 xb = torch.from_numpy(x_np[sl]).to(dev)
                 yb = None if y is None else torch.from_numpy(y[sl]).to(dev)
-                attr = _gradient_batch(model, xb, chosen, method, yb, task).float().cpu().numpy()
+                attr = _gradient_batch(model, xb, chosen, method, yb, task, correct_gradient)
+                attr = attr.float().cpu().numpy()
                 if hypothetical is not None:
                     hypothetical[sl] = attr
                 else:

@@ -2,8 +2,13 @@
 
 Both take one sequence's attributions for one target, ``(4, L)`` (channels A, C, G, T):
 ``result.attributions[i, :, :, k]`` of :func:`motiflens.explain.saliency.attribute`
-(whose result is ``(N, 4, L, T)``, target last), and write PNG + SVG through
-:func:`motiflens.plots.style.save_figure`.
+(whose result is ``(N, 4, L, T)``, target last), or its ``hypothetical[i, :, :, k]``, and
+write PNG + SVG through :func:`motiflens.plots.style.save_figure`.
+
+The projection on the observed bases (``attributions``) draws as the sequence itself, one
+letter per position standing up or hanging down; the hypothetical contributions draw every
+base at every position, which shows what the model would have preferred at each position
+(what tfmodisco clusters) but does not read as a sequence.
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ def plot_attribution_heatmap(
     highlight: Highlight | None = None,
     start: int = 0,
     cmap: str = "RdBu_r",
+    label: str = "attribution",
 ) -> Path:
     """Draw attributions as a 4 x L heat map with a diverging, zero-centred colour scale.
 
@@ -126,6 +132,8 @@ def plot_attribution_heatmap(
         Coordinate of the first position on the x axis. Default is 0.
     cmap
         Matplotlib colour map. Default is ``"RdBu_r"``.
+    label
+        Label of the colour bar. Default is ``"attribution"``.
 
     Returns
     -------
@@ -158,7 +166,7 @@ def plot_attribution_heatmap(
         )
     ax.set_yticks(range(4), list(ALPHABET))
     ax.set_xlabel("position")
-    fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, label="attribution")
+    fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, label=label)
     if title:
         ax.set_title(title)
     return save_figure(fig, path)

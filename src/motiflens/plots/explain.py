@@ -144,7 +144,7 @@ def class_optimization_logo(
     logomaker.Logo(df, ax=ax, color_scheme="classic", font_name="DejaVu Sans Mono")
     if highlight is not None:
         lo, hi = positions[highlight[0]], positions[highlight[1] - 1]
-        ax.axvspan(lo - 0.5, hi + 0.5, color="#f2c14e", alpha=0.3, lw=0, zorder=0)
+        ax.axvspan(lo - 0.5, hi + 0.5, color="#f2c14e", alpha=0.3, lw=0, zorder=-1)
     ax.set_ylim(0, 2.0 if scale == "information" else 1.0)
     ax.set_ylabel("bits" if scale == "information" else "probability")
     ax.set_xlabel("position")

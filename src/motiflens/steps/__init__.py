@@ -7,7 +7,7 @@ result object. The CLI verbs are thin layers over these. (The HTML report is
 :func:`motiflens.dashboard.export.report`: it renders the dashboard's page, a layer above.)
 """
 
-from motiflens.steps.evaluate import evaluate
+from motiflens.steps.evaluate import evaluate, run_baseline
 from motiflens.steps.explain import ism, saliency, temporal
 from motiflens.steps.motifs import filters, insert
 from motiflens.steps.optimize import optimize
@@ -23,6 +23,7 @@ __all__ = [
     "ism",
     "optimize",
     "predict",
+    "run_baseline",
     "run_config",
     "saliency",
     "temporal",

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from motiflens.distributed import Launch, env_rank
+from motiflens.errors import InputError
 from motiflens.explain.inputs import (
     TargetSelection,
     load_sequences,
@@ -29,7 +30,7 @@ from motiflens.explain.inputs import (
     target_names,
 )
 from motiflens.explain.ism import ISMResult
-from motiflens.explain.saliency import attribute
+from motiflens.explain.saliency import HYPOTHETICAL_METHODS, attribute
 from motiflens.explain.temporal import temporal_scores
 from motiflens.files import atomic_path, safe_name
 from motiflens.plots.attribution import plot_attribution_heatmap, plot_attribution_logo
@@ -283,14 +284,18 @@ class SaliencyStepResult:
     ----------
     path
         ``explain/saliency/<method>.h5`` (kind ``"attribution"``): ``attributions
-        (sequence, base, position, target)`` and, for the reference methods,
-        ``convergence_delta (sequence, target)``.
+        (sequence, base, position, target)`` (the projection on the observed bases, for
+        ``gradient``: the gradient of every base), ``hypothetical`` (same axes; the
+        methods of :data:`~motiflens.explain.saliency.HYPOTHETICAL_METHODS`) and, for the
+        reference methods, ``convergence_delta (sequence, target)``.
     figures
         Logos and heat maps of the first ``figures`` sequences, per target.
     method, n_sequences, target_labels
         What was attributed.
     max_delta
         The largest relative completeness error (reference methods), else None.
+    hypothetical
+        Whether the figures show the hypothetical contributions (else the projection).
     """
 
     path: Path
@@ -299,6 +304,7 @@ class SaliencyStepResult:
     n_sequences: int
     target_labels: list[str]
     max_delta: float | None
+    hypothetical: bool = False
 
 
 def saliency(
@@ -312,7 +318,9 @@ def saliency(
     n: int | None = 10,
     n_shuffles: int = 20,
     n_steps: int = 50,
+    correct_gradient: bool = True,
     figures: int = 10,
+    hypothetical: bool = False,
     batch_size: int = 64,
     device: str | torch.device | None = None,
     verbose: bool = True,
@@ -320,15 +328,35 @@ def saliency(
 ) -> SaliencyStepResult:
     """Attributions of the first ``n`` sequences of ``source``, with logos and heat maps.
 
+    Both the projection on the observed bases (``attributions``) and, where the method
+    has them, the hypothetical contributions of every base (``hypothetical``) are stored;
+    the figures show the projection, as tfmodisco users expect, or with ``hypothetical``
+    the hypothetical contributions (file names ``<method>_hypothetical_...``).
+
     Parameters
     ----------
-    method, n_shuffles, n_steps, batch_size, random_state
+    method, n_shuffles, n_steps, correct_gradient, batch_size, random_state
         As in :func:`motiflens.explain.saliency.attribute`.
     targets, genome, split, n, device, verbose
         As in :func:`ism`.
     figures
         Draw a logo and a heat map for the first this many sequences, per target.
+    hypothetical
+        Draw the hypothetical contributions instead of their projection. Default is
+        False.
+
+    Raises
+    ------
+    InputError
+        ``hypothetical`` with a method that has no hypothetical contributions
+        (``gradient``: its map covers every base already; ``demo``).
     """
+    if hypothetical and method not in HYPOTHETICAL_METHODS:
+        raise InputError(
+            f"{method} has no hypothetical contributions",
+            hint=f"use one of {', '.join(HYPOTHETICAL_METHODS)}, or leave out hypothetical"
+            + (" (the gradient map shows every base already)" if method == "gradient" else ""),
+        )
     run = as_run(run)
     model = run.model()
     config = model.config
@@ -340,35 +368,59 @@ def saliency(
         method=method,  # type: ignore[arg-type]
         n_shuffles=n_shuffles,
         n_steps=n_steps,
+        correct_gradient=correct_gradient,
         batch_size=batch_size,
         device=device,
         verbose=verbose,
         random_state=random_state,
     )
     labels = [target_names(model, config.n_targets)[t] for t in result.targets]
+    axes = ("sequence", "base", "position", "target")
     arrays: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {
-        "attributions": (result.attributions, ("sequence", "base", "position", "target"))
+        "attributions": (result.attributions, axes)
     }
+    if result.hypothetical is not None:
+        arrays["hypothetical"] = (result.hypothetical, axes)
     if result.convergence_delta is not None:
         arrays["convergence_delta"] = (result.convergence_delta, ("sequence", "target"))
     folder = run.analysis_dir("saliency")
     path = run.result_path("saliency", method)
     # this method's figures only ("gradient_*" would also match gradient_x_input's)
-    clear_outputs(folder, [f"{safe_name(method)}_[0-9][0-9][0-9][0-9]_*"])
+    stem = safe_name(method)
+    clear_outputs(folder, [f"{stem}_[0-9][0-9][0-9][0-9]_*", f"{stem}_hypothetical_[0-9]*"])
     params = {"method": method, "source": str(source), "split": split, "n_shuffles": n_shuffles}
-    params.update(n_steps=n_steps, random_state=random_state)
+    params.update(n_steps=n_steps, random_state=random_state, drawn=_drawn(hypothetical))
+    params["correct_gradient"] = correct_gradient
     write_result(
         path, "attribution", arrays, names=names, target_labels=labels, onehot=X, params=params
     )
+    shown = result.hypothetical if hypothetical else result.attributions
+    prefix = f"{stem}_hypothetical" if hypothetical else stem
+    ylabel = "hypothetical contribution" if hypothetical else "attribution"
     drawn = []
     for i in range(min(figures, len(names))):
         for k, label in enumerate(labels):
-            stem = folder / f"{safe_name(method)}_{_figure_stem(i, names[i], label)}"
-            attr, title = result.attributions[i, :, :, k], f"{names[i]} | {label}"
-            drawn.append(plot_attribution_logo(attr, f"{stem}_logo.png", title=title))
-            drawn.append(plot_attribution_heatmap(attr, f"{stem}_heat.png", title=title))
-    run.record_step("saliency", [path], method=method, n=len(names), targets=labels)
-    return SaliencyStepResult(path, drawn, method, len(names), labels, result.max_delta)
+            base = folder / f"{prefix}_{_figure_stem(i, names[i], label)}"
+            attr, title = shown[i, :, :, k], f"{names[i]} | {label}"  # type: ignore[index]
+            if hypothetical:
+                title += " (hypothetical)"
+            drawn.append(
+                plot_attribution_logo(attr, f"{base}_logo.png", title=title, ylabel=ylabel)
+            )
+            drawn.append(
+                plot_attribution_heatmap(attr, f"{base}_heat.png", title=title, label=ylabel)
+            )
+    run.record_step(
+        "saliency", [path], method=method, n=len(names), targets=labels, drawn=_drawn(hypothetical)
+    )
+    return SaliencyStepResult(
+        path, drawn, method, len(names), labels, result.max_delta, hypothetical
+    )
+
+
+def _drawn(hypothetical: bool) -> str:
+    """The stored array the figures show."""
+    return "hypothetical" if hypothetical else "attributions"
 
 
 # ------------------------------------------------------------------------- temporal

@@ -161,12 +161,12 @@ function sortableTable(columns, rows, opts) {
   };
 }
 
-function figureLinks(paths) {
+function figureLinks(paths, label) {
   if (REPORT || !paths || !paths.length) return null;
   return el(
     "div",
     { class: "figures" },
-    el("span", { class: "note", text: "Figures:" }),
+    el("span", { class: "note", text: label || "Figures:" }),
     paths.map((p) => el("a", { href: `files/${p.split("/").map(encodeURIComponent).join("/")}`, target: "_blank", text: p.split("/").pop() })),
   );
 }
@@ -315,7 +315,8 @@ async function renderOverview(sec) {
     holder.replaceWith(errorBox(err));
     return;
   }
-  curveNote.textContent = curves.missing ? "" : `${curves.n.toLocaleString()} test sequences${curves.n >= 5000 ? " (the first 5,000)" : ""}`;
+  const rc = curves.reverse_complement ? "; forward and reverse-complement predictions averaged, as the test step did" : "";
+  curveNote.textContent = curves.missing ? "" : `${curves.n.toLocaleString()} test sequences${curves.n >= 5000 ? " (the first 5,000)" : ""}${rc}`;
   if (curves.missing) holder.replaceWith(missingBox(curves, "ROC/PR curves"));
   else redraw();
 }
@@ -674,28 +675,90 @@ async function renderExplorer(sec) {
 
 // ------------------------------------------------------------------ optimization & insertion
 
+// What each class-optimization method is (the step's folder names).
+const OPTIMIZE_METHODS = {
+  sequence: ["sequence (default)", "the best valid DNA found, and the model's preference at each of its positions"],
+  demo: ["demo", "DeMo's procedure: a continuous input with an L2 penalty, normalised into a probability matrix"],
+};
+
+// The designed sequence around its motif window (0-based start, exclusive end): the
+// window in bold with a few bases either side; the whole sequence as the tooltip.
+function designedSequence(r, flank) {
+  const seq = r.sequence || "";
+  const lo = Number.isInteger(r.motif_start) ? r.motif_start : null;
+  const hi = Number.isInteger(r.motif_end) ? r.motif_end : null;
+  if (lo === null || hi === null || hi <= lo) return el("code", { title: seq, text: seq.slice(0, 60) + (seq.length > 60 ? "…" : "") });
+  const a = Math.max(0, lo - flank);
+  const b = Math.min(seq.length, hi + flank);
+  return el("code", { title: seq }, a > 0 ? "…" : "", seq.slice(a, lo), el("b", { text: seq.slice(lo, hi) }), seq.slice(hi, b), b < seq.length ? "…" : "");
+}
+
+function optimizeMethod(m) {
+  const id = safeName(m.method);
+  const box = el("div", { class: "optimize-method", id: `optimize-${id}` });
+  const [title, about] = OPTIMIZE_METHODS[m.method] || [m.method, null];
+  box.append(el("h3", { text: title, style: "font-size: 1rem; margin: 1rem 0 0.2rem" }));
+  if (about) box.append(el("p", { class: "note", text: about }));
+  if (m.missing) {
+    box.append(missingBox(m, `Class optimization (${m.method})`));
+    return box;
+  }
+  const p = m.params || {};
+  const facts = [
+    p.steps !== undefined ? `${p.steps} steps` : null,
+    p.starts !== undefined ? `${p.starts} start${p.starts === 1 ? "" : "s"} per target (start 0 scores highest)` : null,
+    p.db ? `motifs matched (TomTom) against ${p.db}` : p.db === null ? "no motif database" : null,
+    p.time ? `run ${p.time}` : null,
+  ].filter(Boolean);
+  box.append(el("p", { class: "note", text: `${m.folder}${facts.length ? ": " + facts.join(" · ") : ""}` }));
+  for (const w of m.warnings || []) box.append(el("div", { class: "error", text: w }));
+  const has = (k) => m.columns.includes(k);
+  const columns = [
+    { key: "target", label: "target" },
+    has("start") ? { key: "start", label: "start", num: true } : null,
+    {
+      key: "logo",
+      label: "motif window",
+      sortable: false,
+      render: (r) => {
+        const pwm = r.logo ? m.pwms[r.logo] : null;
+        return pwm ? Logo.pwmSVG([{ probs: pwm.probs, offset: 0 }], { col: 9, height: 36 }) : "";
+      },
+    },
+    { key: "score", label: "score", num: true },
+    has("motif") ? { key: "motif", label: "consensus", render: (r) => el("code", { text: r.motif || "" }) } : null,
+    // 1-based, inclusive, as a position shown to a reader
+    has("motif_start") ? { key: "motif_start", label: "window", num: true, render: (r) => (Number.isInteger(r.motif_start) ? `${r.motif_start + 1}–${r.motif_end}` : "") } : null,
+    has("match_name")
+      ? {
+          key: "match_name",
+          label: "best match",
+          render: (r) => (r.match_id ? el("span", {}, el("span", { class: "match-name", text: r.match_name || r.match_id }), ` ${r.match_id}`) : el("span", { class: "note", text: p.db === null ? "" : "none" })),
+        }
+      : null,
+    has("match_q") ? { key: "match_q", label: "q", num: true } : null,
+    { key: "sequence", label: "designed sequence (motif window in bold)", sortable: false, render: (r) => designedSequence(r, 8) },
+  ].filter(Boolean);
+  const best = has("start") ? m.rows.filter((r) => r.start === 0) : m.rows;
+  const tbl = sortableTable(columns, best, { id: `optimize-table-${id}` });
+  if (best.length < m.rows.length) {
+    const all = el("input", { type: "checkbox", id: `optimize-all-${id}` });
+    all.addEventListener("change", () => tbl.update(all.checked ? m.rows : best));
+    box.append(el("div", { class: "controls" }, el("label", {}, all, " every start (else the best per target)")));
+  }
+  if (m.n_rows > m.rows.length) box.append(el("p", { class: "note", text: `first ${m.rows.length.toLocaleString()} of ${m.n_rows.toLocaleString()} rows` }));
+  box.append(el("div", { class: "scroll" }, tbl.table));
+  for (const links of [figureLinks(m.figures), figureLinks(m.files, "Files:")]) if (links) box.append(links);
+  return box;
+}
+
 async function renderAnalyses(sec) {
   const [opt, ins] = await Promise.all([getJSON("optimize"), getJSON("insertion")]);
   sec.replaceChildren(el("h2", { text: "Class optimization" }));
   if (opt.missing) sec.append(missingBox(opt, "Class optimization"));
   else {
-    const columns = [
-      { key: "target", label: "target" },
-      {
-        key: "_logo",
-        label: "optimized input",
-        sortable: false,
-        render: (r) => {
-          const pwm = opt.pwms[safeName(r.target)];
-          return pwm ? Logo.pwmSVG([{ probs: pwm.probs, offset: 0 }], { col: 5, height: 40 }) : "";
-        },
-      },
-      { key: "score", label: "score", num: true },
-      { key: "sequence", label: "designed sequence", render: (r) => el("code", { title: r.sequence || "", text: (r.sequence || "").slice(0, 60) + ((r.sequence || "").length > 60 ? "…" : "") }) },
-    ];
-    sec.append(el("div", { class: "scroll" }, sortableTable(columns, opt.rows, { id: "optimize-table" }).table));
-    const links = figureLinks(opt.figures);
-    if (links) sec.append(links);
+    sec.append(el("p", { class: "note", text: "The input each target's output likes most, per method, and the motif window in it (the run of highest information) with its best database match." }));
+    for (const m of opt.methods) sec.append(optimizeMethod(m));
   }
   sec.append(el("h2", { text: "Motif insertion" }));
   if (ins.missing) sec.append(missingBox(ins, "Motif insertion"));

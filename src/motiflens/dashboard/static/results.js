@@ -34,7 +34,9 @@ function drawBasePosition(div, res, name, values) {
   const xs = positionsOf(res, n);
   const bases = basesAt(res, xs);
   const layout = { height: 260, title: { text: `${name}: ${res.sequence}, ${res.target || ""}`, font: { size: 13 } }, xaxis: { title: { text: "position" } } };
-  if (res.kind === "attribution") {
+  // Hypothetical contributions cover every base, so they draw as a heat map; the
+  // projection on the sequence ("attributions", listed first) draws as bars.
+  if (res.kind === "attribution" && name !== "hypothetical") {
     // The value of the observed base at each position (all bases summed where the
     // sequence is not stored), coloured by that base: a logo reduced to one bar.
     const y = xs.map((_, j) => {
