@@ -9,6 +9,14 @@ browser test of the filters page use it.
 
 from __future__ import annotations
 
+import os
+
+# The fault tests fork the test process. After torch has used GNU OpenMP here, numba's
+# default "omp" layer hangs in a forked child at its first parallel loop (memelite's
+# TomTom), or numba ends the child ("fork() called from a process already using GNU
+# OpenMP"). Its "workqueue" layer is safe across fork; set before numba is imported.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
 from dataclasses import dataclass
 from pathlib import Path
 

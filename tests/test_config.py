@@ -221,3 +221,56 @@ def test_fitted_to_fills_unset_sizes_and_refuses_conflicting_ones():
         fixed.fitted_to(164, 1000)
     with pytest.raises(InputError, match=r"model\.n_targets is 164 but the dataset has 3"):
         fixed.fitted_to(3, 600)
+
+
+def test_non_utf8_yaml_names_the_file_byte_and_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    # "# café" in Latin-1: é is the single byte 0xe9; lines 1-2 are 7 + 15 bytes, so it
+    # is at offset 22 + 5 = 27, on line 3, column 6
+    path.write_bytes(b"model:\n  name: basset\n# caf\xe9\n")
+    with pytest.raises(InputError) as info:
+        RunConfig.load_yaml(path)
+    assert info.value.path == str(path)
+    assert info.value.line == 3
+    assert "byte 0xe9 at offset 27" in info.value.message
+    assert "column 6" in info.value.message
+    assert "codec" not in str(info.value)
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbfmodel:\n  name: cnn\n")
+    assert RunConfig.load_yaml(path).model.name == "cnn"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ("training:\n  max_epochs: " + "9" * 5000 + "\n", "training.max_epochs", "5,000 digits"),
+        (
+            "model:\n  name: basset\n  arch:\n    filters: [" + "1" * 5000 + "]\n",
+            "model.arch.filters[0]",
+            "5,000 digits",
+        ),
+        ("training:\n  seed: -" + "7" * 4400 + "\n", "training.seed", "negative integer"),
+        # 2^63 itself: short enough for Python, too large for any setting
+        ("training:\n  seed: 9223372036854775808\n", "training.seed", "19 digits"),
+    ],
+)
+def test_huge_integers_name_the_key_and_the_range(tmp_path, text, key, fragment):
+    path = tmp_path / "huge.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        RunConfig.load_yaml(path)
+    message = info.value.message
+    assert message.startswith(f"{key}: ")
+    assert fragment in message and "out of range" in message
+    assert "9,223,372,036,854,775,807" in message
+    assert "int_max_str_digits" not in message
+
+
+def test_huge_integers_from_python_too():
+    with pytest.raises(InputError, match=r"training\.max_epochs: an integer of 5,001 digits"):
+        RunConfig.from_dict({"training": {"max_epochs": 10**5000}})
+    # the largest allowed value itself passes the range check (and the config's own)
+    assert RunConfig.from_dict({"training": {"seed": 2**63 - 1}}).training.seed == 2**63 - 1

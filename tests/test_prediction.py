@@ -6,6 +6,7 @@ import gzip
 import inspect
 import logging
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from motiflens.errors import InputError
 from motiflens.models import build_model
 from motiflens.prediction import (
     PredictionReport,
+    check_finite_weights,
     iter_batches,
     predict_array,
     predict_file,
@@ -471,3 +473,100 @@ def test_missing_empty_and_directory_inputs(trained, tmp_path):
         predict_file(tmp_path / "norun", fasta, tmp_path / "p.tsv", verbose=False)
     with pytest.raises(InputError, match="directory"):
         predict_file(run_dir, fasta, tmp_path, verbose=False)
+
+
+# ------------------------------------------- inputs once accepted or misnamed (issue 13)
+
+
+def test_duplicate_fasta_names_are_refused_before_predicting(trained, tmp_path):
+    run_dir, _ = trained
+    rng = np.random.default_rng(11)
+    records = [(name, random_seq(rng, LENGTH)) for name in ("a", "b", "c", "b", "a")]
+    fasta = write_fasta(tmp_path / "dup.fa", records)
+    out = tmp_path / "pred.tsv"
+    with pytest.raises(InputError) as err:
+        predict_file(run_dir, fasta, out, device="cpu", verbose=False)
+    # records are 2 lines each: 'b' sits on lines 3 and 7, 'a' repeats later (line 9)
+    assert err.value.line == 7 and err.value.path == str(fasta)
+    assert "duplicate record name 'b' (lines 3 and 7); 2 records repeat" in err.value.message
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_bed_intervals_of_one_window_are_kept_with_one_warning(trained, tmp_path, genome, caplog):
+    run_dir, model = trained
+    genome_path, chroms = genome
+    bed = tmp_path / "peaks.bed"
+    # two intervals with midpoint 50 give the same window chr1:30-70 (rows 1 and 3)
+    bed.write_text("chr1\t40\t60\nchr1\t0\t5\nchr1\t45\t55\n")
+    out = tmp_path / "pred.tsv"
+    with caplog.at_level(logging.WARNING):
+        report = predict_file(run_dir, bed, out, genome=genome_path, device="cpu", verbose=False)
+    table = read_tsv(out)
+    assert table["name"].tolist() == ["chr1:30-70(+)", "chr1:0-40(+)", "chr1:30-70(+)"]
+    window = chroms["chr1"][30:70]
+    np.testing.assert_allclose(
+        table.iloc[2, 1:].to_numpy(float), reference(model, [window])[0], rtol=1e-5
+    )
+    assert report.n_repeated == 1 and "1 rows repeat the name" in str(report)
+    assert "'chr1:30-70(+)' (rows 1 and 3)" in caplog.text
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_file(trained, tmp_path, bad):
+    from safetensors.torch import load_file, save_file
+
+    run_dir, _ = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    weights = Run(broken).weights_path
+    tensors = load_file(weights)
+    name = sorted(tensors)[0]
+    tensors[name].view(-1)[0] = bad
+    save_file(tensors, weights)
+    fasta = write_fasta(tmp_path / "x.fa", [("s", "ACGT" * 10)])
+    out = tmp_path / "pred.tsv"
+    with pytest.raises(InputError) as err:
+        predict_file(broken, fasta, out, device="cpu", verbose=False)
+    assert err.value.path == str(weights)
+    assert "1 NaN or infinite value(s)" in err.value.message
+    assert not out.exists()
+
+
+def test_check_finite_weights_counts_buffers_too():
+    model = nn.BatchNorm1d(3)
+    check_finite_weights(model)  # finite: nothing to say
+    model.running_var[1] = float("nan")
+    model.weight.data[:] = float("inf")
+    with pytest.raises(
+        InputError, match=r"4 NaN or infinite value\(s\) of 12 \(first in 'weight'\)"
+    ):
+        check_finite_weights(model, "m.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"\xef\xbb\xbf", None),  # a BOM: read as the FASTA it is
+        (b"ACGTACGT\n", "before the first '>' header"),
+        (b"\x00\x01\x02\x03" * 64, "not a text file"),
+    ],
+)
+def test_fasta_with_bom_leading_sequence_or_binary(trained, tmp_path, data, fragment):
+    """These three once all read "this looks like a BED file"."""
+    run_dir, model = trained
+    seq = random_seq(np.random.default_rng(5), LENGTH)
+    path = tmp_path / "in.fa"
+    path.write_bytes(data + f">s\n{seq}\n".encode() if fragment != "not a text file" else data)
+    out = tmp_path / "pred.tsv"
+    if fragment is None:
+        predict_file(run_dir, path, out, device="cpu", verbose=False)
+        table = read_tsv(out)
+        assert table["name"].tolist() == ["s"]
+        np.testing.assert_allclose(
+            table.iloc[0, 1:].to_numpy(float), reference(model, [seq])[0], rtol=1e-5
+        )
+        return
+    with pytest.raises(InputError) as err:
+        predict_file(run_dir, path, out, device="cpu", verbose=False)
+    assert fragment in err.value.message and "BED" not in err.value.message
+    assert err.value.path == str(path)

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from motiflens.cli import app
 from motiflens.config import RunConfig
 from motiflens.data.hdf5 import write_dataset
+from motiflens.errors import InputError
 from motiflens.runs import Run
 from motiflens.steps.train import train
 
@@ -113,7 +114,7 @@ def test_resume_equals_uninterrupted(dataset, tmp_path):
 
 
 def test_resume_without_checkpoint_is_an_error(dataset, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"last\.ckpt"):
+    with pytest.raises(InputError, match=r"last\.ckpt: cannot resume"):
         train(dataset, tmp_path / "none", tiny(1), resume=True, verbose=False)
 
 

@@ -150,8 +150,9 @@ def test_invalid_architecture_fails_its_trial_and_the_study_goes_on(dataset, tmp
     states = [t.state for t in trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     reason = trials[1].user_attrs["fail_reason"]
-    assert "conv2" in reason and "length" in reason
-    assert lines[1].startswith("trial 1 FAILED:") and "conv2" in lines[1]
+    # pools of 40 on 40 bp: the first pool already spans more than conv1 leaves (35)
+    assert "pool1" in reason and "larger than its input" in reason
+    assert lines[1].startswith("trial 1 FAILED:") and "pool1" in lines[1]
     table = pd.read_csv(out / "trials.tsv", sep="\t", keep_default_na=False)
     assert table.loc[1, "state"] == "FAIL" and table.loc[1, "fail_reason"] == reason
     assert table.loc[1, "model.arch.pools"] == "[40, 40]"

@@ -38,11 +38,11 @@ from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from tqdm.auto import tqdm
 
 from motiflens.data.hdf5 import SequenceDataset, target_labels
 from motiflens.errors import InputError
 from motiflens.files import atomic_path
+from motiflens.progress import tqdm
 
 #: Longest k-mer counted by default (every k from 1 to it).
 DEFAULT_K = 6

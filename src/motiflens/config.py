@@ -91,24 +91,105 @@ class ConfigBase:
         Raises
         ------
         InputError
-            The file is missing, is not YAML, or fails :meth:`from_dict`; the message
-            names the file.
+            The file is missing, is not UTF-8 YAML (:func:`read_yaml`), or fails
+            :meth:`from_dict`; the message names the file.
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError("config file not found", path=path) from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = None if mark is None else mark.line + 1
-            raise InputError(f"not valid YAML: {err}", path=path, line=line) from None
+        data = read_yaml(path)
         try:
             return cls.from_dict(data)
         except InputError as err:
             raise InputError(err.message, path=path, hint=err.hint) from None
+
+
+# ------------------------------------------------------------------------ YAML text
+
+#: The largest integer a config takes: anything larger (2^63 - 1) fits no tensor size,
+#: seed or count, so it is a typo, not a setting.
+MAX_INT = 2**63 - 1
+
+
+class _HugeInt:
+    """An integer too long to convert: YAML gives this instead of Python's int-digits
+    ValueError (a 5,000-digit number), which names neither the file nor the key."""
+
+    def __init__(self, text: str) -> None:
+        self.digits = sum(c.isdigit() for c in text)
+        self.negative = text.lstrip().startswith("-")
+
+    def __repr__(self) -> str:
+        return f"{'a negative' if self.negative else 'an'} integer of {self.digits:,} digits"
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` whose integers past :data:`MAX_INT`'s length stay unconverted."""
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | _HugeInt:
+    text = str(loader.construct_scalar(node))
+    if sum(c.isdigit() for c in text) > len(str(MAX_INT)) + 1:
+        return _HugeInt(text)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The data of a UTF-8 YAML file, with errors that name the file and line.
+
+    Integers longer than any config value (:data:`MAX_INT`) are kept as a marker that
+    :meth:`ConfigBase.from_dict` reports with the key's name, instead of Python's
+    int-digits error.
+
+    Raises
+    ------
+    InputError
+        The file is missing or a directory, is not UTF-8 (the byte, its offset and line
+        named), or is not valid YAML.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("config file not found", path=path) from None
+    except IsADirectoryError:
+        raise InputError("expected a YAML file but found a directory", path=path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        # offsets are in the file's bytes; a BOM, if any, is counted
+        at = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw[:at].count(b"\n") + 1
+        column = at - (raw.rfind(b"\n", 0, at) + 1) + 1
+        raise InputError(
+            f"not UTF-8 text: byte 0x{raw[at]:02x} at offset {at} (column {column} of "
+            "this line) cannot be decoded",
+            path=path,
+            line=line,
+            hint="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no Python objects
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = None if mark is None else mark.line + 1
+        raise InputError(f"not valid YAML: {err}", path=path, line=line) from None
+
+
+def _out_of_range(value: Any) -> bool:
+    if isinstance(value, _HugeInt):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT
+
+
+def _digits_of(value: int) -> str:
+    """A stand-in text with the sign and digit count of a big int, without ``str()``
+    (refused past 4,300 digits)."""
+    digits = len(str(abs(value))) if value.bit_length() < 10_000 else None
+    if digits is None:  # log10(2) digits per bit, exact enough for a message
+        digits = int(value.bit_length() * 0.30103) + 1
+    return ("-" if value < 0 else "") + "9" * digits
 
 
 def _join(where: str, key: str) -> str:
@@ -169,6 +250,10 @@ def _type_name(hint: Any) -> str:
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     """Check ``value`` against the type ``hint``; convert lists to tuples, ints to floats."""
+    if _out_of_range(value):
+        shown = value if isinstance(value, _HugeInt) else _HugeInt(_digits_of(value))
+        bound = f"-{MAX_INT:,} or more" if shown.negative else f"{MAX_INT:,} (2^63 - 1) or less"
+        raise InputError(f"{where}: {shown!r} is out of range: an integer setting is {bound}")
     origin = typing.get_origin(hint)
     if isinstance(hint, type) and issubclass(hint, ConfigBase):
         return hint.from_dict(value, where)

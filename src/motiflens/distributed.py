@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import secrets
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 import torch
 
 from motiflens.errors import InputError
-from motiflens.files import atomic_path
+from motiflens.files import atomic_path, temp_token
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,6 +59,8 @@ _CHATTY_LOGGERS = (
 
 # The variables Lightning reads a process's rank from, in its order of precedence.
 _RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+# what Lightning takes for devices on the command line: a count, auto, -1, or indices
+_DEVICES = re.compile(r"^(?:auto|-1|\d+|\d+(?:\s*,\s*\d+)*\s*,?)$")
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,22 @@ class Launch:
         strategy: str = "auto",
         accelerator: str = "auto",
     ) -> Launch:
-        """From command-line strings: ``"2"`` becomes 2, anything else stays as given."""
+        """From command-line strings: ``"2"`` becomes 2, ``auto`` and lists stay as given.
+
+        Raises
+        ------
+        InputError
+            ``devices`` is 0 or not a count, ``auto``, ``-1`` or a list such as ``0,1``;
+            ``num_nodes`` is below 1.
+        """
         text = str(devices).strip()
+        if (text.isdigit() and int(text) == 0) or not _DEVICES.match(text):
+            raise InputError(
+                f"--devices {text!r} is not a device count or list",
+                hint="give a count of 1 or more, auto, -1 (all), or device indices such as 0,1",
+            )
+        if num_nodes < 1:
+            raise InputError(f"--num-nodes {num_nodes} must be 1 or more")
         return cls(int(text) if text.isdigit() else text, num_nodes, strategy, accelerator)
 
     @property
@@ -176,7 +192,8 @@ def run_sharded(
         Called on rank 0 with the ``work`` results of all ranks, in rank order.
     near
         The output file: the scratch directory is created beside it
-        (``.<name>.shards-<token>``), on the same file system.
+        (``.<name>.shards-<pid>@<host>-<hex>``, on the same file system; a later run
+        removes it if this one dies).
     launch
         Processes to run (default one, on the default accelerator).
     device
@@ -236,7 +253,7 @@ def run_inline(
     processes: for tests and for checking a new ``work``/``merge`` pair.
     """
     near = Path(near)
-    scratch = _scratch(near, secrets.token_hex(6))
+    scratch = _scratch(near, temp_token())
     try:
         results = [
             work(Shard(rank, world_size, torch.device(device), scratch))
@@ -257,7 +274,7 @@ def _worker(
     fabric: Any, work: Callable[[Shard], T], merge: Callable[[list[T]], R], near: Path
 ) -> R | None:
     rank, world = fabric.global_rank, fabric.world_size
-    token = secrets.token_hex(6) if rank == 0 else ""
+    token = temp_token() if rank == 0 else ""
     if world > 1:
         token = fabric.broadcast(token, src=0)
     scratch = _scratch(near, token)

@@ -26,7 +26,6 @@ from sklearn.metrics import (
     roc_curve,
 )
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.baseline import KmerBaseline
 from motiflens.data.hdf5 import SequenceDataset, target_labels
@@ -34,6 +33,7 @@ from motiflens.data.labelled import LabelledSequences
 from motiflens.data.labelled_readers import detect_format, read_sequences
 from motiflens.errors import InputError
 from motiflens.prediction import predict_array
+from motiflens.progress import tqdm
 from motiflens.sequence.onehot import one_hot
 
 

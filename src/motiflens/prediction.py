@@ -13,7 +13,8 @@ one a single process writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.data.sources import (
     bed_windows,
@@ -33,19 +33,24 @@ from motiflens.data.sources import (
 from motiflens.distributed import Launch, Shard, merge_units, run_sharded
 from motiflens.errors import InputError
 from motiflens.models import pick_device, predict_transform
+from motiflens.progress import tqdm
 from motiflens.runs import Run, as_run
-from motiflens.sequence.fasta import Genome
+from motiflens.sequence.fasta import Genome, check_unique_headers
 from motiflens.sequence.onehot import one_hot
+from motiflens.sequence.textio import first_repeat
 
 __all__ = [
     "PredictionReport",
     "bed_windows",
+    "check_finite_weights",
     "iter_batches",
     "predict_array",
     "predict_file",
     "predict_sequences",
     "source_kind",
 ]
+
+log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------ arrays
 
@@ -54,6 +59,44 @@ def _model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
+
+
+def check_finite_weights(model: nn.Module, path: str | Path | None = None) -> None:
+    """Refuse a model whose weights hold NaN or infinite values.
+
+    Such a model (a diverged training run, a damaged file) predicts NaN for every
+    sequence; one clear error beats a table of NaN.
+
+    Parameters
+    ----------
+    model
+        The model.
+    path
+        Its weights file, named in the message.
+
+    Raises
+    ------
+    InputError
+        Naming the first tensor with a non-finite value and how many values are.
+    """
+    bad, total, first = 0, 0, None
+    with torch.no_grad():
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+            if not tensor.is_floating_point():
+                continue
+            n = int((~torch.isfinite(tensor)).sum())
+            total += tensor.numel()
+            if n and first is None:
+                first = name
+            bad += n
+    if bad:
+        raise InputError(
+            f"the model's weights hold {bad:,} NaN or infinite value(s) of {total:,} "
+            f"(first in {first!r}); every prediction would be NaN",
+            path=path,
+            hint="the training diverged or the file is damaged: retrain (a lower training.lr "
+            "often helps) or resume from an earlier checkpoint",
+        )
 
 
 def predict_array(
@@ -195,6 +238,8 @@ class PredictionReport:
     reverse_complement: bool = False
     raw: bool = False
     processes: int = 1
+    n_nan: int = 0
+    n_repeated: int = 0
 
     def __str__(self) -> str:
         what = "logits" if self.raw else "predictions"
@@ -209,6 +254,10 @@ class PredictionReport:
             lines.append(
                 f"{self.n_resized:,} sequences centre-padded or trimmed to {self.length} bp"
             )
+        if self.n_repeated:
+            lines.append(f"{self.n_repeated:,} rows repeat the name of an earlier row")
+        if self.n_nan:
+            lines.append(f"{self.n_nan:,} sequences have NaN predictions")
         return "\n".join(lines)
 
 
@@ -292,7 +341,11 @@ def predict_file(
             hint="set model.length and model.n_targets (training fills them in)",
         )
     labels = run.target_labels(config.n_targets)
-    if genome is None or source_kind(source) != "bed":
+    kind = source_kind(source)
+    if kind == "fasta":
+        # rows are written by name: two records of one name could not be told apart
+        check_unique_headers(source)
+    if genome is None or kind != "bed":
         # the file's kind, a dataset's length, a BED file without genome: one message from
         # here rather than one per process (with a genome the BED file is read per rank)
         open_source(
@@ -318,6 +371,7 @@ def predict_file(
     summary = {
         "out": out,
         "header": header,
+        "weights": run.weights_path,
         "n_targets": config.n_targets,
         "length": config.length,
         "reverse_complement": reverse_complement,
@@ -340,6 +394,7 @@ class _Part:
     counts: list[int]
     kind: str
     n_resized: int
+    n_nan: int = 0
 
 
 def _predict_shard(
@@ -357,6 +412,7 @@ def _predict_shard(
 ) -> _Part:
     """Predict this rank's batches into its part file, one line per sequence."""
     model = run.model(shard.device)
+    check_finite_weights(model, run.weights_path)
     config = model.config
     kind, total, batches, stream = open_source(
         source,
@@ -374,6 +430,7 @@ def _predict_shard(
     desc = "predict" if shard.world_size == 1 else f"predict (rank 0 of {shard.world_size})"
     row = "%s" + "\t%.6g" * config.n_targets + "\n"
     counts: list[int] = []
+    n_nan = 0
     path = shard.part(".tsv")
     with (
         open(path, "w", encoding="utf-8", newline="\n") as fh,
@@ -391,9 +448,10 @@ def _predict_shard(
                 row % (_clean(name), *values)
                 for name, values in zip(names, preds.tolist(), strict=True)
             )
+            n_nan += int(np.isnan(preds).any(axis=1).sum())
             counts.append(len(names))
             bar.update(len(names))
-    return _Part(path=path, counts=counts, kind=kind, n_resized=stream.n_resized)
+    return _Part(path=path, counts=counts, kind=kind, n_resized=stream.n_resized, n_nan=n_nan)
 
 
 def _merge_predictions(
@@ -401,13 +459,25 @@ def _merge_predictions(
     *,
     out: Path,
     header: str,
+    weights: Path,
     n_targets: int,
     length: int,
     reverse_complement: bool,
     raw: bool,
 ) -> PredictionReport:
-    """Rank 0: the parts' rows back in input order, into ``out`` (atomically)."""
+    """Rank 0: the parts' rows back in input order, into ``out`` (atomically); a warning
+    for rows that repeat a name (BED intervals of one window, dataset headers) and for
+    NaN predictions."""
     n = merge_units([p.path for p in parts], [p.counts for p in parts], out, header=header)
+    n_repeated = _warn_repeated_names(out)
+    n_nan = sum(p.n_nan for p in parts)
+    if n_nan:
+        log.warning(
+            "%d of %d sequences have NaN predictions; the model (%s) may be broken",
+            n_nan,
+            n,
+            weights,
+        )
     return PredictionReport(
         path=out,
         n=n,
@@ -418,4 +488,35 @@ def _merge_predictions(
         reverse_complement=reverse_complement,
         raw=raw,
         processes=len(parts),
+        n_nan=n_nan,
+        n_repeated=n_repeated,
     )
+
+
+def _warn_repeated_names(path: Path) -> int:
+    """Warn once when rows of a predictions TSV repeat a name; return how many do.
+
+    FASTA names are checked before predicting (an error); this catches BED intervals
+    that give the same window and dataset files with repeated headers.
+    """
+
+    def names() -> Iterator[tuple[str, int]]:
+        with open(path, encoding="utf-8") as fh:
+            next(fh)  # the header
+            for row, line in enumerate(fh, start=1):
+                yield line.split("\t", 1)[0], row
+
+    repeat = first_repeat(names)
+    if repeat is None:
+        return 0
+    name, first, second, count = repeat
+    log.warning(
+        "%d row(s) of %s repeat the name of an earlier row, e.g. %r (rows %d and %d); rows "
+        "stay in input order",
+        count,
+        path,
+        name,
+        first,
+        second,
+    )
+    return count

@@ -5,7 +5,8 @@ A run directory holds everything a run computed::
     config.yaml            the run config (model + training), rebuilds the model
     model.safetensors      the trained weights (no pickle)
     target_labels.txt      one target name per line
-    manifest.json          every step that ran: command, time, version, outputs, options
+    manifest.json          every step that ran: command, time, version, outputs, options;
+                           the model config the weights were saved with
     checkpoints/           Lightning checkpoints (last.ckpt, best.ckpt) for --resume
     metrics/               training.tsv/.png, test.tsv, test curves; evaluations/<name>/;
                            kmer_baseline.npz (the fitted k-mer baseline, reused by test)
@@ -13,23 +14,43 @@ A run directory holds everything a run computed::
 
 No other module spells one of these names: training, evaluation, the steps, the
 dashboard and the report all go through :class:`Run`.
+
+One process writes into a run directory at a time. A writer holds the run's lock
+(``.lock``, :mod:`motiflens.locks`): every step for its whole length (``with
+run.lock():``, or :func:`holding_run` around the step function), and a :class:`Run`
+write helper (config, weights, target names, manifest, an analysis' folder) used outside
+a step for the length of that write. A second writer fails at once, naming the first.
+Taking the lock also clears what dead writers left: temporary files and folders, and the
+old contents of an interrupted ``train --overwrite`` (:meth:`Run.replacing`). Readers (the
+dashboard) take no lock: every file is replaced whole, so they see the old file or the new
+one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
 import json
+import os
+import re
+import shutil
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import torch
 import yaml
+from safetensors import SafetensorError, safe_open
 
 from motiflens.config import ModelConfig, RunConfig
+from motiflens.distributed import env_rank
 from motiflens.errors import InputError
-from motiflens.files import safe_name, write_text_atomic
-from motiflens.models import SequenceModel, load_weights, save_weights
+from motiflens.files import atomic_path, clean_stale, safe_name, write_text_atomic
+from motiflens.locks import LOCK_FILE, acquire, holds
+from motiflens.models import SequenceModel, build_model, load_weights, save_weights
 from motiflens.results import StoredResult, is_result_file, read_result_info
 from motiflens.version import __version__
 
@@ -42,6 +63,27 @@ METRICS = "metrics"
 EXPLAIN = "explain"
 EVALUATIONS = "evaluations"
 BASELINE = "kmer_baseline.npz"
+#: Where ``train --overwrite`` keeps the old contents until the new run has a checkpoint.
+PREVIOUS = ".previous-run"
+
+# Temporary names that only a writer of the run makes, in formats that carry no process
+# id: safetensors' own (tempfile's ``.tmpXXXXXX``), and atomic_path's and the shard
+# folders' of motiflens before 0.x. Under the run's lock no live writer owns one.
+_OWN_TEMP = re.compile(
+    r"^\.tmp[A-Za-z0-9_]{6,8}$|^\..+\.[0-9a-f]{16}\.part$|^\..+\.shards-[0-9a-f]{12}$"
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def helper_process() -> bool:
+    """Whether this process is one of a multi-process job's helpers (not rank 0).
+
+    Lightning's and Fabric's re-launched processes, ``srun`` tasks and the other nodes
+    write nothing of their own into the run: the rank-0 process holds its lock for them.
+    """
+    node = os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")).strip()
+    return env_rank() != 0 or node not in ("", "0")
 
 
 class Run:
@@ -149,13 +191,16 @@ class Run:
             raise ValueError(f"bad analysis name {analysis!r}")
         path = self.path / EXPLAIN / analysis
         if create:
-            path.mkdir(parents=True, exist_ok=True)
+            with self._writing():
+                path.mkdir(parents=True, exist_ok=True)
         return path
 
     def analyses(self) -> list[str]:
-        """Names of the analyses that have a folder."""
+        """Names of the analyses that have a folder (not the hidden temporaries of writers)."""
         folder = self.path / EXPLAIN
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def relative(self, path: str | Path) -> str:
         """``path`` relative to the run directory, as the manifest lists outputs."""
@@ -180,6 +225,150 @@ class Run:
         except (ValueError, OSError, RuntimeError):
             return None
         return path if path.is_file() else None
+
+    # ------------------------------------------------------------------- lock
+
+    @contextlib.contextmanager
+    def lock(self, *, create: bool = True) -> Iterator[Run]:
+        """Hold the run directory for the block: no other process writes into it meanwhile.
+
+        Reentrant within the process (steps that call steps); released at the end of the
+        block, or by the kernel when the process dies. Taking it clears what dead writers
+        left (temporary files, an interrupted ``--overwrite``). The helper processes of a
+        multi-process job (ranks other than 0) do not lock: their rank 0 holds it.
+
+        Parameters
+        ----------
+        create
+            Create a missing directory (a new run); if false, a missing one is an error
+            (a step that reads a trained run must not leave an empty directory behind).
+
+        Raises
+        ------
+        motiflens.locks.DirectoryInUse
+            Another process holds it (an :class:`InputError` naming that process).
+        InputError
+            The directory does not exist and ``create`` is false.
+
+        Examples
+        --------
+        >>> with run.lock():
+        ...     run.record_step("notes", [])
+        """
+        if helper_process():
+            yield self
+            return
+        if not create and not self.path.is_dir():
+            raise InputError(
+                "run directory not found",
+                path=self.path,
+                hint="point at a directory written by `motiflens train`",
+            )
+        release = acquire(self.path, what="run directory", on_acquire=self._clean)
+        try:
+            yield self
+        finally:
+            release()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the directory for one write of a helper (config, weights, manifest, ...).
+
+        Inside :meth:`lock` (a step) it adds nothing; outside, the write takes the lock and
+        lets go after it, so a notebook's :class:`Run` never keeps a directory from other
+        processes between its writes. A helper process of a multi-process job does not lock.
+        """
+        if helper_process() or holds(self.path):
+            yield
+            return
+        with self.lock():
+            yield
+
+    def _clean(self, directory: Path) -> None:
+        """Under a fresh lock: settle an interrupted overwrite, remove dead writers' temps."""
+        self._settle_replaced()
+        for folder, dirs, files in os.walk(directory):
+            clean_stale(folder)
+            for name in [*dirs, *files]:
+                if _OWN_TEMP.match(name):
+                    with contextlib.suppress(OSError):
+                        _remove(Path(folder) / name)
+            dirs[:] = [d for d in dirs if not d.startswith(".")]  # temporaries, the old run
+
+    # -------------------------------------------------------------- overwrite
+
+    @property
+    def _previous(self) -> Path:
+        return self.path / PREVIOUS
+
+    def started(self) -> bool:
+        """Whether a run is here: weights, a manifest or a checkpoint (what a new ``train``
+        refuses to write over unless told to resume or overwrite it). A ``config.yaml``
+        alone is not one: nothing was trained or recorded with it."""
+        return (
+            self.weights_path.exists()
+            or self.manifest_path.exists()
+            or any(self.checkpoints_dir.glob("*.ckpt"))
+        )
+
+    @contextlib.contextmanager
+    def replacing(self, *, created: bool | None = None) -> Iterator[Run]:
+        """A new run written by the block replaces the one here, or nothing changes.
+
+        Under the lock, a run already here (:meth:`started`) is moved aside
+        (``.previous-run/``). It is deleted once the new run has a checkpoint
+        (:meth:`drop_replaced`; from then on the new run is one ``--resume`` continues)
+        or when the block ends well, and put back when the block fails before that. In a
+        directory without a run, what a block that fails before its first checkpoint
+        wrote is removed, the directory too if the block created it. After a ``kill -9``
+        the next command that locks the run settles an overwrite the same way.
+
+        ``created`` says whether the caller's lock created the directory (default: whether
+        it is missing now).
+        """
+        existed = self.path.is_dir() if created is None else not created
+        with self.lock():
+            before = {p.name for p in self.path.iterdir()} if existed else set()
+            replacing = self.started()
+            if replacing:
+                previous = self._previous
+                previous.mkdir()
+                for name in sorted(before - {LOCK_FILE, PREVIOUS}):
+                    os.replace(self.path / name, previous / name)
+            try:
+                yield self
+            except BaseException:
+                if replacing:
+                    self._settle_replaced()
+                elif not self.last_checkpoint.is_file():
+                    for entry in self.path.iterdir():
+                        if entry.name not in before | {LOCK_FILE}:
+                            _remove(entry)
+                    if not existed:
+                        shutil.rmtree(self.path, ignore_errors=True)
+                raise
+            self.drop_replaced()
+
+    def drop_replaced(self) -> None:
+        """Delete the contents :meth:`replacing` set aside (nothing if there are none)."""
+        if self._previous.is_dir():
+            shutil.rmtree(self._previous)
+
+    def _settle_replaced(self) -> None:
+        # An overwrite that ended without cleaning up: the new run stays if it got as far
+        # as a checkpoint, else the old one comes back.
+        previous = self._previous
+        if not previous.is_dir():
+            return
+        if self.last_checkpoint.is_file():
+            self.drop_replaced()
+            return
+        for entry in self.path.iterdir():
+            if entry.name not in (LOCK_FILE, PREVIOUS):
+                _remove(entry)
+        for entry in previous.iterdir():
+            os.replace(entry, self.path / entry.name)
+        previous.rmdir()
 
     # ------------------------------------------------------------------ state
 
@@ -213,8 +402,9 @@ class Run:
 
     def save_config(self, config: RunConfig) -> Path:
         """Write ``config.yaml`` atomically."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        return config.save_yaml(self.config_path)
+        with self._writing():
+            self.path.mkdir(parents=True, exist_ok=True)
+            return config.save_yaml(self.config_path)
 
     def model(self, device: str | torch.device | None = None) -> SequenceModel:
         """The trained model, in eval mode, with ``.target_labels`` set.
@@ -227,15 +417,72 @@ class Run:
         Raises
         ------
         InputError
-            Weights or config missing or unreadable.
-        ValueError
-            The weights do not fit the config.
+            Weights or config missing or unreadable (a truncated or damaged
+            ``model.safetensors``), or a ``config.yaml`` whose model section no longer
+            matches the weights (an edited ``task:`` or architecture field: the message
+            names the field).
         """
         self.require()
         config = self.model_config
-        model = load_weights(self.weights_path, config, device=device)
+        self._check_model_config(config)
+        try:
+            model = load_weights(self.weights_path, config, device=device)
+        except SafetensorError as err:
+            raise InputError(
+                f"not a readable safetensors file (truncated or damaged?): {err}",
+                path=self.weights_path,
+                hint="restore the file, or train the run again (motiflens train --overwrite)",
+            ) from None
+        except ValueError:  # the weights' names or shapes differ from the config's
+            raise InputError(
+                f"the model section does not match the weights in {WEIGHTS}"
+                f"{self._weights_difference(config)}",
+                path=self.config_path,
+                hint=f"undo the edit of {CONFIG}, or train the run again with this config",
+            ) from None
         model.target_labels = self.target_labels(config.n_targets)
         return model
+
+    def _check_model_config(self, config: ModelConfig) -> None:
+        """Refuse a model section edited since the weights were saved (names the field)."""
+        try:
+            saved = json.loads(self.manifest_path.read_text(encoding="utf-8")).get("model")
+        except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+            return  # no record (a run of an older version): the weights' shapes still count
+        if not isinstance(saved, dict):
+            return
+        changed = config_changes(saved, config.to_dict())
+        if changed:
+            field, was, now = changed[0]
+            more = f" (and {len(changed) - 1} more field(s))" if len(changed) > 1 else ""
+            raise InputError(
+                f"{field} is {now!r} but the weights in {WEIGHTS} were trained with "
+                f"{field} {was!r}{more}",
+                path=self.config_path,
+                hint=f"set {field} back to {was!r} in {CONFIG}, or train the run again "
+                "with the new config (motiflens train --overwrite)",
+            )
+
+    def _weights_difference(self, config: ModelConfig) -> str:
+        """`` (first difference: ...)``: the model name or the first weight that differs."""
+        try:
+            with safe_open(self.weights_path, "pt") as f:
+                saved = (f.metadata() or {}).get("model")
+                have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            if saved and saved != config.name:
+                return f" (model.name is {config.name!r}, the weights are {saved!r}'s)"
+            with torch.device("meta"):
+                reference = build_model(config, check_resources=False)
+            want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+        except Exception:  # the message goes without the detail
+            return ""
+        for name in sorted(set(want) | set(have)):
+            if want.get(name) != have.get(name):
+                return (
+                    f" (first difference: {name} is {have.get(name)} in the weights, "
+                    f"{want.get(name)} for the config)"
+                )
+        return ""
 
     def save_model(self, model: torch.nn.Module, config: RunConfig | ModelConfig) -> Path:
         """Write ``model.safetensors`` (and the config) atomically.
@@ -244,22 +491,28 @@ class Run:
         ``config.yaml`` is replaced, so the sections written before are kept.
         """
         model_config = config.model if isinstance(config, RunConfig) else config
-        self.path.mkdir(parents=True, exist_ok=True)
-        save_weights(model, self.weights_path, model_config)
-        if isinstance(config, RunConfig):
-            self.save_config(config)
+        with self._writing():
+            with atomic_path(self.weights_path) as tmp:
+                # safetensors writes its own 0600 temporary and renames it over ``tmp``; the
+                # weights get the mode the umask gives any new file, as every other output.
+                mode = stat.S_IMODE(tmp.stat().st_mode)
+                save_weights(model, tmp, model_config)
+                os.chmod(tmp, mode)
+            self._record_model(model_config)
+            if isinstance(config, RunConfig):
+                self.save_config(config)
+                return self.weights_path
+            existing = (
+                yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+                if self.config_path.is_file()
+                else None
+            )
+            sections = existing if isinstance(existing, dict) else {}
+            sections["model"] = model_config.to_dict()
+            write_text_atomic(
+                self.config_path, yaml.safe_dump(sections, sort_keys=False, default_flow_style=None)
+            )
             return self.weights_path
-        existing = (
-            yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
-            if self.config_path.is_file()
-            else None
-        )
-        sections = existing if isinstance(existing, dict) else {}
-        sections["model"] = model_config.to_dict()
-        write_text_atomic(
-            self.config_path, yaml.safe_dump(sections, sort_keys=False, default_flow_style=None)
-        )
-        return self.weights_path
 
     def target_labels(self, n: int | None = None) -> list[str]:
         """Target names: ``target_labels.txt``, or ``target_0 ..`` when it is missing.
@@ -291,7 +544,8 @@ class Run:
 
     def write_target_labels(self, labels: Sequence[str]) -> Path:
         """Write ``target_labels.txt`` atomically."""
-        return write_text_atomic(self.target_labels_path, "".join(f"{t}\n" for t in labels))
+        with self._writing():
+            return write_text_atomic(self.target_labels_path, "".join(f"{t}\n" for t in labels))
 
     # --------------------------------------------------------------- manifest
 
@@ -316,17 +570,24 @@ class Run:
 
         ``outputs`` may be paths inside the run directory or relative names.
         """
+        with self._writing():
+            manifest = self.manifest()
+            manifest["motiflens_version"] = __version__
+            manifest["steps"][step] = {
+                "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else "python API",
+                "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "version": __version__,
+                "outputs": [self.relative(o) if isinstance(o, Path) else str(o) for o in outputs],
+                **info,
+            }
+            text = json.dumps(manifest, indent=2, default=str) + "\n"
+            return write_text_atomic(self.manifest_path, text)
+
+    def _record_model(self, config: ModelConfig) -> None:
+        """Keep the model config the weights were saved with (see :meth:`model`)."""
         manifest = self.manifest()
-        manifest["motiflens_version"] = __version__
-        manifest["steps"][step] = {
-            "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else "python API",
-            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "version": __version__,
-            "outputs": [self.relative(o) if isinstance(o, Path) else str(o) for o in outputs],
-            **info,
-        }
-        text = json.dumps(manifest, indent=2, default=str) + "\n"
-        return write_text_atomic(self.manifest_path, text)
+        manifest["model"] = config.to_dict()
+        write_text_atomic(self.manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
 
     def dataset(self) -> Path:
         """The dataset file the run was trained on, as its manifest records it.
@@ -368,9 +629,58 @@ class Run:
         return found
 
 
+def config_changes(
+    saved: Mapping[str, object], now: Mapping[str, object], prefix: str = "model"
+) -> list[tuple[str, object, object]]:
+    """``(dotted field, saved value, current value)`` for every field that differs.
+
+    Examples
+    --------
+    >>> config_changes({"task": "binary", "arch": {"filters": [8]}},
+    ...                {"task": "regression", "arch": {"filters": [8]}})
+    [('model.task', 'binary', 'regression')]
+    """
+    found = []
+    for key in [*saved, *(k for k in now if k not in saved)]:
+        was, new = saved.get(key), now.get(key)
+        if isinstance(was, Mapping) and isinstance(new, Mapping):
+            found += config_changes(was, new, f"{prefix}.{key}")
+        elif was != new:
+            found.append((f"{prefix}.{key}", was, new))
+    return found
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a link or a folder with its contents."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0][:300]
+
+
 def as_run(run: Run | str | Path) -> Run:
     """A :class:`Run` from a run or its path."""
     return run if isinstance(run, Run) else Run(run)
+
+
+def holding_run(step: F) -> F:
+    """Run a step function (its first argument a run or its directory) under the run's lock.
+
+    The step gets the :class:`Run`; the lock is held for the whole call (see
+    :meth:`Run.lock`), so a second process writing there fails at once, naming this one.
+    """
+
+    @functools.wraps(step)
+    def wrapper(run: Run | str | Path, *args: Any, **kwargs: Any) -> Any:
+        run = as_run(run)
+        with run.lock(create=False):
+            return step(run, *args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def load(run: Run | str | Path, device: str | torch.device | None = None) -> SequenceModel:

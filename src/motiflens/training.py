@@ -15,6 +15,7 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.fabric.accelerators.cuda import num_cuda_devices
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch import nn
 from torch.utils.data import DataLoader
@@ -33,6 +35,9 @@ from motiflens.data.hdf5 import target_labels as dataset_target_labels
 from motiflens.evaluation import per_target_metrics
 from motiflens.files import atomic_path
 from motiflens.models import build_model, loss_function
+from motiflens.models import check_resources as guard_resources
+from motiflens.models.resources import format_count
+from motiflens.progress import interactive
 from motiflens.runs import Run, as_run
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 # Datasets below this many bytes of float32 one-hot are loaded whole: random access from
 # memory beats chunked reads, and it keeps small runs simple.
 IN_MEMORY_BYTES = 2 * 1024**3
+#: Without a progress bar, a line within an epoch at most this often (seconds).
+HEARTBEAT_SECONDS = 60.0
 
 
 class SequenceModule(L.LightningModule):
@@ -51,14 +58,23 @@ class SequenceModule(L.LightningModule):
         Model configuration (architecture, targets, length, task).
     training
         Training configuration (optimizer preset, augmentation, seed ...).
+    check_resources
+        Let the resource guard refuse a model too big for this machine
+        (:func:`~motiflens.models.build_model`); not saved with the hyperparameters.
     """
 
-    def __init__(self, model: dict[str, Any], training: dict[str, Any]) -> None:
+    def __init__(
+        self, model: dict[str, Any], training: dict[str, Any], *, check_resources: bool = True
+    ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters("model", "training")
         self.model_config = ModelConfig.from_dict(model)
         self.training_config = TrainingConfig.from_dict(training)
-        self.model = build_model(self.model_config)
+        self.model = build_model(
+            self.model_config,
+            check_resources=check_resources,
+            batch_size=self.training_config.batch_size,
+        )
         self.loss_fn = loss_function(self.model_config.task)
         self._val_logits: list[torch.Tensor] = []
         self._val_targets: list[torch.Tensor] = []
@@ -176,6 +192,83 @@ class MetricsWriter(Callback):
                 pd.DataFrame(self.rows).to_csv(tmp, sep="\t", index=False)
 
 
+class EpochLines(Callback):
+    """Plain lines for a log: one at the start, one per epoch, and a heartbeat in long epochs.
+
+    What a batch job (SLURM, nohup) shows instead of the progress bar, whose
+    carriage-return frames a log cannot show::
+
+        training basset: 4 million parameters, 70,000 training sequences, 546 batches per epoch, ...
+        epoch 1/100: train_loss 0.4512, val_loss 0.4123, val_auroc 0.7811 (62.3 s)
+
+    Parameters
+    ----------
+    heartbeat
+        Also a line within an epoch at most every :data:`HEARTBEAT_SECONDS` (an epoch of
+        a large dataset takes many minutes); off with ``--no-progress``.
+    echo
+        Where the lines go (default: print to stdout, flushed).
+    """
+
+    #: The metrics an epoch line shows, in this order, when they are logged.
+    METRICS = ("train_loss", "val_loss", "val_auroc", "val_pearson")
+
+    def __init__(self, *, heartbeat: bool = True, echo: Callable[[str], None] | None = None):
+        self.heartbeat = heartbeat
+        self.echo = echo or (lambda line: print(line, flush=True))
+        self._t0 = self._last = time.perf_counter()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # on_train_start, not on_fit_start: the data loaders are set up by now
+        if not trainer.is_global_zero:
+            return
+        model = getattr(pl_module, "model", pl_module)
+        params = sum(p.numel() for p in model.parameters())
+        name = getattr(getattr(model, "config", None), "name", type(model).__name__)
+        batches = trainer.num_training_batches
+        loader = trainer.train_dataloader
+        sequences = len(loader.dataset) if loader is not None else None  # type: ignore[arg-type]
+        parts = [f"training {name}: {format_count(params)} parameters"]
+        if sequences is not None:
+            parts.append(f"{sequences:,} training sequences")
+        if isinstance(batches, int):
+            parts.append(f"{batches:,} batches per epoch")
+        parts.append(f"up to {trainer.max_epochs} epochs")
+        self.echo(", ".join(parts))
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = self._last = time.perf_counter()
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, i: int
+    ) -> None:
+        now = time.perf_counter()
+        if not (
+            self.heartbeat and trainer.is_global_zero and now - self._last >= HEARTBEAT_SECONDS
+        ):
+            return
+        self._last = now
+        total = trainer.num_training_batches
+        done = f"batch {i + 1:,}"
+        if isinstance(total, int) and total > 0:
+            done += f"/{total:,} ({100 * (i + 1) / total:.0f}%)"
+        self.echo(
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {done}, "
+            f"{now - self._t0:.0f} s"
+        )
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        seconds = time.perf_counter() - self._t0
+        metrics = trainer.callback_metrics
+        shown = [f"{key} {float(metrics[key]):.4f}" for key in self.METRICS if key in metrics]
+        self.echo(
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: "
+            f"{', '.join(shown) or 'no metrics'} ({seconds:.1f} s)"
+        )
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` produced.
@@ -279,6 +372,18 @@ def _dataset(path: Path, split: str) -> SequenceDataset:
     return SequenceDataset(path, split, in_memory=True) if in_memory else probe
 
 
+def _guard_device(accelerator: str, strategy: str) -> str:
+    """Where the resource guard checks memory: the GPU when training will run on one.
+
+    CUDA is not queried for fork-based strategies (the workers could not use it after).
+    """
+    if "fork" in strategy or "notebook" in strategy:
+        return "cpu"
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and num_cuda_devices() > 0):
+        return "cuda"
+    return "cpu"
+
+
 def train(
     dataset: str | Path,
     run: Run | str | Path,
@@ -290,6 +395,8 @@ def train(
     strategy: str = "auto",
     accelerator: str = "auto",
     verbose: bool = True,
+    log_epochs: bool = True,
+    check_resources: bool = True,
     callbacks: list[Callback] | None = None,
 ) -> TrainResult:
     """Train a model on a dataset file into a run directory.
@@ -312,7 +419,17 @@ def train(
     devices, num_nodes, strategy, accelerator
         Passed to Lightning's Trainer (e.g. ``devices=2, strategy="ddp"``).
     verbose
-        Show the progress bar.
+        Show the progress bar where it can be seen (a terminal or a notebook). Elsewhere
+        (a batch job's log) a line every :data:`HEARTBEAT_SECONDS` within an epoch
+        stands in for it.
+    log_epochs
+        Where no bar is shown (no terminal, or ``verbose=False``): a line at the start and
+        one per epoch (epoch, train and validation loss, validation AUROC, seconds).
+    check_resources
+        Refuse, before anything is written or allocated, a model too big for this machine
+        (parameters, memory of a training step at the batch size) or with a kernel or pool
+        wider than the input (:func:`motiflens.models.check_resources`). False, or
+        ``MOTIFLENS_NO_RESOURCE_CHECK=1``, skips it.
     callbacks
         Extra Lightning callbacks, added to motiflens's own (checkpoints, early
         stopping, metrics table); e.g. the pruning callback of :mod:`motiflens.tuning`.
@@ -325,20 +442,31 @@ def train(
     ------
     FileNotFoundError
         ``resume`` without a last checkpoint.
+    InputError
+        The resource guard refuses the model (with the figures and the override).
     """
     dataset = Path(dataset)
     run = as_run(run)
     # Lightning's start-up chatter (accelerator lines, tips) drowns the useful output.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    probe = SequenceDataset(dataset, "train")
+    config = config.fitted_to(n_targets=probe.n_targets, length=probe.length)
+    mcfg, tcfg = config.model, config.training
+    # Before the data is loaded and anything is written: a config too big for the machine
+    # fails at once with the figures, not after an allocation of hundreds of GB.
+    guard_resources(
+        mcfg,
+        batch_size=tcfg.batch_size,
+        device=_guard_device(accelerator, strategy),
+        check=check_resources,
+    )
     train_ds = _dataset(dataset, "train")
     try:
         valid_ds: SequenceDataset | None = _dataset(dataset, "valid")
     except Exception:
         valid_ds = None
         log.warning("the dataset has no validation split: early stopping watches train_loss")
-    config = config.fitted_to(n_targets=train_ds.n_targets, length=train_ds.length)
-    mcfg, tcfg = config.model, config.training
 
     last = run.last_checkpoint
     if resume and not last.exists():
@@ -350,7 +478,8 @@ def train(
     run.save_config(config)
 
     L.seed_everything(tcfg.seed, workers=True, verbose=False)
-    module = SequenceModule(mcfg.to_dict(), tcfg.to_dict())
+    # Checked above, with the device; the module's own build need not repeat it.
+    module = SequenceModule(mcfg.to_dict(), tcfg.to_dict(), check_resources=False)
     # In memory: a full permutation each epoch; on disk: shuffled blocks of HDF5 chunks.
     block = 1 if train_ds.in_memory else train_ds.chunk_rows
     sampler = ChunkedShuffleSampler(len(train_ds), block=block, seed=tcfg.seed)
@@ -377,15 +506,19 @@ def train(
         enable_version_counter=False,
     )
     stopper = EarlyStopping(monitor=monitor, mode=mode, patience=tcfg.patience, check_finite=False)
+    # The bar only where a person sees it; in a log its frames would be one endless line
+    # (and nothing for the many minutes of an epoch), so plain lines stand in for it.
+    bar = verbose and interactive(sys.stdout)
+    lines = [EpochLines(heartbeat=verbose)] if log_epochs and not bar else []
     trainer = L.Trainer(
         max_epochs=tcfg.max_epochs,
         accelerator=accelerator,
         devices=devices,
         num_nodes=num_nodes,
         strategy=strategy,
-        callbacks=[best_ckpt, stopper, MetricsWriter(run), *(callbacks or [])],
+        callbacks=[best_ckpt, stopper, MetricsWriter(run), *lines, *(callbacks or [])],
         logger=False,
-        enable_progress_bar=verbose,
+        enable_progress_bar=bar,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         gradient_clip_val=tcfg.grad_clip,

@@ -47,7 +47,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(runs):
-    return TestClient(create_app(runs["full"], genome=runs["genome"]))
+    return TestClient(create_app(runs["full"], genome=runs["genome"]), base_url="http://localhost")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_overview_lists_targets_curves_and_metrics(client, runs):
         "optimize/demo",
     }
     assert all(v["present"] for k, v in ov["status"].items())
-    assert ov["status"]["optimize"]["command"] == f"motiflens optimize {runs['full']}"
+    assert ov["status"]["optimize"]["command"] == f"motiflens optimize {runs['full'].name}"
 
 
 def test_curves_match_a_naive_auroc(client, runs, model):
@@ -168,18 +168,18 @@ def test_insertion_optimize_and_variants_views(client):
 
 
 def test_a_bare_run_shows_what_is_missing_not_a_500(runs):
-    bare = TestClient(create_app(runs["bare"]))
+    bare = TestClient(create_app(runs["bare"]), base_url="http://localhost")
     ov = bare.get("/api/overview")
     assert ov.status_code == 200
     ov = ov.json()
     assert ov["training"]["missing"] and ov["test"]["missing"]
-    assert ov["test"]["command"] == f"motiflens test {runs['bare']}"
+    assert ov["test"]["command"] == f"motiflens test {runs['bare'].name}"
     assert ov["targets"] == ["target_0", "target_1", "target_2"]
     for name, command in (
-        ("filters", f"motiflens filters {runs['bare']}"),
-        ("insertion", f"motiflens insert {runs['bare']}"),
-        ("optimize", f"motiflens optimize {runs['bare']}"),
-        ("variants", f"motiflens variants {runs['bare']} VCF --genome FASTA"),
+        ("filters", f"motiflens filters {runs['bare'].name}"),
+        ("insertion", f"motiflens insert {runs['bare'].name}"),
+        ("optimize", f"motiflens optimize {runs['bare'].name}"),
+        ("variants", f"motiflens variants {runs['bare'].name} VCF --genome FASTA"),
     ):
         view = bare.get(f"/api/{name}")
         assert view.status_code == 200 and view.json()["missing"], name
@@ -192,7 +192,7 @@ def test_a_bare_run_shows_what_is_missing_not_a_500(runs):
 
 def test_a_run_without_a_model_says_so(tmp_path):
     Run(tmp_path).metrics_dir.mkdir()
-    app = TestClient(create_app(tmp_path))
+    app = TestClient(create_app(tmp_path), base_url="http://localhost")
     model = app.get("/api/model").json()
     assert model["available"] is False and "missing model.safetensors" in model["message"]
     assert app.get("/api/overview").status_code == 200
@@ -295,7 +295,7 @@ def test_pick_a_test_sequence(client, runs):
 
 def test_rnn_runs_get_temporal_scores(tmp_path):
     run = make_bare_run(tmp_path, TINY_RNN)
-    app = TestClient(create_app(run))
+    app = TestClient(create_app(run), base_url="http://localhost")
     res = app.post("/api/explain", json={"sequence": SEQ, "target": 1}).json()
     forward, backward = res["temporal"]["forward"], res["temporal"]["backward"]
     assert len(forward) == len(backward) == LENGTH
@@ -339,7 +339,9 @@ def test_bad_input_is_a_clear_400(client, payload, message):
 
 
 def test_bodies_that_are_not_json_objects(client):
-    response = client.post("/api/explain", content=b"ACGT", headers={"content-type": "text/plain"})
+    response = client.post(
+        "/api/explain", content=b"ACGT", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and "not JSON" in response.json()["error"]
     response = client.post("/api/explain", json=["ACGT"])
     assert response.status_code == 400 and "JSON object" in response.json()["error"]
@@ -347,14 +349,15 @@ def test_bodies_that_are_not_json_objects(client):
 
 def test_request_bodies_over_the_limit_get_413(client):
     big = json.dumps({"sequence": "A" * 1_100_000}).encode()
-    response = client.post("/api/explain", content=big)
+    json_type = {"content-type": "application/json"}
+    response = client.post("/api/explain", content=big, headers=json_type)
     assert response.status_code == 413 and "over 1,000,000 bytes" in response.json()["error"]
 
     def chunks():  # no Content-Length: the body is counted as it streams
         for _ in range(12):
             yield b" " * 100_000
 
-    response = client.post("/api/explain", content=chunks())
+    response = client.post("/api/explain", content=chunks(), headers=json_type)
     assert response.status_code == 413
 
 

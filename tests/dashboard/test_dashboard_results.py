@@ -30,7 +30,7 @@ def stored(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(stored):
-    return TestClient(create_app(stored[0]))
+    return TestClient(create_app(stored[0]), base_url="http://localhost")
 
 
 def test_every_result_file_is_listed_with_its_axes(client):
@@ -79,7 +79,7 @@ def test_unknown_results_sequences_and_targets(client):
 
 
 def test_a_run_without_results_lists_none(tmp_path):
-    app = TestClient(create_app(make_bare_run(tmp_path)))
+    app = TestClient(create_app(make_bare_run(tmp_path)), base_url="http://localhost")
     assert app.get("/api/results").json() == {"results": []}
 
 
@@ -116,7 +116,7 @@ def test_what_the_steps_computed_is_shown_per_sequence(tmp_path):
     saliency(run, fasta, n=5, figures=0, verbose=False)
     temporal(run, fasta, n=5, figures=0, verbose=False)
 
-    client = TestClient(create_app(run.path))
+    client = TestClient(create_app(run.path), base_url="http://localhost")
     listed = {r["kind"]: r for r in client.get("/api/results").json()["results"]}
     assert sorted(listed) == ["attribution", "ism", "temporal"]
     assert listed["ism"]["n"] == 50 and listed["ism"]["targets"] == ["up", "down"]

@@ -434,7 +434,48 @@ def test_table_column_errors(tmp_path: Path) -> None:
     assert "['cell']" in message and "not numeric" in message
     ragged = write(tmp_path / "ragged.tsv", "sequence\ty\nACGT\t1\nACGT\t1\textra\n")
     message = error_of(read_table, ragged)
-    assert "ragged.tsv:3" in message and "3 fields" in message
+    assert "ragged.tsv:3" in message and "has 3 column(s) but the header has 2" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "saw", "expected"),
+    [
+        # a short row used to read as an empty label: "label '' is not 0 or 1"
+        ("sequence\tlabel\nACGT\t1\nACGT\nACGT\t0\n", 3, 1, 2),
+        ("sequence\tlabel\tname\nACGT\t1\tx\nACGT\t0\n", 3, 2, 3),
+        ("sequence\tlabel\nACGT\t1\t\n", 2, 3, 2),  # a trailing tab is a third field
+        # blank lines in between do not count, and the line number still counts them
+        ("sequence,label\nACGT,1\n\n\nAC\n", 5, 1, 2),
+        ('sequence,label\n"AC,GT",1\nACGT,1,0\n', 3, 3, 2),  # quoted comma: one field
+    ],
+)
+def test_ragged_rows_name_the_line_and_both_counts(
+    tmp_path: Path, text: str, line: int, saw: int, expected: int
+) -> None:
+    sep = "," if "," in text.splitlines()[0] else "\t"
+    table = write(tmp_path / ("ragged.csv" if sep == "," else "ragged.tsv"), text)
+    with pytest.raises(InputError) as info:
+        read_table(table)
+    assert info.value.line == line
+    assert f"has {saw} column(s) but the header has {expected}" in info.value.message
+
+
+def test_duplicate_column_names(tmp_path: Path) -> None:
+    table = write(tmp_path / "dup.tsv", "sequence\ty\ty\nACGT\t1\t0\n")
+    with pytest.raises(InputError) as info:
+        read_table(table)
+    assert info.value.line == 1
+    assert "'y' appears twice in the header (columns 2 and 3)" in info.value.message
+
+
+def test_quoted_fields_and_a_regex_separator(tmp_path: Path) -> None:
+    table = write(tmp_path / "q.csv", 'name,sequence,y\n"a,1",ACGT,1\nb,"GG",0\n')
+    data = read_table(table, name_column="name")
+    assert data.names == ["a,1", "b"]
+    assert data.seqs == ["ACGT", "GG"]
+    table = write(tmp_path / "multi.txt", "sequence::y\nACGT::1\nGG::0\n")
+    data = read_table(table, sep="::")
+    assert data.labels[:, 0].tolist() == [1.0, 0.0]
 
 
 # --------------------------------------------------------------------------- round trips
@@ -663,7 +704,7 @@ def test_split_column_values_in_any_case(tmp_path: Path) -> None:
         "b,ACGA,Validation,0\n"
         "c,ACGC,TEST,1\n"
         "d,ACGG,val,0\n"
-        "e,ACTT,training,1\n"
+        "e,ACTT,training,0\n"
         "f,ACCC, Testing ,0\n"
         "g,ACCA,VALID,1\n",
     )
@@ -674,13 +715,15 @@ def test_split_column_values_in_any_case(tmp_path: Path) -> None:
     report = build_from_files(out, [table], name_column="name", split_column="set")
     assert report.split == "column"
     assert report.counts == {"train": 2, "valid": 3, "test": 2}
-    assert stored_by_name(out, "train") == {"a": ("ACGT", 1), "e": ("ACTT", 1)}
+    assert stored_by_name(out, "train") == {"a": ("ACGT", 1), "e": ("ACTT", 0)}
     assert stored_by_name(out, "valid") == {"b": ("ACGA", 0), "d": ("ACGG", 0), "g": ("ACCA", 1)}
     assert stored_by_name(out, "test") == {"c": ("ACGC", 1), "f": ("ACCC", 0)}
     # a file with only train and valid rows gives a dataset without a test split
-    two = write(tmp_path / "two.tsv", "sequence\tsplit\ty\nACGT\ttrain\t1\nAAAA\tval\t0\n")
+    two = write(
+        tmp_path / "two.tsv", "sequence\tsplit\ty\nACGT\ttrain\t1\nACGA\ttrain\t0\nAAAA\tval\t0\n"
+    )
     report = build_from_files(tmp_path / "two.h5", [two], split_column="split")
-    assert report.counts == {"train": 1, "valid": 1}
+    assert report.counts == {"train": 2, "valid": 1}
     assert any("no row test" in note for note in report.notes)
 
 
@@ -835,3 +878,50 @@ def test_chromosomes_follow_subsets_concat_and_shuffles() -> None:
     assert joined.chroms == ["chr1", "chr2", ""] and joined.splits is None
     with pytest.raises(ValueError, match="one entry per sequence"):
         LabelledSequences(["q"], ["ACGT"], np.array([1]), ["t"], "b.fa", [1], chroms=[])
+
+
+# ------------------------------------------------------------- one class only (issue 13)
+
+
+def test_positives_only_are_refused_with_the_negatives_hint(tmp_path: Path) -> None:
+    # DeepBind's training files hold bound sequences only; their test files hold both
+    rows = "".join(f"A\te{i}\t{'ACGT' * 5}\t1\n" for i in range(20))
+    train = write(tmp_path / "train_AC.seq.gz", DEEPBIND_HEADER + rows)
+    test = write(
+        tmp_path / "test_B.seq.gz", DEEPBIND_HEADER + "B\tt1\tACGTACGT\t1\nB\tt2\tGGGG\t0\n"
+    )
+    with pytest.raises(InputError) as info:
+        build_from_files(tmp_path / "out.h5", [train], test_file=test)
+    assert "has only positives (1) in all 20 training records" in info.value.message
+    assert "--negatives shuffle" in (info.value.hint or "")
+    assert not (tmp_path / "out.h5").exists()
+    report = build_from_files(tmp_path / "out.h5", [train], test_file=test, negatives="shuffle")
+    # one shuffle per training positive; the test file has its own negatives, so none there
+    assert report.n_negatives == 20
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "hint"),
+    [
+        ("sequence\ty\nACGT\t0\nACGA\t0\nACGG\t0\n", "only negatives (0) in all 3", "other class"),
+        # two targets: a shuffled negative would be negative for both, so no such hint
+        ("sequence\ta\tb\nACGT\t1\t1\nACGA\t0\t1\n", "'b' has only positives", "'b' out"),
+    ],
+)
+def test_one_class_targets_are_refused(tmp_path: Path, text: str, fragment: str, hint: str) -> None:
+    table = write(tmp_path / "t.tsv", text)
+    with pytest.raises(InputError) as info:
+        build_from_files(tmp_path / "out.h5", [table], valid=0, test_fraction=0)
+    assert fragment in info.value.message and hint in (info.value.hint or "")
+    assert "--negatives" not in (info.value.hint or "")
+
+
+def test_the_other_class_missing_from_the_training_split_is_refused(tmp_path: Path) -> None:
+    table = write(
+        tmp_path / "s.tsv", "sequence\tsplit\ty\nACGT\ttrain\t1\nACGA\ttrain\t1\nAAAA\tval\t0\n"
+    )
+    with pytest.raises(InputError) as info:
+        build_from_files(tmp_path / "out.h5", [table], split_column="split")
+    assert "only positives (1) in the 2 records of the training split" in info.value.message
+    # continuous targets are not classes: one value everywhere is allowed
+    build_from_files(tmp_path / "c.h5", [table], split_column="split", continuous=True)

@@ -231,7 +231,8 @@ def test_missing_analyses_print_their_command(tmp_path, browser):
     with serving(run) as url:
         p.page.goto(url + "#filters")
         p.page.wait_for_selector("#filters .missing")
-        assert f"motiflens filters {run}" in p.page.text_content("#filters pre.cmd")
+        # The run is named by its folder, not the author's absolute path (shareable).
+        assert f"motiflens filters {run.name}" in p.page.text_content("#filters pre.cmd")
         p.page.click("button[data-tab=variants]")
         p.page.wait_for_selector("#variants .missing")
         assert "motiflens variants" in p.page.text_content("#variants pre.cmd")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -75,6 +76,59 @@ def test_ref_mismatch_error_policy_and_other_output_folder(setup, tmp_path):
     sad = pd.read_csv(tmp_path / "o" / "sad.tsv", sep="\t", dtype=str)
     assert "rsWrong" in set(sad["id"])
     assert "scored with the genome's bases as reference" in out.output
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        # these once read "REF does not match the genome (N)"
+        (f"1\t0\tzero\t{CHR1[0]}\tC\t.\t.\t.", "POS 0 is outside chr1 (positions 1..300)"),
+        ("1\t305\tpast\tA\tC\t.\t.\t.", "POS 305 is outside chr1 (positions 1..300)"),
+        # POS 299 is inside, but a 3 bp REF reaches 301
+        (f"1\t299\tlong\t{CHR1[298:]}A\tC\t.\t.\t.", "runs to 301, past the end of chr1"),
+    ],
+)
+def test_positions_outside_the_chromosome_say_so(setup, tmp_path, row, message):
+    run, genome, _ = setup
+    vcf = write_vcf(tmp_path / "out.vcf", [f"1\t51\tok\t{CHR1[50]}\tA\t.\t.\t.", row])
+    args = ["variants", str(run), str(vcf), "--genome", str(genome), "-o", str(tmp_path / "o")]
+    out = runner.invoke(app, [*args, "--ref-mismatch", "error"])
+    assert out.exit_code == 2
+    assert f"{vcf}:4" in out.output and message in out.output
+    assert "does not match" not in out.output
+    out = runner.invoke(app, args)  # default policy: skipped, counted apart, logged
+    assert out.exit_code == 0, out.output
+    assert "1 variant alleles scored" in out.output
+    assert "1 variants skipped with a position outside their chromosome" in out.output
+    assert "REF mismatches" not in out.output
+    logged = pd.read_csv(tmp_path / "o" / "log.tsv", sep="\t", dtype=str)
+    assert logged["line"].tolist() == ["4"] and message in logged["reason"][0]
+
+
+def test_an_invalid_alt_is_a_malformed_line_not_a_symbolic_allele(setup, tmp_path):
+    run, genome, _ = setup
+    vcf = write_vcf(
+        tmp_path / "alt.vcf",
+        [f"1\t51\tok\t{CHR1[50]}\tA\t.\t.\t.", f"1\t61\tx\t{CHR1[60]}\tXYZ\t.\t.\t."],
+    )
+    args = ["variants", str(run), str(vcf), "--genome", str(genome), "-o", str(tmp_path / "o")]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2
+    assert f"{vcf}:4" in out.output and "ALT allele 'XYZ' is not valid" in out.output
+    out = runner.invoke(app, [*args, "--skip-bad"])
+    assert out.exit_code == 0, out.output
+    assert "1 malformed VCF lines skipped" in out.output
+    assert "symbolic" not in out.output
+
+
+def test_plain_gzip_hint_names_a_sensible_file(setup, tmp_path):
+    run, genome, vcf = setup
+    plain_gzip = tmp_path / "calls.vcf.gz"
+    plain_gzip.write_bytes(gzip.compress(vcf.read_bytes()))
+    out = runner.invoke(app, ["variants", str(run), str(plain_gzip), "--genome", str(genome)])
+    assert out.exit_code == 2
+    assert "zcat calls.vcf.gz | bgzip > calls.vcf.bgz" in out.output
+    assert "bgz.vcf.gz" not in out.output
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

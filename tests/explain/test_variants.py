@@ -251,7 +251,7 @@ def test_ref_mismatch_skip_counts_and_logs(run, tmp_path):
         ],
     )
     report = score_variants(run, vcf, genome=genome, out=tmp_path / "o", verbose=False)
-    assert report.scored == 1 and report.ref_mismatch == 3
+    assert report.scored == 1 and report.ref_mismatch == 2 and report.outside == 1
     assert read_sad(tmp_path / "o" / "sad.tsv")["id"].unique().tolist() == ["ok"]
     logged = pd.read_csv(tmp_path / "o" / "log.tsv", sep="\t", dtype=str)
     assert logged["line"].tolist() == ["3", "5", "6"]

@@ -431,7 +431,9 @@ def test_save_load_round_trip(tmp_path, name):
     with torch.no_grad():
         before = model(x)
     Run(tmp_path).save_model(model, config)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "model.safetensors"]
+    written = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    # the manifest keeps the model config the weights were saved with
+    assert written == ["config.yaml", "manifest.json", "model.safetensors"]
 
     loaded = Run(tmp_path).model("cpu")
 
@@ -474,14 +476,16 @@ def test_save_refuses_a_config_that_does_not_describe_the_model(tmp_path):
     other = dataclasses.replace(small("cnn"), n_targets=4)
     with pytest.raises(ValueError, match="do not match"):
         Run(tmp_path).save_model(model, other)
-    assert not any(tmp_path.iterdir())
+    # nothing written but the run's (empty) lock file, which stays for the next writer
+    assert [p.name for p in tmp_path.iterdir()] == [".lock"]
+    assert (tmp_path / ".lock").stat().st_size == 0 or "pid" in (tmp_path / ".lock").read_text()
 
 
 def test_load_reports_weights_that_do_not_fit_the_config(tmp_path):
     config = small("cnn")
     Run(tmp_path).save_model(build_model(config), config)
     RunConfig(model=dataclasses.replace(config, n_targets=7)).save_yaml(tmp_path / "config.yaml")
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match=r"n_targets is 7 but the weights .*n_targets 3"):
         Run(tmp_path).model()
 
 

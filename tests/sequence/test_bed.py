@@ -28,14 +28,15 @@ def test_reads_bed3_bed6_and_narrowpeak(tmp_path):
         "\n"
         "chr2\t0\t5\tname\t0\t-\n"
         "chrX\t100\t300\tpeak1\t900\t+\t5.5\t-1\t3.2\t100\n"
-        "chr3 7 7 n 0 -\n",  # space separated, zero-length interval
+        "chr3 7 8 n 0 -\n"  # space separated, one base
+        "chr4\t1\t9\tn\t0\t.\n",  # unknown strand
     )
     df = read_bed(bed)
-    assert list(df["chrom"]) == ["chr1", "chr2", "chrX", "chr3"]
-    assert list(df["start"]) == [10, 0, 100, 7]
-    assert list(df["end"]) == [20, 5, 300, 7]
-    assert list(df["strand"]) == ["+", "-", "+", "-"]
-    assert list(df["line"]) == [4, 6, 7, 8]
+    assert list(df["chrom"]) == ["chr1", "chr2", "chrX", "chr3", "chr4"]
+    assert list(df["start"]) == [10, 0, 100, 7, 1]
+    assert list(df["end"]) == [20, 5, 300, 8, 9]
+    assert list(df["strand"]) == ["+", "-", "+", "-", "+"]
+    assert list(df["line"]) == [4, 6, 7, 8, 9]
     assert str(df["start"].dtype) == "int64"
 
 
@@ -93,6 +94,10 @@ def test_not_really_gzip_names_the_file(tmp_path):
         ("# header\nchr1\t10\n", 2, ["at least 3", "got 2"]),
         ("chr1\n", 1, ["at least 3", "got 1"]),
         ("chr1\t-5\t10\n", 1, ["negative start -5"]),
+        # an empty interval holds no base: start == end is refused, with the fix
+        ("chr1\t1\t2\nchr1\t7\t7\n", 2, ["empty interval", "both 7"]),
+        ("chr1\t1\t5\tn\t0\t?\n", 1, ["strand (column 6) is '?'", "'.'"]),
+        ("chr1\t1\t5\tn\t0\t\n", 1, ["strand (column 6) is ''"]),
     ],
 )
 def test_bad_lines_name_file_line_and_problem(tmp_path, text, line, fragments):
@@ -185,8 +190,8 @@ intervals = st.lists(
     st.tuples(
         st.text(alphabet="0123456789XYMab_", min_size=1, max_size=6).map("chr".__add__),
         st.integers(0, 10**9),
-        st.integers(0, 10**6),
-        st.sampled_from(["+", "-", None]),
+        st.integers(1, 10**6),
+        st.sampled_from(["+", "-", ".", None]),
     ),
     min_size=1,
     max_size=20,
@@ -217,3 +222,15 @@ def test_write_read_round_trip(tmp_path, rows, compress):
     assert list(df["end"]) == [r[1] + r[2] for r in rows]
     assert list(df["strand"]) == ["-" if r[3] == "-" else "+" for r in rows]
     assert list(df["line"]) == list(range(2, len(rows) + 2))
+
+
+def test_empty_interval_and_bad_strand_say_how_to_fix(tmp_path):
+    bed = write(tmp_path / "point.bed", "chr1\t7\t7\n")
+    with pytest.raises(InputError) as info:
+        read_bed(bed)
+    # the single base at 1-based position 8 is start 7, end 8 in BED
+    assert "start 7, end 8" in info.value.hint
+    bed = write(tmp_path / "strand.bed", "chr1\t7\t9\tn\t0\t?\n")
+    with pytest.raises(InputError) as info:
+        read_bed(bed)
+    assert "'.'" in info.value.hint

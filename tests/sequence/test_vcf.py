@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from motiflens.errors import InputError
-from motiflens.sequence.vcf import Variant, VCFStats, is_symbolic, read_vcf
+from motiflens.sequence.vcf import Variant, VCFStats, bgzip_name, is_symbolic, read_vcf
 
 HEADER = [
     "##fileformat=VCFv4.2",
@@ -48,7 +48,8 @@ def test_one_variant_per_alt_with_line_id_and_info(tmp_path):
 @pytest.mark.parametrize(
     ("alt", "symbolic"),
     [("G", False), ("acgtn", False), ("<DEL>", True), ("*", True), ("G]2:5]", True),
-     ("[2:5[A", True), (".A", True), ("A.", True), (".", True)],
+     ("[2:5[A", True), (".A", True), ("A.", True), (".", True), ("XYZ", False),
+     ("<>", False), ("A*", False)],
 )  # fmt: skip
 def test_symbolic_alleles(alt, symbolic):
     assert is_symbolic(alt) is symbolic
@@ -69,7 +70,17 @@ def test_bgzip_reads_like_plain_and_plain_gzip_is_refused_clearly(tmp_path):
         assert list(read_vcf(tmp_path / name)) == expected, name
     with pytest.raises(InputError, match="not with bgzip") as err:
         list(read_vcf(tmp_path / "c.vcf.gz"))
-    assert "| bgzip" in str(err.value)
+    assert "zcat c.vcf.gz | bgzip > c.vcf.bgz " in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "copy"),
+    [("x.vcf.gz", "x.vcf.bgz"), ("x.vcf.bgz", "x.vcf.gz"), ("x.gz", "x.vcf.bgz"),
+     ("calls.VCF.GZ", "calls.vcf.bgz"), ("x.vcf", "x.vcf.bgz")],
+)  # fmt: skip
+def test_the_bgzip_hint_names_a_new_file(name, copy):
+    # the plain-gzip hint once suggested x.vcf.bgz.vcf.gz; never the input's own name
+    assert bgzip_name(Path("/data") / name) == copy
 
 
 BAD = [
@@ -80,6 +91,8 @@ BAD = [
     "1\t13\trs4\tA",  # 9: too few columns
     "1\t14\trs5\tX\tG\t.\t.\t.",  # 10: REF not DNA
     "1\t15\trs6\tA\tT\t.\t.\t.",  # 11
+    "1\t16\trs7\tA\tT,XYZ\t.\t.\t.",  # 12: an ALT neither bases nor symbolic
+    "1\t17\trs8\tA\tC\t.\t.\t.",  # 13
 ]
 
 
@@ -98,12 +111,15 @@ def test_skip_bad_names_every_bad_line_and_goes_on(tmp_path, caplog):
     path = write(tmp_path / "bad.vcf", HEADER + BAD)
     stats, seen = VCFStats(), []
     got = list(read_vcf(path, skip_bad=True, stats=stats, on_bad=lambda n, r: seen.append((n, r))))
-    assert [(v.id, v.line) for v in got] == [("rs1", 5), ("rs6", 11)]
-    assert stats.bad_lines == 4 and [n for n, _ in seen] == [6, 7, 9, 10]
+    assert [(v.id, v.line) for v in got] == [("rs1", 5), ("rs6", 11), ("rs8", 13)]
+    assert stats.bad_lines == 5 and [n for n, _ in seen] == [6, 7, 9, 10, 12]
     reasons = dict(seen)
     assert "space-separated" in reasons[7]
     assert "4 tab-separated column(s)" in reasons[9]
     assert "REF 'X'" in reasons[10]
+    # XYZ was once counted as a symbolic allele and skipped without a word
+    assert "ALT allele 'XYZ' is not valid" in reasons[12]
+    assert stats.symbolic == 0
     assert f"{path}:9" in caplog.text
 
 
@@ -115,7 +131,7 @@ def test_bad_line_in_bgzip_is_named_too(tmp_path):
         list(read_vcf(tmp_path / "bad.vcf.gz"))
     assert err.value.line == 6
     got = list(read_vcf(tmp_path / "bad.vcf.gz", skip_bad=True))
-    assert [v.line for v in got] == [5, 11]
+    assert [v.line for v in got] == [5, 11, 13]
 
 
 def test_not_a_vcf_and_missing_file(tmp_path):

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from motiflens.cli.common import RunDir, Targets, app, friendly
+from motiflens.cli.common import ProgressOpt, RunDir, Targets, app, friendly
 from motiflens.dashboard.app import serve as run_server
 from motiflens.dashboard.export import report as write_report
+from motiflens.dashboard.pool import DEFAULT_QUEUE, DEFAULT_WORKERS
 
 
 @app.command()
@@ -19,13 +20,36 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8000,
     genome: Annotated[
         Path | None, typer.Option(help="Genome FASTA, for chrom:start-end in the explorer.")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another host name the server answers to (repeatable; the loopback names "
+            "and --host always work). Requests naming any other host are refused."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Explain/predict computations run at once.")
+    ] = DEFAULT_WORKERS,
+    queue: Annotated[
+        int,
+        typer.Option(min=0, help="Requests that may wait for a worker; more get 503 (busy)."),
+    ] = DEFAULT_QUEUE,
 ) -> None:
     """The dashboard in the browser: overview, filters, explorer, stored results, variants."""
-    run_server(run_dir, host=host, port=port, genome=genome, announce=typer.echo)
+    run_server(
+        run_dir,
+        host=host,
+        port=port,
+        genome=genome,
+        allow_hosts=allow_host or (),
+        workers=workers,
+        queue=queue,
+        announce=typer.echo,
+    )
 
 
 @app.command()
@@ -41,6 +65,7 @@ def report(
         int, typer.Option(help="Targets with precomputed sequences, without --target.")
     ] = 12,
     sequences: Annotated[int, typer.Option(help="Stored sequences per result file.")] = 3,
+    verbose: ProgressOpt = True,
 ) -> None:
     """One self-contained HTML report (opens offline) of the run, for sharing."""
     path = write_report(
@@ -50,6 +75,6 @@ def report(
         targets=target,
         max_targets=max_targets,
         sequences=sequences,
-        verbose=True,
+        verbose=verbose,
     )
     typer.echo(f"report -> {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline)")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from motiflens.cli.common import (
+    ProgressOpt,
     app,
     dataset_app,
     friendly,
@@ -48,6 +49,7 @@ def simulate(
     valid: Annotated[float, typer.Option(help="Validation fraction or count.")] = 0.1,
     test: Annotated[float, typer.Option(help="Test fraction or count.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")] = 1,
+    progress: ProgressOpt = True,
 ) -> None:
     """Simulate a multi-task dataset with planted JASPAR motifs and recorded ground truth."""
     from motiflens.data.simulate import simulate as run
@@ -63,6 +65,7 @@ def simulate(
         valid=valid,
         test=test,
         seed=seed,
+        progress=progress,
     )
     typer.echo(str(summary))
 
@@ -93,6 +96,7 @@ def dataset_peaks(
     valid: Annotated[float, typer.Option(help="Random split: validation fraction/count.")] = 0.1,
     test: Annotated[float, typer.Option(help="Random split: test fraction/count.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed for the split and the order.")] = 1,
+    progress: ProgressOpt = True,
 ) -> None:
     """Peaks (one BED per target) + genome -> merged regions, activity table, dataset."""
     from motiflens.data.preprocess import preprocess_peaks
@@ -111,6 +115,7 @@ def dataset_peaks(
         valid=valid,
         test=test,
         seed=seed,
+        progress=progress,
     )
     typer.echo(str(report))
 
@@ -244,3 +249,5 @@ def dataset_info(
     if len(targets) > len(shown):
         typer.echo(f"    ... {len(targets) - len(shown)} more")
     typer.echo(f"  ({'positive rate' if key == 'positive_rate' else 'mean'} per split)")
+    for problem in info.get("problems", []):
+        typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW, err=True)

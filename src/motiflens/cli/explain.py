@@ -18,6 +18,7 @@ from motiflens.cli.common import (
     DevicesOpt,
     GenomeOpt,
     NumNodesOpt,
+    ProgressOpt,
     RunDir,
     Source,
     SplitOpt,
@@ -27,7 +28,7 @@ from motiflens.cli.common import (
     friendly,
 )
 
-N = Annotated[int, typer.Option("-n", help="Number of sequences.")]
+N = Annotated[int, typer.Option("-n", min=1, help="Number of sequences.")]
 
 
 class OptimizeMethod(StrEnum):
@@ -62,6 +63,7 @@ def ism(
     num_nodes: NumNodesOpt = 1,
     strategy: StrategyOpt = "auto",
     accelerator: AcceleratorOpt = "auto",
+    verbose: ProgressOpt = True,
 ) -> None:
     """In-silico saturation mutagenesis: every single-base change, scored per target.
 
@@ -84,6 +86,7 @@ def ism(
         figures=figures,
         method=method,  # type: ignore[arg-type]
         launch=Launch.from_cli(devices, num_nodes, strategy, accelerator),
+        verbose=verbose,
     )
     if result is None:
         return  # another process of a multi-process run: rank 0 reports
@@ -126,6 +129,7 @@ def saliency(
         ),
     ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the shuffled references.")] = 1,
+    verbose: ProgressOpt = True,
 ) -> None:
     """Attributions (gradient x input, DeMo saliency, IG, DeepLIFT/SHAP) with logos.
 
@@ -149,6 +153,7 @@ def saliency(
         figures=figures,
         hypothetical=hypothetical,
         random_state=seed,
+        verbose=verbose,
     )
     text = (
         f"{result.method} attributions for {result.n_sequences} sequence(s) x "
@@ -171,12 +176,20 @@ def temporal(
     split: SplitOpt = "test",
     n: N = 10,
     figures: Annotated[int, typer.Option(help="Heat maps for the first this many.")] = 10,
+    verbose: ProgressOpt = True,
 ) -> None:
     """Temporal output scores: the prediction on every prefix and suffix (DeMo)."""
     from motiflens.steps import explain as steps
 
     result = steps.temporal(
-        run_dir, source, targets=target, genome=genome, split=split, n=n, figures=figures
+        run_dir,
+        source,
+        targets=target,
+        genome=genome,
+        split=split,
+        n=n,
+        figures=figures,
+        verbose=verbose,
     )
     typer.echo(
         f"temporal scores for {result.n_sequences} sequence(s) x "
@@ -197,7 +210,7 @@ def optimize(
         ),
     ] = OptimizeMethod.sequence,
     steps: Annotated[int, typer.Option(help="Optimization steps.")] = 1000,
-    n: Annotated[int, typer.Option("-n", help="Independent starts per target.")] = 4,
+    n: Annotated[int, typer.Option("-n", min=1, help="Independent starts per target.")] = 4,
     db: Annotated[
         str | None,
         typer.Option(
@@ -210,6 +223,7 @@ def optimize(
     ] = True,
     q: Annotated[float, typer.Option(help="TomTom q-value threshold.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    verbose: ProgressOpt = True,
 ) -> None:
     """Class optimization: the input each target likes most and its motif (logo, MEME, FASTA)."""
     from motiflens.steps.motifs import DEFAULT_DB
@@ -224,5 +238,6 @@ def optimize(
         db=(db or DEFAULT_DB) if match else None,
         q=q,
         random_state=seed,
+        verbose=verbose,
     )
     typer.echo(result.summary())

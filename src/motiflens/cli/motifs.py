@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from motiflens.cli.common import GenomeOpt, RunDir, SplitOpt, Targets, app, friendly
+from motiflens.cli.common import (
+    GenomeOpt,
+    ProgressOpt,
+    RunDir,
+    SplitOpt,
+    Targets,
+    app,
+    friendly,
+)
 
 # Spelled here too (not imported) so that `motiflens --help` does not load torch; the
 # step's own default is motiflens.steps.motifs.DEFAULT_DB.
@@ -41,7 +49,7 @@ def filters(
     run_dir: RunDir,
     source: SourceOpt = None,
     db: DbOpt = DEFAULT_DB,
-    n: Annotated[int, typer.Option("-n", help="Sequences to sample.")] = 1000,
+    n: Annotated[int, typer.Option("-n", min=1, help="Sequences to sample.")] = 1000,
     split: SplitOpt = "test",
     genome: GenomeOpt = None,
     q: Annotated[float, typer.Option(help="TomTom q-value threshold.")] = 0.1,
@@ -54,6 +62,7 @@ def filters(
     logos: Annotated[bool, typer.Option(help="A logo per filter.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the sequence sample.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Sequences per pass.")] = 100,
+    verbose: ProgressOpt = True,
 ) -> None:
     """First-layer filters -> PWMs -> TomTom matches -> influence (Basset's motif analysis)."""
     from motiflens.steps import motifs as steps
@@ -72,6 +81,7 @@ def filters(
         influence=influence,
         logos=logos,
         batch_size=batch_size,
+        verbose=verbose,
         random_state=seed,
     )
     typer.echo(result.summary())
@@ -86,7 +96,7 @@ def insert(
     motif: Annotated[
         list[str] | None, typer.Option(help="Motif id or name to insert (repeatable; default all).")
     ] = None,
-    n: Annotated[int, typer.Option("-n", help="Background sequences.")] = 256,
+    n: Annotated[int, typer.Option("-n", min=1, help="Background sequences.")] = 256,
     background: Annotated[
         Background, typer.Option(help="Dinucleotide shuffles of the sequences, or themselves.")
     ] = Background.shuffle,
@@ -98,6 +108,7 @@ def insert(
     split: SplitOpt = "test",
     genome: GenomeOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of backgrounds and sampled instances.")] = 0,
+    verbose: ProgressOpt = True,
 ) -> None:
     """Motif insertion: the mean change of each target when each motif is written in."""
     from motiflens.steps import motifs as steps
@@ -113,6 +124,7 @@ def insert(
         targets=target,
         split=split,
         genome=genome,
+        verbose=verbose,
         random_state=seed,
     )
     for r in result.top.itertuples():

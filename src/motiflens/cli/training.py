@@ -57,13 +57,39 @@ def train(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the run already in RUN_DIR (kept until the new training writes its "
+            "first checkpoint; put back if it fails before)."
+        ),
+    ] = False,
     devices: Annotated[str, typer.Option(help="Lightning devices (auto, 1, 2, ...).")] = "auto",
     num_nodes: Annotated[int, typer.Option(help="Lightning nodes.")] = 1,
     strategy: Annotated[str, typer.Option(help="Lightning strategy (auto, ddp, ...).")] = "auto",
     accelerator: Annotated[str, typer.Option(help="auto, cpu, gpu.")] = "auto",
-    verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
+    resource_check: Annotated[
+        bool,
+        typer.Option(
+            "--resource-check/--no-resource-check",
+            help="Refuse a model whose parameters or activations would not fit in memory.",
+        ),
+    ] = True,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar (one line per epoch is still printed without it).",
+        ),
+    ] = True,
 ) -> None:
-    """Train a model on a dataset; writes weights, config and metrics into RUN_DIR."""
+    """Train a model on a dataset; writes weights, config and metrics into RUN_DIR.
+
+    A run already in RUN_DIR is refused unless --resume continues it or --overwrite
+    replaces it. RUN_DIR is locked while training: a second command writing there fails
+    at once, naming this one.
+    """
+    from motiflens.distributed import Launch
     from motiflens.runs import Run
     from motiflens.steps.train import run_config
     from motiflens.steps.train import train as train_step
@@ -87,11 +113,13 @@ def train(
         run,
         cfg,
         resume=resume,
-        devices=int(devices) if devices.isdigit() else devices,
+        overwrite=overwrite,
+        devices=Launch.from_cli(devices, num_nodes).devices,  # checked: 0, abc refused
         num_nodes=num_nodes,
         strategy=strategy,
         accelerator=accelerator,
         verbose=verbose,
+        check_resources=resource_check,
     )
     typer.echo(str(result))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -73,8 +74,7 @@ def tune(
     ] = True,
 ) -> None:
     """Search hyperparameters with Optuna; running it again continues the study."""
-    from tqdm import tqdm
-
+    from motiflens.progress import interactive, tqdm
     from motiflens.steps.tune import tune as tune_step
 
     if n_trials is None and timeout is None and max_total is None:
@@ -94,7 +94,9 @@ def tune(
         startup_trials=startup_trials,
         baseline=baseline,
         accelerator=accelerator,
-        verbose=verbose,
+        # Optuna draws its own tqdm bar on stderr: in a log (batch job, nohup) it would be
+        # a carriage-return frame per update, so there only the per-trial lines are shown.
+        verbose=verbose and interactive(sys.stderr),
         echo=tqdm.write,  # keeps the progress bar intact
     )
     typer.echo(str(result))

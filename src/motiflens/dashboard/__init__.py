@@ -7,5 +7,8 @@ model needed); :mod:`~motiflens.dashboard.stored` sends any stored per-sequence 
 holds the loaded model and answers the sequence explorer; :mod:`~motiflens.dashboard.app`
 is the FastAPI app and :mod:`~motiflens.dashboard.export` the self-contained HTML report
 (:func:`~motiflens.dashboard.export.report`). Both front ends share the files under
-``static/``.
+``static/``. :mod:`~motiflens.dashboard.guard` decides which requests the server answers
+(Host, Origin, body type, size and depth), :mod:`~motiflens.dashboard.pool` bounds the
+heavy computations, and :mod:`~motiflens.dashboard.share` takes the author's absolute
+paths and command lines out of everything served or exported.
 """

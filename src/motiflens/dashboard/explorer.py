@@ -235,8 +235,26 @@ class Explorer:
         """Whether the model has temporal output scores (a recurrent model)."""
         return self.model.is_recurrent
 
+    @staticmethod
+    def check_target(target: Any) -> str | int | None:
+        """``target`` when it is a name, an index or ``None``.
+
+        Raises
+        ------
+        InputError
+            Any other type; ``true``/``false`` are not indices (Python counts them as
+            1 and 0, so they would pass as the second or first target unnoticed).
+        """
+        if target is None or (isinstance(target, str | int) and not isinstance(target, bool)):
+            return target
+        raise InputError(
+            f"target must be a target name or index, not {_json_type(target)}",
+            hint='e.g. "target": "K562" or "target": 0',
+        )
+
     def target_index(self, target: str | int | None, default: int = 0) -> int:
         """A target name or index -> index (``None`` -> ``default``)."""
+        target = self.check_target(target)
         if target is None or target == "":
             return default
         return resolve_targets([target], self.labels)[0]
@@ -296,19 +314,37 @@ class Explorer:
             name = _text(headers[index]) if headers is not None else f"test_{index}"
         return SequenceInput(name, x, 0, x.shape[-1])
 
+    @staticmethod
+    def check_request(request: dict[str, Any]) -> None:
+        """Refuse a request whose ``sequence``, ``region`` or ``test_index`` has the wrong
+        type (checked before any work is queued; :meth:`resolve` checks it too).
+
+        Raises
+        ------
+        InputError
+            ``sequence`` or ``region`` not a string, ``test_index`` not a whole number.
+        """
+        for key in ("sequence", "region"):
+            value = request.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"{key} must be a string, not {_json_type(value)}")
+        index = request.get("test_index")
+        if index is None:
+            return
+        if isinstance(index, bool) or not isinstance(index, int | str):
+            raise InputError(f"test_index must be a whole number, not {_json_type(index)}")
+        if isinstance(index, str) and not index.strip().isdigit():
+            raise InputError("test_index must be a whole number")
+
     def resolve(self, request: dict[str, Any]) -> SequenceInput:
         """The sequence of a request: ``sequence``, ``region`` or ``test_index``."""
+        self.check_request(request)
         if request.get("sequence"):
-            return self.from_text(str(request["sequence"]))
+            return self.from_text(request["sequence"])
         if request.get("region"):
-            return self.from_region(str(request["region"]))
+            return self.from_region(request["region"])
         if request.get("test_index") is not None:
-            index = request["test_index"]
-            if isinstance(index, bool) or not isinstance(index, int | str):
-                raise InputError("test_index must be a whole number")
-            if isinstance(index, str) and not index.strip().isdigit():
-                raise InputError("test_index must be a whole number")
-            return self.from_test(int(index))
+            return self.from_test(int(request["test_index"]))
         raise InputError("give a sequence, a region or a test sequence")
 
     # ----------------------------------------------------------------- answers
@@ -570,6 +606,21 @@ def _thin(values: np.ndarray, points: int) -> list[float]:
 
 def _round(a: np.ndarray) -> list[Any]:
     return np.round(np.asarray(a, dtype=np.float64), 5).tolist()
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a value's type, for messages (``true`` -> ``a boolean``)."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
 
 
 def _text(value: Any) -> str:

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from motiflens.dashboard import data, stored
 from motiflens.dashboard.app import STATIC_DIR, plotly_js_path
 from motiflens.dashboard.explorer import Explorer
+from motiflens.dashboard.share import shareable
 from motiflens.errors import InputError
 from motiflens.files import write_text_atomic
+from motiflens.progress import tqdm
 from motiflens.runs import Run, as_run
 
 __all__ = ["build_report_data", "render_report", "report"]
@@ -78,8 +79,34 @@ def build_report_data(
         Stored sequences included per result file (the first ones).
     verbose
         Show a progress bar over the precomputed views.
+
+    The report is meant to be shared: every path in it is relative to the run (one
+    outside it is its file name) and recorded commands keep their verb and options
+    (:func:`~motiflens.dashboard.share.shareable`).
     """
     run = as_run(run)
+    return shareable(
+        _report_data(
+            run,
+            top=top,
+            targets=targets,
+            max_targets=max_targets,
+            sequences=sequences,
+            verbose=verbose,
+        ),
+        run,
+    )
+
+
+def _report_data(
+    run: Run,
+    *,
+    top: int,
+    targets: Sequence[str] | None,
+    max_targets: int,
+    sequences: int,
+    verbose: bool,
+) -> dict[str, Any]:
     if not run.path.is_dir():
         raise InputError("run directory not found", path=run.path)
     report: dict[str, Any] = {
@@ -199,16 +226,19 @@ def report(
     PosixPath('basset.html')
     """
     run = as_run(run)
-    content = build_report_data(
-        run,
-        top=top,
-        targets=targets,
-        max_targets=max_targets,
-        sequences=sequences,
-        verbose=verbose,
-    )
-    path = write_text_atomic(
-        Path(out) if out is not None else run.path / REPORT_NAME, render_report(content)
-    )
-    run.record_step("report", [path], top=top, targets=targets, sequences=sequences)
+    if not run.path.is_dir():  # before the lock, which would create it
+        raise InputError("run directory not found", path=run.path)
+    with run.lock(create=False):  # the manifest, and a default report inside the run: one writer
+        content = build_report_data(
+            run,
+            top=top,
+            targets=targets,
+            max_targets=max_targets,
+            sequences=sequences,
+            verbose=verbose,
+        )
+        path = write_text_atomic(
+            Path(out) if out is not None else run.path / REPORT_NAME, render_report(content)
+        )
+        run.record_step("report", [path], top=top, targets=targets, sequences=sequences)
     return path

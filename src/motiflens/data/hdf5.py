@@ -13,6 +13,7 @@ files, ``(N, 4, 1, L)`` float16 or bool with N as 0.25, read the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from torch.utils.data import Dataset, Sampler
 
 from motiflens.data.splits import SPLITS
 from motiflens.errors import InputError
-from motiflens.files import atomic_path
+from motiflens.files import GuardedFile, atomic_path, disk_full_error
 from motiflens.sequence.onehot import codes_to_onehot
 
 FORMAT_VERSION = 1
@@ -55,8 +56,9 @@ class DatasetWriter:
     Notes
     -----
     Use as a context manager; an exception inside the block discards the partial file.
-    The open file is available as :attr:`h5` for extra groups (e.g. simulation ground
-    truth).
+    A full disk (however HDF5 reports it) is raised as ``OSError(ENOSPC, ..., path)``
+    and leaves nothing behind. The open file is available as :attr:`h5` for extra groups
+    (e.g. simulation ground truth).
     """
 
     def __init__(
@@ -79,15 +81,26 @@ class DatasetWriter:
         self.continuous = continuous
         self.sizes = {s: int(n) for s, n in split_sizes.items() if n > 0}
         self._cursor = dict.fromkeys(self.sizes, 0)
+        # Handles kept open for the whole write: a handle dropped after each write closes
+        # its dataset, and on a full disk the failed flush of that close was only printed
+        # ("Exception ignored in ... __dealloc__") while the loop went on.
+        self._dsets: dict[str, h5py.Dataset] = {}
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         try:
-            self.h5 = h5py.File(tmp, "w")
+            # HDF5 writes through a GuardedFile: a write failing inside HDF5 (a full disk)
+            # broke its state and the process crashed on closing the file (exit 139).
+            self._file = GuardedFile(tmp)
+            self.h5 = h5py.File(self._file, "w")
             self._layout(target_labels, continuous, attrs, compression)
-        except BaseException:
+            self._file.check(self.path)
+        except BaseException as err:
             # The constructor never returned, so no `with` block will discard the temporary
             # file; without this it would linger until the generator is garbage-collected.
             self.abort()
+            full = disk_full_error(err, self.path)
+            if full is not None:
+                raise full from err
             raise
 
     def _layout(
@@ -109,20 +122,22 @@ class DatasetWriter:
             opts["compression_opts"] = 1
         for split, n in self.sizes.items():
             rows = max(1, min(n, 256))
-            self.h5.create_dataset(
+            self._dsets[f"{split}_in"] = self.h5.create_dataset(
                 f"{split}_in",
                 shape=(n, 4, self.length),
                 dtype=np.uint8,
                 chunks=(rows, 4, self.length),
                 **opts,
             )
-            self.h5.create_dataset(
+            self._dsets[f"{split}_out"] = self.h5.create_dataset(
                 f"{split}_out",
                 shape=(n, self.n_targets),
                 dtype=out_dtype,
                 chunks=(max(1, min(n, 4096)), max(1, self.n_targets)),
             )
-            self.h5.create_dataset(f"{split}_headers", shape=(n,), dtype=_STR)
+            self._dsets[f"{split}_headers"] = self.h5.create_dataset(
+                f"{split}_headers", shape=(n,), dtype=_STR
+            )
 
     def write(
         self,
@@ -171,10 +186,11 @@ class DatasetWriter:
         if len(headers) != n:
             # h5py would broadcast a single header over all n rows
             raise ValueError(f"{split}: {len(headers)} headers for {n} sequences")
-        self.h5[f"{split}_in"][start:end] = codes_to_onehot(codes, np.uint8)
-        self.h5[f"{split}_out"][start:end] = targets
-        self.h5[f"{split}_headers"][start:end] = np.asarray(headers, dtype=object)
+        self._dsets[f"{split}_in"][start:end] = codes_to_onehot(codes, np.uint8)
+        self._dsets[f"{split}_out"][start:end] = targets
+        self._dsets[f"{split}_headers"][start:end] = np.asarray(headers, dtype=object)
         self._cursor[split] = end
+        self._file.check(self.path)  # stop at the first failed write, not at the end
 
     def close(self) -> Path:
         """Check every split is complete, close the file and move it into place."""
@@ -182,15 +198,27 @@ class DatasetWriter:
         if missing:
             self.abort()
             raise ValueError(f"splits not completely written (written, declared): {missing}")
-        self.h5.close()
+        self._dsets.clear()
+        try:
+            self.h5.close()  # the last flush: where a full disk usually shows
+            self._file.close()
+            self._file.check(self.path)
+        except BaseException:
+            self.abort()
+            raise
         self._atomic.__exit__(None, None, None)
         return self.path
 
     def abort(self) -> None:
         """Discard the partial file."""
+        self._dsets.clear()
         h5 = getattr(self, "h5", None)  # absent if opening the file failed
         if h5 is not None and h5.id.valid:
-            h5.close()
+            with contextlib.suppress(Exception):  # the file is thrown away
+                h5.close()
+        file = getattr(self, "_file", None)
+        if file is not None and not file.closed:
+            file.close()
         try:
             self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
         except RuntimeError:
@@ -199,11 +227,14 @@ class DatasetWriter:
     def __enter__(self) -> DatasetWriter:
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
             self.close()
-        else:
-            self.abort()
+            return
+        self.abort()
+        full = disk_full_error(exc, self.path)
+        if full is not None:
+            raise full from exc
 
 
 def write_dataset(
@@ -267,6 +298,60 @@ def _check_file(path: Path) -> None:
         )
 
 
+_DAMAGED_HINT = (
+    "the file is truncated or damaged (an interrupted copy, download or write?); "
+    "copy it again or rebuild it with `motiflens dataset` or `motiflens simulate`"
+)
+
+
+@contextlib.contextmanager
+def reading_errors(path: str | Path) -> Iterator[None]:
+    """Turn HDF5's errors about a damaged file, inside the block, into an InputError.
+
+    HDF5 reports a truncated or corrupt file as an OSError without an errno ("truncated
+    file: eof = ...", "wrong B-tree signature"), and a damaged header or attribute as a
+    RuntimeError ("Error iterating over attributes (invalid datatype size)"); a flipped
+    byte in an object header can also turn a dataset into another kind of object, which
+    fails as a TypeError, AttributeError or KeyError where it is read. Errors with an
+    errno (permission denied) are the system's and pass through.
+    """
+    try:
+        yield
+    except (OSError, RuntimeError, TypeError, AttributeError, KeyError) as err:
+        if isinstance(err, OSError) and err.errno is not None:
+            raise
+        if isinstance(err, RecursionError):  # a RuntimeError, but not HDF5's
+            raise
+        reason = str(err).split("(", 1)[-1].rstrip(")") if "(" in str(err) else str(err)
+        raise InputError(
+            f"cannot read it as HDF5 ({reason})", path=path, hint=_DAMAGED_HINT
+        ) from err
+
+
+def _open(path: Path) -> h5py.File:
+    """Open a dataset file to read; a damaged file is an InputError."""
+    with reading_errors(path):
+        return h5py.File(path, "r")
+
+
+def _split_problem(h5: h5py.File, split: str, labels: int | None) -> str | None:
+    """What makes ``split`` of an open dataset file unusable, or None."""
+    keys = [f"{split}_in", f"{split}_out"]
+    missing = [k for k in keys if k not in h5]
+    if missing:
+        return f"the {split!r} split lacks {', '.join(missing)}"
+    xin, yout = h5[keys[0]], h5[keys[1]]
+    if xin.ndim not in (3, 4) or xin.shape[1] != 4:
+        return f"{split}_in has shape {xin.shape}; expected (N, 4, L) or (N, 4, 1, L)"
+    if yout.ndim != 2:
+        return f"{split}_out has shape {yout.shape}; expected (N, targets)"
+    if xin.shape[0] != yout.shape[0]:
+        return f"{split}_in has {xin.shape[0]} rows but {split}_out {yout.shape[0]}"
+    if labels is not None and yout.shape[1] != labels:
+        return f"{split}_out has {yout.shape[1]} targets but target_labels names {labels}"
+    return None
+
+
 def _plain(value: Any) -> Any:
     """An HDF5 attribute as plain Python: scalars unwrapped, arrays as lists, bytes as str."""
     # `.item()` alone fails on array attributes (a list of chromosomes, say)
@@ -289,9 +374,12 @@ def read_split(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, li
     """Load one whole split into memory: ``(x float32 (n,4,L), y float32 (n,T), headers)``."""
     path = Path(path)
     _check_file(path)
-    with h5py.File(path, "r") as h5:
+    with _open(path) as h5, reading_errors(path):
         if f"{split}_in" not in h5:
             raise InputError(f"the file has no {split!r} split", path=path)
+        problem = _split_problem(h5, split, None)
+        if problem:
+            raise InputError(problem, path=path, hint=_DAMAGED_HINT)
         x = to_float_onehot(h5[f"{split}_in"][:])
         y = h5[f"{split}_out"][:].astype(np.float32)
         key = f"{split}_headers"
@@ -301,7 +389,15 @@ def read_split(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, li
 
 def target_labels(path: str | Path) -> list[str]:
     """Target names stored in a dataset file."""
-    with h5py.File(path, "r") as h5:
+    path = Path(path)
+    _check_file(path)
+    with _open(path) as h5, reading_errors(path):
+        if "target_labels" not in h5:
+            raise InputError(
+                "the file has no target_labels (one name per target)",
+                path=path,
+                hint="rebuild it with `motiflens dataset` or add a target_labels string dataset",
+            )
         return _decode(h5["target_labels"][:])
 
 
@@ -344,12 +440,23 @@ class SequenceDataset(Dataset):
         self.path = Path(path)
         self.split = split
         _check_file(self.path)
-        with h5py.File(self.path, "r") as h5:
+        # Everything a reader needs is checked here, before a caller writes anything: a
+        # file without target_labels used to fail only after training had saved a model.
+        with _open(self.path) as h5, reading_errors(self.path):
             if f"{split}_in" not in h5:
                 present = [s for s in SPLITS if f"{s}_in" in h5]
                 raise InputError(
                     f"the file has no {split!r} split (it has {present})", path=self.path
                 )
+            if "target_labels" not in h5:
+                raise InputError(
+                    "the file has no target_labels (one name per target)",
+                    path=self.path,
+                    hint="rebuild it with `motiflens dataset` or add a target_labels dataset",
+                )
+            problem = _split_problem(h5, split, len(h5["target_labels"]))
+            if problem:
+                raise InputError(problem, path=self.path, hint=_DAMAGED_HINT)
             shape = h5[f"{split}_in"].shape
             self.n_targets = h5[f"{split}_out"].shape[1]
             self.chunk_rows = (h5[f"{split}_in"].chunks or (1024,))[0]
@@ -379,6 +486,10 @@ class SequenceDataset(Dataset):
     def _read(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._memory is not None:
             return self._memory[0][idx], self._memory[1][idx]
+        with reading_errors(self.path):  # a damaged chunk is found only when read
+            return self._read_file(idx)
+
+    def _read_file(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h5 = self._file()
         order = np.argsort(idx, kind="stable")
         sorted_idx = idx[order]
@@ -463,16 +574,29 @@ def dataset_info(path: str | Path) -> dict[str, Any]:
     -------
     dict
         ``{"path", "targets", "length", "layout", "splits": {split: {"n", "shape",
-        "positive_rate" or "mean"}}, "attrs"}``. Rates are computed chunk by chunk.
+        "positive_rate" or "mean"}}, "attrs", "problems"}``. Rates are computed chunk by
+        chunk; ``problems`` lists what would stop or weaken training (no target_labels,
+        an inconsistent split, no validation split).
+
+    Raises
+    ------
+    InputError
+        The file is missing, not HDF5, truncated or damaged.
     """
     path = Path(path)
     _check_file(path)
     info: dict[str, Any] = {"path": str(path), "splits": {}}
-    with h5py.File(path, "r") as h5:
+    with _open(path) as h5, reading_errors(path):
         info["targets"] = _decode(h5["target_labels"][:]) if "target_labels" in h5 else []
+        labels = len(info["targets"]) if "target_labels" in h5 else None
+        problems = [] if "target_labels" in h5 else ["no target_labels"]
         info["attrs"] = {k: _plain(v) for k, v in h5.attrs.items()}
         for split in SPLITS:
             if f"{split}_in" not in h5:
+                continue
+            problem = _split_problem(h5, split, labels)
+            if problem:
+                problems.append(problem)
                 continue
             xin, yout = h5[f"{split}_in"], h5[f"{split}_out"]
             info["length"] = xin.shape[-1]
@@ -489,4 +613,7 @@ def dataset_info(path: str | Path) -> dict[str, Any]:
             else:
                 entry["mean"] = rate
             info["splits"][split] = entry
+    if "valid" not in info["splits"]:
+        problems.append("no validation split: training stops early on the training loss")
+    info["problems"] = problems
     return info

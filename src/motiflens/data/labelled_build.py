@@ -180,6 +180,46 @@ def add_shuffled_negatives(
     )
 
 
+def _check_two_classes(
+    training: LabelledSequences, source: LabelledSequences, negatives: str | None
+) -> None:
+    """Refuse a binary target whose training split holds one class only.
+
+    A classifier trained on positives alone learns to say "positive" to everything;
+    DeepBind's ENCODE training files, for one, hold only bound sequences (their test
+    files hold both classes, so a check of every record would miss them).
+    """
+    for j, label in enumerate(training.target_labels):
+        values = np.unique(training.labels[:, j])
+        if len(values) != 1:
+            continue
+        value = int(values[0])
+        everywhere = bool((source.labels[:, j] == value).all())
+        if value == 1 and everywhere and source.n_targets == 1 and negatives is None:
+            hint = (
+                "add negatives: --negatives shuffle (negatives='shuffle') adds a "
+                "dinucleotide-shuffled negative for every positive"
+            )
+        elif everywhere:
+            hint = (
+                f"add records of the other class, or leave {label!r} out (choose the label "
+                "columns with --label-column)"
+            )
+        else:
+            hint = "the other class is too rare to reach the training split: add records of it"
+        where = (
+            f"all {len(source):,} training records"
+            if everywhere
+            else f"the {len(training):,} records of the training split"
+        )
+        raise InputError(
+            f"target {label!r} has only {'positives (1)' if value else 'negatives (0)'} in "
+            f"{where}: a classifier cannot learn from one class",
+            path=source.source,
+            hint=hint,
+        )
+
+
 def _and_copies(values: list[str] | None, index: np.ndarray) -> list[str] | None:
     """``values`` followed by the values at ``index`` (a shuffle keeps its positive's)."""
     return None if values is None else [*values, *(values[i] for i in index)]
@@ -323,9 +363,11 @@ def build_sequence_dataset(
     Raises
     ------
     InputError
-        On labels that do not fit ``continuous``, records without a chromosome (``"chrom"``)
-        or split (``"column"``), a chromosome split that leaves a split empty, a split
-        column that marks no row train, or a split column together with ``test``.
+        On labels that do not fit ``continuous``, a binary target with one class only in
+        the training split (all positives: add ``negatives``), records without a
+        chromosome (``"chrom"``) or split (``"column"``), a chromosome split that leaves a
+        split empty, a split column that marks no row train, or a split column together
+        with ``test``.
     """
     if negatives not in (None, *NEGATIVES):
         raise ValueError(f"unknown negatives {negatives!r}; choose one of {NEGATIVES} or None")
@@ -399,6 +441,9 @@ def build_sequence_dataset(
             n_negatives += len(groups[name]) - before
         if test is not None and (test.labels == 0).any():
             notes.append("the test file has its own negatives; no shuffles were added to it")
+
+    if not continuous:
+        _check_two_classes(groups["train"], train, negatives)
 
     # Store train and valid in random order (as Basset's seq_hdf5.py does): a dataset read
     # from disk in chunks must not see a block of positives then a block of negatives. A

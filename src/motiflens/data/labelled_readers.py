@@ -16,9 +16,11 @@ wrong. :func:`read_sequences` picks the reader by the file's format.
 
 from __future__ import annotations
 
+import csv
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -163,6 +165,73 @@ def _sniff_sep(path: Path, first_line: str) -> str:
     return "\t"
 
 
+def _split_rows(fh: IO[str], sep: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` of every row, as pandas splits them: one character with CSV
+    quoting, a longer ``sep`` as a regular expression."""
+    if len(sep) == 1:
+        reader = csv.reader(fh, delimiter=sep)
+        for fields in reader:
+            yield reader.line_num, fields
+    else:
+        pattern = re.compile(sep)
+        for number, line in enumerate(fh, start=1):
+            yield number, pattern.split(line.rstrip("\r\n"))
+
+
+def _table_rows(
+    path: Path, sep: str, shown_sep: str
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, rows and the line of each row; blank rows left out.
+
+    Every row must have as many fields as the header: a short row would otherwise read as
+    empty values and be reported as a bad label or sequence far from its cause.
+    """
+    # a long sequence is one field; csv's default limit (128 KiB) would refuse it
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    columns: list[str] | None = None
+    number = 0
+    try:
+        with open_text(path) as fh:
+            for number, fields in _split_rows(fh, sep):
+                if columns is None:
+                    columns = [f or f"Unnamed: {i}" for i, f in enumerate(fields)]
+                    _check_header(columns, path)
+                    continue
+                if not any(f.strip() for f in fields):
+                    continue
+                if len(fields) != len(columns):
+                    raise InputError(
+                        f"line has {len(fields)} column(s) but the header has "
+                        f"{len(columns)} ({shown_sep}-separated)",
+                        path=path,
+                        line=number,
+                        hint="every row needs a value in every column (an empty value "
+                        "between two separators counts)",
+                    )
+                rows.append(fields)
+                lines.append(number)
+    except csv.Error as exc:
+        raise InputError(f"cannot parse the table: {exc}", path=path, line=number + 1) from None
+    if columns is None:
+        raise InputError("file is empty", path=path)
+    return columns, rows, lines
+
+
+def _check_header(columns: list[str], path: Path) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(columns, start=1):
+        if name in seen:
+            raise InputError(
+                f"column {name!r} appears twice in the header (columns {seen[name]} and {i})",
+                path=path,
+                line=1,
+                hint="give every column its own name",
+            )
+        seen[name] = i
+
+
 def _first_line(path: str | Path) -> tuple[int, str]:
     """First non-blank line and its number (raises on an empty file)."""
     for number, line in numbered_lines(path):
@@ -219,9 +288,10 @@ def read_table(
     Raises
     ------
     InputError
-        On an empty file, a missing column (listing those available), rows with more fields
-        than the header, an empty or invalid sequence, a label that is not 0/1 (or not a
-        number with ``continuous``), duplicate names, a split value that is not accepted,
+        On an empty file, a missing column (listing those available), a row with more or
+        fewer fields than the header, a column name given twice, an empty or invalid
+        sequence, a label that is not 0/1 (or not a number with ``continuous``),
+        duplicate names, a split value that is not accepted,
         a chromosome or split column chosen as a label, or several columns that could be
         the chromosome column. Messages give the 1-based line (the header is line 1).
     """
@@ -235,34 +305,8 @@ def read_table(
         sep = _sniff_sep(path, first)
     sep = {"\\t": "\t", "tab": "\t", "comma": ","}.get(sep, sep)
     shown_sep = {"\t": "tab", ",": "comma"}.get(sep, repr(sep))
-    try:
-        with open_text(path) as fh:
-            df = pd.read_csv(
-                fh,
-                sep=sep,
-                dtype=str,
-                na_filter=False,
-                skip_blank_lines=False,
-                engine="c" if len(sep) == 1 else "python",
-            )
-    except pd.errors.ParserError as exc:
-        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if match:
-            expected, line, saw = (int(g) for g in match.groups())
-            raise InputError(
-                f"line has {saw} fields but the header has {expected} ({shown_sep}-separated)",
-                path=path,
-                line=line,
-            ) from None
-        raise InputError(f"cannot parse the table: {exc}", path=path) from None
-    if not isinstance(df.index, pd.RangeIndex):
-        raise InputError(
-            f"line has more fields than the header ({len(df.columns)} columns, "
-            f"{shown_sep}-separated)",
-            path=path,
-            line=2,
-        )
-    columns = [str(c) for c in df.columns]
+    columns, rows, row_lines = _table_rows(path, sep, shown_sep)
+    df = pd.DataFrame(rows, columns=columns, dtype=object)
     available = ", ".join(columns)
 
     def need(column: str, what: str) -> None:
@@ -275,11 +319,7 @@ def read_table(
                 + ("" if len(columns) > 1 else ", or pass the right separator"),
             )
 
-    line_numbers = np.arange(2, len(df) + 2)
-    blank = (df.apply(lambda s: s.str.strip() == "")).all(axis=1).to_numpy()
-    if blank.any():
-        df = df.loc[~blank].reset_index(drop=True)
-        line_numbers = line_numbers[~blank]
+    line_numbers = np.asarray(row_lines, dtype=np.int64)
     if len(df) == 0:
         raise InputError("the table has a header but no rows", path=path)
     need(sequence_column, "sequence")

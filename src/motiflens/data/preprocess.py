@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from motiflens.data.hdf5 import DatasetWriter
 from motiflens.data.splits import SPLITS, split_by_chromosome, split_random
 from motiflens.errors import InputError
 from motiflens.files import atomic_path
+from motiflens.progress import tqdm
 from motiflens.sequence.bed import read_bed
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.onehot import reverse_complement_codes
@@ -203,7 +203,10 @@ def merge_peaks(
         Number of peak windows shifted at a chromosome end.
     """
     if merge_overlap > size:
-        raise ValueError(f"merge overlap {merge_overlap} is larger than the region size {size}")
+        raise InputError(
+            f"the merge overlap {merge_overlap} is larger than the region size {size}",
+            hint="give --merge-overlap smaller than --size",
+        )
     chrom = peaks["chrom"].to_numpy(dtype=object)
     chrom_len = np.array([chrom_sizes[c] for c in chrom], dtype=np.int64)
     short = chrom_len < size
@@ -350,6 +353,16 @@ def preprocess_peaks(
     PreprocessReport
     """
     out = Path(out)
+    if size < 1:
+        raise InputError(
+            f"the region size must be at least 1 bp, got {size}",
+            hint="give --size in bp, e.g. --size 600 (Basset's)",
+        )
+    if merge_overlap < 0:
+        raise InputError(
+            f"the merge overlap cannot be negative, got {merge_overlap}",
+            hint="give --merge-overlap in bp, e.g. 200 (Basset's); 0 merges touching windows",
+        )
     targets = read_targets_table(targets_table)
     labels = [label for label, _ in targets]
     keep = chromosome_filter(drop_chroms, canonical_only)
@@ -402,7 +415,6 @@ def preprocess_peaks(
             + regions["strand"]
             + ")"
         ).to_numpy(dtype=object)
-        _write_tables(out, regions, act, labels, headers)
 
         attrs = {
             "source": "peaks",
@@ -418,7 +430,11 @@ def preprocess_peaks(
         chrom_arr = regions["chrom"].to_numpy(dtype=object)
         start_arr = regions["start"].to_numpy(np.int64)
         minus = regions["strand"].to_numpy(dtype=object) == "-"
+        # The BED and the activity table are renamed into place only after the dataset
+        # (inner block) is: a failed dataset write left them beside no dataset.
         with (
+            atomic_path(_sibling(out, ".bed")) as bed_tmp,
+            atomic_path(_sibling(out, "_act.tsv")) as act_tmp,
             DatasetWriter(out, labels, size, sizes, attrs=attrs) as writer,
             tqdm(total=total, desc="writing sequences", unit="region", disable=not progress) as bar,
         ):
@@ -436,6 +452,7 @@ def preprocess_peaks(
                         codes[rc] = reverse_complement_codes(codes[rc])
                     writer.write(s, codes, act[rows], headers[rows])
                     bar.update(len(rows))
+            _write_tables(bed_tmp, act_tmp, regions, act, labels, headers)
     return PreprocessReport(
         dataset=out,
         bed=_sibling(out, ".bed"),
@@ -457,9 +474,14 @@ def _sibling(out: Path, suffix: str) -> Path:
 
 
 def _write_tables(
-    out: Path, regions: pd.DataFrame, act: np.ndarray, labels: list[str], headers: np.ndarray
+    bed_path: Path,
+    act_path: Path,
+    regions: pd.DataFrame,
+    act: np.ndarray,
+    labels: list[str],
+    headers: np.ndarray,
 ) -> None:
-    """Merged BED and activity table, each written atomically."""
+    """Merged BED and activity table (to the caller's temporary paths)."""
     bed = pd.DataFrame(
         {
             "chrom": regions["chrom"],
@@ -471,9 +493,7 @@ def _write_tables(
             "targets": [",".join(map(str, t)) if t else "." for t in regions["targets"]],
         }
     )
-    with atomic_path(_sibling(out, ".bed")) as tmp:
-        bed.to_csv(tmp, sep="\t", header=False, index=False)
+    bed.to_csv(bed_path, sep="\t", header=False, index=False)
     table = pd.DataFrame(act, columns=labels)
     table.insert(0, "region", headers)
-    with atomic_path(_sibling(out, "_act.tsv")) as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
+    table.to_csv(act_path, sep="\t", index=False)

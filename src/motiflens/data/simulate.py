@@ -43,7 +43,6 @@ from typing import Any
 import h5py
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from motiflens.data.background import (
     estimate_markov,
@@ -52,10 +51,11 @@ from motiflens.data.background import (
     sample_background,
     table_order,
 )
-from motiflens.data.hdf5 import DatasetWriter
+from motiflens.data.hdf5 import DatasetWriter, reading_errors
 from motiflens.data.splits import SPLITS, split_random
 from motiflens.errors import InputError
 from motiflens.motifs.databases import jaspar_motif
+from motiflens.progress import tqdm
 
 __all__ = [
     "DEFAULT_TASKS",
@@ -637,7 +637,7 @@ def read_simulation_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise InputError("dataset file not found", path=path)
-    with h5py.File(path, "r") as h5:
+    with reading_errors(path), h5py.File(path, "r") as h5:
         return json.loads(_open_simulation(h5, path).attrs["config"])
 
 
@@ -671,7 +671,7 @@ def read_ground_truth(path: str | Path, split: str = "test") -> pd.DataFrame:
         "strand": "strand",
         "role": "role",
     }
-    with h5py.File(path, "r") as h5:
+    with reading_errors(path), h5py.File(path, "r") as h5:
         group = _open_simulation(h5, path)
         if f"{split}_site_seq" not in group:
             present = [s for s in SPLITS if f"{s}_site_seq" in group]

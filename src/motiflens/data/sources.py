@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from motiflens.data.hdf5 import SequenceDataset, to_float_onehot
+from motiflens.data.hdf5 import SequenceDataset, reading_errors, to_float_onehot
 from motiflens.errors import InputError
 from motiflens.sequence.bed import read_bed
 from motiflens.sequence.fasta import Genome, read_fasta
@@ -26,7 +26,7 @@ from motiflens.sequence.onehot import (
     resize,
     reverse_complement_codes,
 )
-from motiflens.sequence.textio import open_text
+from motiflens.sequence.textio import sniff_sequence_file
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def source_kind(path: str | Path) -> str:
     Returns
     -------
     str
-        ``"dataset"`` (an HDF5 file), ``"fasta"`` (first non-blank character ``>``,
-        plain or gzip) or ``"bed"`` (anything else; parsed as BED later).
+        ``"dataset"`` (an HDF5 file), or ``"fasta"`` / ``"bed"`` as told by
+        :func:`~motiflens.sequence.textio.sniff_sequence_file` (plain or gzip).
     """
     path = Path(path)
     if not path.exists():
@@ -47,12 +47,7 @@ def source_kind(path: str | Path) -> str:
         raise InputError("expected a FASTA, BED or dataset file but found a directory", path=path)
     if h5py.is_hdf5(path):
         return "dataset"
-    with open_text(path) as fh:
-        for line in fh:
-            text = line.strip()
-            if text:
-                return "fasta" if text.startswith(">") else "bed"
-    raise InputError("file is empty", path=path)
+    return sniff_sequence_file(path)
 
 
 @dataclass
@@ -177,7 +172,8 @@ def _bed_batches(
 def _dataset_batches(
     path: Path, split: str, batch_size: int, stream: SourceStream, keep: Keep = None
 ) -> Iterator[tuple[list[str], np.ndarray]]:
-    with h5py.File(path, "r") as h5:
+    # a damaged chunk shows only when read: an InputError naming the file, not an OSError
+    with reading_errors(path), h5py.File(path, "r") as h5:
         data = h5[f"{split}_in"]
         headers = h5.get(f"{split}_headers")
         for b, lo in enumerate(range(0, data.shape[0], batch_size)):

@@ -14,13 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
 from motiflens.explain.inputs import SequenceInput, as_onehot
 from motiflens.models.layers import FirstConvModel
 from motiflens.models.registry import prepared_model
 from motiflens.motifs.pwm import counts_to_probs
+from motiflens.progress import tqdm
 
 __all__ = ["FilterStats", "filter_means", "filter_stats", "first_conv_model"]
 

@@ -18,13 +18,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
 from motiflens.explain.filter_activations import filter_means, first_conv_model
 from motiflens.explain.inputs import SequenceInput, as_onehot
 from motiflens.models.layers import ConvBlock, FirstConvModel
 from motiflens.models.registry import prepared_model
+from motiflens.progress import tqdm
 
 __all__ = ["FilterInfluence", "filter_influence", "naive_filter_influence"]
 

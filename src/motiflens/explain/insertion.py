@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
 from motiflens.explain.inputs import (
@@ -31,6 +30,7 @@ from motiflens.explain.saliency import shuffled_references
 from motiflens.models.registry import predict_transform
 from motiflens.motifs.pwm import Motif
 from motiflens.prediction import predict_array
+from motiflens.progress import tqdm
 
 __all__ = ["insert_motifs", "insertion_backgrounds", "sample_instances", "top_motifs"]
 

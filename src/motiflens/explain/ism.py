@@ -40,7 +40,6 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.data.hdf5 import to_float_onehot
 from motiflens.errors import InputError
@@ -48,6 +47,7 @@ from motiflens.explain.inputs import TargetSelection, as_onehot, model_targets
 from motiflens.explain.ism_engine import choose_engine, run_chunk
 from motiflens.explain.ism_plan import Plan
 from motiflens.models.registry import pick_device, prepared_model
+from motiflens.progress import tqdm
 
 __all__ = ["ISMResult", "ism_chunks", "loss_gain", "saturation_mutagenesis"]
 

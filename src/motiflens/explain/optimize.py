@@ -69,7 +69,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.explain.inputs import TargetSelection, model_targets
 from motiflens.explain.ism import saturation_mutagenesis
@@ -77,6 +76,7 @@ from motiflens.files import atomic_path
 from motiflens.models import predict_transform, prepared_model
 from motiflens.motifs.meme import write_meme as write_meme_file
 from motiflens.motifs.pwm import MIN_IC, Motif, information_content, trim
+from motiflens.progress import tqdm
 
 __all__ = [
     "ClassOptimization",

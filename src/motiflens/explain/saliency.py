@@ -100,12 +100,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.errors import InputError
 from motiflens.explain.deeplift import deeplift_multipliers
 from motiflens.explain.inputs import SequenceInput, TargetSelection, as_onehot, model_targets
 from motiflens.models.registry import pick_device, prepared_model
+from motiflens.progress import tqdm
 from motiflens.sequence.onehot import decode, one_hot
 from motiflens.sequence.shuffle import dinucleotide_shuffle
 

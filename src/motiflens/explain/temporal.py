@@ -33,10 +33,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.explain.inputs import TargetSelection, as_onehot, model_targets
 from motiflens.models import RecurrentParts, predict_transform, prepared_model
+from motiflens.progress import tqdm
 
 __all__ = ["TemporalScores", "temporal_scores"]
 

@@ -5,7 +5,8 @@ logits, and describes itself (:class:`SequenceModel`: ``needs_length``,
 ``is_recurrent``, ``output_lengths``, ``ism_layers``, ``recurrent_parts``). Conv models
 (:class:`FirstConvModel`) also expose ``conv1``, ``first_activation(x)`` and
 ``forward_from_first_activation(a)``. A new architecture is one module and one
-:func:`register_model` call.
+:func:`register_model` call. :func:`build_model` first runs the resource guard
+(:func:`check_resources`: parameters, memory, widths against the input length).
 """
 
 from motiflens.models.basset import Basset
@@ -20,6 +21,8 @@ from motiflens.models.layers import (
 from motiflens.models.registry import (
     MODELS,
     build_model,
+    check_resources,
+    estimate_resources,
     load_weights,
     loss_function,
     output_lengths,
@@ -29,6 +32,7 @@ from motiflens.models.registry import (
     register_model,
     save_weights,
 )
+from motiflens.models.resources import ResourceEstimate
 
 __all__ = [
     "MODELS",
@@ -40,8 +44,11 @@ __all__ = [
     "FirstConvModel",
     "LSTMReadout",
     "RecurrentParts",
+    "ResourceEstimate",
     "SequenceModel",
     "build_model",
+    "check_resources",
+    "estimate_resources",
     "load_weights",
     "loss_function",
     "output_lengths",

@@ -123,6 +123,10 @@ class Basset(FirstConvModel):
             raise ValueError(f"{config.name}: length is not set")
         return trace_lengths(basset_stages(config.arch), config.length)  # type: ignore[arg-type]
 
+    @classmethod
+    def length_stages(cls, config: ModelConfig) -> list[Stage]:
+        return basset_stages(config.arch)  # type: ignore[arg-type]
+
     @property
     def first_block(self) -> ConvBlock:
         return self.conv_blocks[0]

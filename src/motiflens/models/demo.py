@@ -93,6 +93,10 @@ class DeMoCNN(FirstConvModel):
             raise ValueError(f"{config.name}: length is not set")
         return trace_lengths(cnn_stages(config.arch), config.length)  # type: ignore[arg-type]
 
+    @classmethod
+    def length_stages(cls, config: ModelConfig) -> list[Stage]:
+        return cnn_stages(config.arch)  # type: ignore[arg-type]
+
     @property
     def first_block(self) -> ConvBlock:
         return self.conv_blocks[0]
@@ -210,6 +214,10 @@ class DeMoCNNRNN(FirstConvModel):
             raise ValueError(f"{config.name}: length is not set")
         length = config.length
         return [("input", length), ("conv1", length), ("lstm", length)]
+
+    @classmethod
+    def length_stages(cls, config: ModelConfig) -> list[Stage]:
+        return [Stage("conv1", "conv", config.arch.size, "same")]  # type: ignore[union-attr]
 
     @property
     def first_block(self) -> ConvBlock:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from motiflens.config import ConfigBase, ModelConfig
+from motiflens.errors import InputError
 
 # ------------------------------------------------------------------ length arithmetic
 
@@ -71,17 +72,18 @@ def trace_lengths(stages: list[Stage], length: int) -> list[tuple[str, int]]:
 
 
 def check_lengths(model: str, stages: list[Stage], length: int, hint: str) -> list[int]:
-    """Lengths after each stage; raise a ValueError naming the first one that is < 1."""
+    """Lengths after each stage; raise an InputError naming the first one that is < 1."""
     if length < 1:
-        raise ValueError(f"{model}: input length must be at least 1, got {length}")
+        raise InputError(f"{model}: input length must be at least 1, got {length}")
     trace = trace_lengths(stages, length)
     if trace[-1][1] < 1:
         (_, before), (name, after) = trace[-2], trace[-1]
         stage = next(s for s in stages if s.name == name)
         what = "kernel" if stage.kind == "conv" else "width"
-        raise ValueError(
+        raise InputError(
             f"{model}: {name} ({what} {stage.width}) gets length {before} -> output length "
-            f"{after} at input length {length}; {hint}"
+            f"{after} at input length {length}",
+            hint=hint,
         )
     return [n for _, n in trace]
 
@@ -389,6 +391,16 @@ class SequenceModel(nn.Module):
                 for hook in hooks:
                     hook.remove()
         return out
+
+    @classmethod
+    def length_stages(cls, config: ModelConfig) -> list[Stage] | None:
+        """The conv and pool layers that read along the sequence, in order, or None.
+
+        What the resource guard checks widths against the input length with
+        (:func:`~motiflens.models.resources.check_widths`); None (the default) means
+        the model does not describe them and is not checked.
+        """
+        return None
 
     def ism_layers(self) -> list[nn.Module] | None:
         """The model as a flat list of layers that computes it, or None.

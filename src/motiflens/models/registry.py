@@ -24,6 +24,7 @@ from motiflens.files import atomic_path
 from motiflens.models.basset import Basset
 from motiflens.models.demo import DeMoCNN, DeMoCNNRNN, DeMoCNNRNNExact, DeMoRNN, DeMoRNNExact
 from motiflens.models.layers import SequenceModel
+from motiflens.models.resources import ResourceEstimate, check_for, estimate_for
 
 #: Model name -> class. Add to it with :func:`register_model` (which also teaches the
 #: config parser the name), not by assignment.
@@ -73,14 +74,29 @@ for _name, _cls in (
     register_model(_name, _cls)
 
 
-def build_model(config: ModelConfig) -> SequenceModel:
-    """Build an untrained model from its config.
+def build_model(
+    config: ModelConfig,
+    *,
+    check_resources: bool = True,
+    batch_size: int | None = None,
+    device: str | torch.device = "cpu",
+) -> SequenceModel:
+    """Build an untrained model from its config, after the resource guard accepts it.
 
     Parameters
     ----------
     config
         ``n_targets`` must be set, and ``length`` too for a model that ``needs_length``
         (Basset).
+    check_resources
+        Refuse, before allocating anything, a config too big for this machine or with a
+        kernel or pool wider than the input (:func:`~motiflens.models.resources.check_resources`).
+        False (or ``MOTIFLENS_NO_RESOURCE_CHECK=1``) skips it.
+    batch_size
+        Training batch size: the memory check then covers a training step (weights,
+        gradients, optimizer state, activations), not the weights alone.
+    device
+        Where the model will run (what memory it is checked against).
 
     Returns
     -------
@@ -90,8 +106,10 @@ def build_model(config: ModelConfig) -> SequenceModel:
     Raises
     ------
     ValueError
-        ``n_targets``/``length`` unset, or a layer would get a non-positive length (the
-        message names the layer and the lengths).
+        ``n_targets``/``length`` unset.
+    InputError
+        A layer would get a non-positive length (the message names the layer and the
+        lengths), or the resource guard refuses the config (with the figures).
     """
     if config.n_targets is None:
         raise ValueError(
@@ -104,9 +122,38 @@ def build_model(config: ModelConfig) -> SequenceModel:
             f"{config.name}: length is not set; the model is built for one input length "
             "(set model.length, or build from a dataset)"
         )
+    check_for(cls, config, batch_size=batch_size, device=device, check=check_resources)
     model = cls(config)
     model.target_labels = [f"target_{i}" for i in range(config.n_targets)]
     return model
+
+
+def estimate_resources(config: ModelConfig, *, batch_size: int | None = None) -> ResourceEstimate:
+    """Parameters and (with ``batch_size`` and ``config.length``) activation memory.
+
+    Built on the meta device: nothing is allocated. See
+    :class:`~motiflens.models.resources.ResourceEstimate`.
+    """
+    return estimate_for(MODELS[config.name], config, batch_size=batch_size)
+
+
+def check_resources(
+    config: ModelConfig,
+    *,
+    batch_size: int | None = None,
+    device: str | torch.device = "cpu",
+    check: bool = True,
+) -> ResourceEstimate | None:
+    """The resource guard: refuse a config too big for the machine, before allocating.
+
+    Refuses (an :class:`~motiflens.errors.InputError` with the figures and the override)
+    a conv kernel or pool wider than its input with ``padding: same``, more than
+    :data:`~motiflens.models.resources.MAX_PARAMETERS` parameters, or an estimated
+    memory (the weights; a training step at ``batch_size``) above
+    :data:`~motiflens.models.resources.MEMORY_FRACTION` of the memory of ``device``.
+    ``check=False`` or ``MOTIFLENS_NO_RESOURCE_CHECK=1`` skips it (returns None).
+    """
+    return check_for(MODELS[config.name], config, batch_size=batch_size, device=device, check=check)
 
 
 def output_lengths(config: ModelConfig) -> list[tuple[str, int]]:
@@ -183,7 +230,7 @@ def _check_matches(model: nn.Module, config: ModelConfig) -> None:
     # Build the architecture on the meta device (no memory) and compare names and shapes,
     # so a config that cannot rebuild the model is caught at save, not at load time.
     with torch.device("meta"):
-        reference = build_model(config)
+        reference = build_model(config, check_resources=False)
     want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if want != have:

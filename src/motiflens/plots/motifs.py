@@ -9,10 +9,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 from motiflens.files import atomic_path
 from motiflens.plots.style import save_figure
+from motiflens.progress import tqdm
 
 ALPHABET = "ACGT"
 

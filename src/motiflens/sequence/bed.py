@@ -12,6 +12,8 @@ from motiflens.errors import InputError
 from motiflens.sequence.textio import numbered_lines
 
 BED_COLUMNS = ["chrom", "start", "end", "strand"]
+#: What column 6 may hold; '.' (unknown) is read as '+'.
+STRANDS = ("+", "-", ".")
 
 
 def read_bed(
@@ -40,8 +42,9 @@ def read_bed(
     Raises
     ------
     InputError
-        On fewer than three columns, non-integer coordinates, ``start > end``, negative
-        starts, an empty file, or (with ``chrom_sizes``) an unknown chromosome or an
+        On fewer than three columns, non-integer coordinates, ``start >= end`` (an empty
+        interval holds no base), negative starts, a strand other than ``+``, ``-`` or
+        ``.``, an empty file, or (with ``chrom_sizes``) an unknown chromosome or an
         interval past the chromosome end.
     """
     chroms: list[str] = []
@@ -78,7 +81,23 @@ def read_bed(
                 f"start {start} is greater than end {end}",
                 path=path,
                 line=number,
-                hint="BED intervals are 0-based, half-open: start <= end",
+                hint="BED intervals are 0-based, half-open: start < end",
+            )
+        if start == end:
+            raise InputError(
+                f"empty interval: start and end are both {start}",
+                path=path,
+                line=number,
+                hint="BED intervals are 0-based, half-open (the bases start..end-1); for the "
+                f"single base at {start + 1} (1-based) write start {start}, end {start + 1}",
+            )
+        strand = fields[5].strip() if len(fields) > 5 else "."
+        if strand not in STRANDS:
+            raise InputError(
+                f"strand (column 6) is {strand!r}; BED allows '+', '-' or '.'",
+                path=path,
+                line=number,
+                hint="write '.' for an unknown strand",
             )
         chrom = fields[0]
         if keep is not None and not keep(chrom):
@@ -102,7 +121,7 @@ def read_bed(
         chroms.append(chrom)
         starts.append(start)
         ends.append(end)
-        strands.append("-" if len(fields) > 5 and fields[5] == "-" else "+")
+        strands.append("-" if strand == "-" else "+")
         lines.append(number)
     # A file of headers and comments alone is an error even with `keep`; intervals that
     # were all filtered out give an empty table for the caller to judge.

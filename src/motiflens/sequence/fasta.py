@@ -11,7 +11,7 @@ import pyfaidx
 
 from motiflens.errors import InputError
 from motiflens.sequence.onehot import INVALID, code_table
-from motiflens.sequence.textio import numbered_lines
+from motiflens.sequence.textio import first_repeat, numbered_lines
 
 
 def read_fasta(path: str | Path, *, validate: bool = True) -> Iterator[tuple[str, str, int]]:
@@ -83,6 +83,35 @@ def read_fasta(path: str | Path, *, validate: bool = True) -> Iterator[tuple[str
         yield finish()
     if not seen:
         raise InputError("no FASTA records ('>' headers) found", path=path)
+
+
+def check_unique_headers(path: str | Path) -> None:
+    """Check that no two records of a FASTA file have the same header.
+
+    Only header lines are read; memory stays at 8 bytes per record
+    (:func:`~motiflens.sequence.textio.first_repeat`).
+
+    Raises
+    ------
+    InputError
+        Naming the first repeated header, the lines of its first two records and how
+        many records repeat a name.
+    """
+
+    def headers() -> Iterator[tuple[str, int]]:
+        return ((line[1:].strip(), n) for n, line in numbered_lines(path) if line[:1] == ">")
+
+    repeat = first_repeat(headers)
+    if repeat is not None:
+        name, first, second, count = repeat
+        more = f"; {count} records repeat an earlier name" if count > 1 else ""
+        raise InputError(
+            f"duplicate record name {name!r} (lines {first} and {second}){more}",
+            path=path,
+            line=second,
+            hint="every record needs its own name, as the predictions are written by name "
+            "(rename them, e.g. seqkit rename)",
+        )
 
 
 class Genome:

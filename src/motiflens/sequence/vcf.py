@@ -37,6 +37,11 @@ MAX_LOGGED = 20
 
 _FIELDS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
+# VCF 4.x section 1.6.1: <ID>, '*', '.', breakends t[p[ t]p] ]p]t [p[t, single breakends .t t.
+_SYMBOLIC = re.compile(
+    r"^(?:<[^<>]+>|\*|\.|[ACGTNacgtn]*[\[\]].*[\[\]][ACGTNacgtn]*"
+    r"|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,8 @@ class VCFStats:
         Malformed lines skipped (``skip_bad``).
     symbolic
         ALT alleles left out because they are symbolic or structural (``<DEL>``, ``*``,
-        breakends such as ``G]2:100]``).
+        breakends such as ``G]2:100]``). An ALT that is neither bases nor symbolic
+        (``XYZ``) makes its line malformed.
     no_alt
         Records with no ALT allele (``.``).
     bad_examples
@@ -108,8 +114,37 @@ class VCFStats:
 
 
 def is_symbolic(alt: str) -> bool:
-    """True for ALT alleles that are not plain bases: ``<ID>``, ``*``, breakends, ``.``."""
-    return not _BASES.match(alt)
+    """True for ALT alleles that stand for something other than bases: ``<ID>``, ``*``
+    (an overlapping deletion), ``.`` (none), breakends (``G]2:100]``, ``.A``, ``A.``)."""
+    return _SYMBOLIC.match(alt) is not None
+
+
+def _check_alts(alts: tuple[str, ...]) -> str | None:
+    """A reason when an ALT allele is neither bases nor symbolic (``XYZ``), else None."""
+    for alt in alts:
+        if not _BASES.match(alt) and not is_symbolic(alt):
+            return (
+                f"ALT allele {alt!r} is not valid: an ALT is bases (A, C, G, T, N), a "
+                "symbolic allele such as <DEL>, '*' or a breakend"
+            )
+    return None
+
+
+def bgzip_name(path: str | Path) -> str:
+    """A name for the bgzip copy of a plain-gzip VCF, never the file's own name.
+
+    ``x.vcf.gz`` -> ``x.vcf.bgz``; ``x.vcf.bgz`` -> ``x.vcf.gz`` (htslib goes by the
+    content, not the name).
+    """
+    name = Path(path).name
+    base = name
+    for suffix in (".gz", ".gzip", ".bgz"):
+        if base.lower().endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    if base.lower().endswith(".vcf"):
+        base = base[: -len(".vcf")]
+    return next(c for c in (f"{base}.vcf.bgz", f"{base}.vcf.gz") if c != name)
 
 
 def _diagnose(text: str) -> str:
@@ -196,7 +231,7 @@ def read_vcf(
             raise InputError(
                 "the VCF is gzip-compressed but not with bgzip",
                 path=path,
-                hint=f"recompress it: zcat {path.name} | bgzip > {path.stem}.bgz.vcf.gz "
+                hint=f"recompress it: zcat {path.name} | bgzip > {bgzip_name(path)} "
                 "(or decompress it)",
             ) from exc
         except (ValueError, OSError) as exc:
@@ -253,7 +288,7 @@ def _records(
                 line=number,
                 hint="please report this file; meanwhile remove unusual lines around it",
             )
-        reason = _check_ref(rec.ref or "")
+        reason = _check_ref(rec.ref or "") or _check_alts(rec.alts or ())
         if reason is not None:
             _bad(path, number, reason, skip_bad, stats, on_bad)
             continue

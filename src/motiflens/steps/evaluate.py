@@ -129,38 +129,41 @@ def run_baseline(
         continuous.
     """
     run = as_run(run)
-    dataset = run.dataset()
-    if not dataset.is_file():
-        raise InputError("the run's training dataset is not there any more", path=dataset)
-    stat = dataset.stat()
-    source = {
-        "dataset": str(dataset.resolve()),
-        "dataset_size": stat.st_size,
-        "dataset_mtime_ns": stat.st_mtime_ns,
-        "k": k,
-        "max_train": max_train,
-    }
-    path = run.baseline_path
-    if path.is_file() and not refit:
-        try:
-            kept = KmerBaseline.load(path)
-        except InputError:
-            kept = None  # unreadable or an older format: fit again
-        if kept is not None and all(kept.info.get(key) == v for key, v in source.items()):
-            return kept
-    baseline = kmer_baseline(dataset, k=k, max_train=max_train, verbose=verbose)
-    baseline.info.update(source)
-    baseline.save(path)
-    run.record_step(
-        "baseline",
-        [path],
-        dataset=str(dataset),
-        k=k,
-        C=[None if math.isnan(c) else float(c) for c in baseline.C],
-        valid_auroc=[None if math.isnan(a) else round(float(a), 4) for a in baseline.valid_auroc],
-        seconds=baseline.info.get("seconds"),
-    )
-    return baseline
+    with run.lock(create=False):  # fitted and kept in the run: one writer at a time
+        dataset = run.dataset()
+        if not dataset.is_file():
+            raise InputError("the run's training dataset is not there any more", path=dataset)
+        stat = dataset.stat()
+        source = {
+            "dataset": str(dataset.resolve()),
+            "dataset_size": stat.st_size,
+            "dataset_mtime_ns": stat.st_mtime_ns,
+            "k": k,
+            "max_train": max_train,
+        }
+        path = run.baseline_path
+        if path.is_file() and not refit:
+            try:
+                kept = KmerBaseline.load(path)
+            except InputError:
+                kept = None  # unreadable or an older format: fit again
+            if kept is not None and all(kept.info.get(key) == v for key, v in source.items()):
+                return kept
+        baseline = kmer_baseline(dataset, k=k, max_train=max_train, verbose=verbose)
+        baseline.info.update(source)
+        baseline.save(path)
+        run.record_step(
+            "baseline",
+            [path],
+            dataset=str(dataset),
+            k=k,
+            C=[None if math.isnan(c) else float(c) for c in baseline.C],
+            valid_auroc=[
+                None if math.isnan(a) else round(float(a), 4) for a in baseline.valid_auroc
+            ],
+            seconds=baseline.info.get("seconds"),
+        )
+        return baseline
 
 
 def evaluate(
@@ -220,62 +223,63 @@ def evaluate(
     >>> result = evaluate("runs/basset", "other.fa")     # metrics/evaluations/other.fa/
     """
     run = as_run(run)
-    model = run.model(device)
-    own = run.dataset_or_none()
-    if data is None:
-        data = run.dataset()
-        other = split != "test"
-    else:
-        data = Path(data)
-        # another split of the run's own dataset is "another file" too: metrics/test.tsv
-        # holds the test split only
-        other = own is None or data.resolve() != own.resolve() or split != "test"
-    fitted, why_not = None, None
-    if not baseline:
-        why_not = "not asked for"
-    elif model.config.task != "binary":
-        why_not = (
-            f"the targets are continuous ({model.config.task}); the baseline is for 0/1 targets"
+    with run.lock(create=False):  # its files and the manifest: one writer at a time
+        model = run.model(device)
+        own = run.dataset_or_none()
+        if data is None:
+            data = run.dataset()
+            other = split != "test"
+        else:
+            data = Path(data)
+            # another split of the run's own dataset is "another file" too: metrics/test.tsv
+            # holds the test split only
+            other = own is None or data.resolve() != own.resolve() or split != "test"
+        fitted, why_not = None, None
+        if not baseline:
+            why_not = "not asked for"
+        elif model.config.task != "binary":
+            why_not = (
+                f"the targets are continuous ({model.config.task}); the baseline is for 0/1 targets"
+            )
+        elif own is None:
+            why_not = "the run's training dataset is not recorded or not there"
+        else:
+            fitted = run_baseline(run, verbose=verbose)
+        scored = evaluate_model(
+            model,
+            data,
+            split=split,
+            label_columns=label_columns,
+            match_names=run.target_labels_path.is_file(),
+            reverse_complement=reverse_complement,
+            baseline=fitted,
+            batch_size=batch_size,
+            device=device,
+            verbose=verbose,
         )
-    elif own is None:
-        why_not = "the run's training dataset is not recorded or not there"
-    else:
-        fitted = run_baseline(run, verbose=verbose)
-    scored = evaluate_model(
-        model,
-        data,
-        split=split,
-        label_columns=label_columns,
-        match_names=run.target_labels_path.is_file(),
-        reverse_complement=reverse_complement,
-        baseline=fitted,
-        batch_size=batch_size,
-        device=device,
-        verbose=verbose,
-    )
-    folder = run.evaluation_dir(data if other else None)
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / TABLE) as tmp:
-        scored.metrics.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    summary = scored.summary + (f"; no k-mer baseline: {why_not}" if why_not else "")
-    paths = [
-        folder / TABLE,
-        write_text_atomic(folder / SUMMARY, f"{data} [{split}]: {summary}\n"),
-    ]
-    if "auroc" in scored.metrics:
-        paths.append(
-            plot_roc_pr(scored.y_true, scored.y_pred, scored.target_labels, folder / CURVES)
+        folder = run.evaluation_dir(data if other else None)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / TABLE) as tmp:
+            scored.metrics.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        summary = scored.summary + (f"; no k-mer baseline: {why_not}" if why_not else "")
+        paths = [
+            folder / TABLE,
+            write_text_atomic(folder / SUMMARY, f"{data} [{split}]: {summary}\n"),
+        ]
+        if "auroc" in scored.metrics:
+            paths.append(
+                plot_roc_pr(scored.y_true, scored.y_pred, scored.target_labels, folder / CURVES)
+            )
+        step = f"test:{data.name}" if other else "test"
+        run.record_step(
+            step,
+            paths,
+            data=str(data),
+            split=split,
+            rc=reverse_complement,
+            columns=scored.columns,
+            baseline=why_not is None,
         )
-    step = f"test:{data.name}" if other else "test"
-    run.record_step(
-        step,
-        paths,
-        data=str(data),
-        split=split,
-        rc=reverse_complement,
-        columns=scored.columns,
-        baseline=why_not is None,
-    )
-    return EvaluationResult(
-        scored.metrics, scored.summary, paths, data, split, step, scored.columns, why_not
-    )
+        return EvaluationResult(
+            scored.metrics, scored.summary, paths, data, split, step, scored.columns, why_not
+        )

@@ -38,7 +38,7 @@ from motiflens.plots.explain import temporal_heatmap
 from motiflens.plots.ism import plot_ism
 from motiflens.plots.style import save_figure
 from motiflens.results import read_result_info, read_sequence, write_result
-from motiflens.runs import Run, as_run
+from motiflens.runs import Run, as_run, holding_run
 from motiflens.sequence.onehot import decode
 from motiflens.steps.ism_files import ism_output_bytes, ism_table, write_ism_sharded
 
@@ -123,6 +123,7 @@ def _window_width(window: int | tuple[int, int] | None, length: int) -> int:
     return int(window[1]) - int(window[0])
 
 
+@holding_run
 def ism(
     run: Run | str | Path,
     source: Source,
@@ -307,6 +308,7 @@ class SaliencyStepResult:
     hypothetical: bool = False
 
 
+@holding_run
 def saliency(
     run: Run | str | Path,
     source: Source,
@@ -447,6 +449,7 @@ class TemporalStepResult:
     target_labels: list[str]
 
 
+@holding_run
 def temporal(
     run: Run | str | Path,
     source: Source,

@@ -29,13 +29,13 @@ from motiflens.explain.filters import (
 )
 from motiflens.explain.inputs import TargetSelection, sample_sequences
 from motiflens.explain.insertion import insert_motifs, insertion_backgrounds, top_motifs
-from motiflens.files import atomic_path
+from motiflens.files import atomic_path, staged_folder
 from motiflens.motifs.databases import jaspar_motif, load_database
 from motiflens.motifs.meme import write_meme
 from motiflens.motifs.pwm import Motif
 from motiflens.plots.motifs import clustered_heatmap, filter_figures
 from motiflens.plots.style import save_figure
-from motiflens.runs import Run, as_run
+from motiflens.runs import Run, as_run, holding_run
 from motiflens.steps.explain import clear_outputs
 
 __all__ = [
@@ -161,6 +161,7 @@ class FiltersStepResult:
         return "\n".join(lines)
 
 
+@holding_run
 def filters(
     run: Run | str | Path,
     source: Source | None = None,
@@ -227,13 +228,18 @@ def filters(
         verbose=verbose,
     )
     folder = run.analysis_dir("filters")
-    clear_outputs(folder)  # optional outputs of an earlier run would pass for this run's
-    files = write_filter_tables(report, folder)
-    figures = filter_figures(report, folder, logos=logos, verbose=verbose)
     planted = planted_motifs(source, split)
     recovery = planted_recovery(report, planted) if planted else None
-    if recovery is not None:
-        files.append(_tsv(recovery, folder / "recovery.tsv"))
+    # Built in a sibling folder and swapped in whole: a failure (a full disk) half-way
+    # through the logos left a folder of this run's tables beside the last run's figures.
+    # Starting empty also drops optional outputs of an earlier run.
+    with staged_folder(folder) as stage:
+        files = write_filter_tables(report, stage)
+        figures = filter_figures(report, stage, logos=logos, verbose=verbose)
+        if recovery is not None:
+            files.append(_tsv(recovery, stage / "recovery.tsv"))
+    files = [folder / p.relative_to(stage) for p in files]
+    figures = [folder / p.relative_to(stage) for p in figures]
     stats, table = report.stats, report.table
     result = FiltersStepResult(
         folder=folder,
@@ -308,6 +314,7 @@ def _select(motifs: list[Motif], wanted: Sequence[str] | None, db: str | Path) -
     return chosen
 
 
+@holding_run
 def insert(
     run: Run | str | Path,
     source: Source | None = None,

@@ -22,7 +22,7 @@ from motiflens.motifs.databases import load_database
 from motiflens.motifs.pwm import Motif, consensus
 from motiflens.plots.explain import class_optimization_logo
 from motiflens.plots.style import save_figure
-from motiflens.runs import Run, as_run
+from motiflens.runs import Run, as_run, holding_run
 from motiflens.steps.explain import clear_outputs
 from motiflens.steps.motifs import DEFAULT_DB
 
@@ -91,6 +91,7 @@ class OptimizeStepResult:
         return "\n".join(lines)
 
 
+@holding_run
 def optimize(
     run: Run | str | Path,
     *,

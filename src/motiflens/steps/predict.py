@@ -66,30 +66,31 @@ def predict(
     """
     run = as_run(run)
     out = Path(out) if out is not None else run.path / PREDICTIONS
-    report = predict_file(
-        run,
-        source,
-        out,
-        genome=genome,
-        split=split,
-        batch_size=batch_size,
-        reverse_complement=reverse_complement,
-        device=device,
-        raw=raw,
-        pad=pad,
-        verbose=verbose,
-        devices=devices,
-        num_nodes=num_nodes,
-        strategy=strategy,
-        accelerator=accelerator,
-    )
-    if report is not None:
-        run.record_step(
-            "predict",
-            [report.path],
-            source=str(source),
-            n=report.n,
-            rc=reverse_complement,
+    with run.lock(create=False):  # the manifest, and a default output inside the run: one writer
+        report = predict_file(
+            run,
+            source,
+            out,
+            genome=genome,
+            split=split,
+            batch_size=batch_size,
+            reverse_complement=reverse_complement,
+            device=device,
             raw=raw,
+            pad=pad,
+            verbose=verbose,
+            devices=devices,
+            num_nodes=num_nodes,
+            strategy=strategy,
+            accelerator=accelerator,
         )
+        if report is not None:
+            run.record_step(
+                "predict",
+                [report.path],
+                source=str(source),
+                n=report.n,
+                rc=reverse_complement,
+                raw=raw,
+            )
     return report

@@ -10,7 +10,8 @@ REF check: where the genome's bases at POS differ from REF, the policy decides:
 ``"skip"`` (default; counted, one line per variant in ``log.tsv``), ``"use-genome"``
 (score the genome's own bases as the reference, the genome flanks around ALT as the
 alternative; logged) or ``"error"`` (stop, naming the variant and its line). Variants on a
-chromosome the genome lacks are skipped, counted and logged.
+chromosome the genome lacks are skipped, counted and logged; so are variants whose REF
+lies outside the chromosome (POS 0, past the end), except that ``"error"`` stops there.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import IO
 
 import numpy as np
 from torch import nn
-from tqdm.auto import tqdm
 
 from motiflens.distributed import Shard
 from motiflens.errors import InputError
@@ -36,6 +36,8 @@ from motiflens.explain.variants import (
     score_sequences,
     variant_sequences,
 )
+from motiflens.prediction import check_finite_weights
+from motiflens.progress import tqdm
 from motiflens.runs import Run
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.vcf import Variant, VCFStats, read_vcf
@@ -75,6 +77,7 @@ class VariantReport:
     unknown_chroms: list[str] = field(default_factory=list)
     ref_mismatch: int = 0
     ref_mismatch_policy: str = "skip"
+    outside: int = 0
     padded: int = 0
     too_long: int = 0
     reverse_complement: bool = False
@@ -100,6 +103,10 @@ class VariantReport:
                 "use-genome": "scored with the genome's bases as reference",
             }.get(self.ref_mismatch_policy, self.ref_mismatch_policy)
             lines.append(f"{self.ref_mismatch:,} REF mismatches with the genome: {what}")
+        if self.outside:
+            lines.append(
+                f"{self.outside:,} variants skipped with a position outside their chromosome"
+            )
         if self.unknown_chrom:
             shown = ", ".join(self.unknown_chroms[:5])
             lines.append(
@@ -261,6 +268,7 @@ def score_shard(
     by the owner of the chunk being filled when it is read.
     """
     model = run.model(shard.device)
+    check_finite_weights(model, run.weights_path)  # else every score is NaN, silently
     config = model.config
     assert config.length is not None and config.n_targets is not None  # checked before
     length = config.length
@@ -386,16 +394,38 @@ def _admit(
             report.too_long += 1
             vlog.add(v, v.line, "skipped", f"allele longer than {longest} bp (half the window)")
             continue
-        if v.pos > genome.sizes[name]:
-            report.ref_mismatch += 1
-            reason = f"POS is beyond the end of {name} ({genome.sizes[name]:,} bp)"
+        reason = outside_reason(v, name, genome.sizes[name])
+        if reason is not None:
+            report.outside += 1
             if report.ref_mismatch_policy == "error":
-                raise InputError(f"variant {v.label()}: {reason}", path=vcf, line=v.line)
+                raise InputError(
+                    f"variant {v.label()}: {reason}",
+                    path=vcf,
+                    line=v.line,
+                    hint="check that the VCF and the genome are the same assembly; or use "
+                    "--ref-mismatch skip to skip such variants",
+                )
             vlog.add(v, v.line, "skipped", reason)
+            vlog.warn(f"line {v.line}: {v.label()}: {reason}")
             continue
         kept.append(v)
         chroms.append(name)
     return kept, chroms
+
+
+def outside_reason(v: Variant, chrom: str, size: int) -> str | None:
+    """Why a variant's REF does not lie on its chromosome (1..size), or None if it does.
+
+    VCF allows POS 0 (and size + 1) for telomeres; neither has bases to score.
+    """
+    last = v.pos + len(v.ref) - 1
+    if 1 <= v.pos and last <= size:
+        return None
+    if v.pos < 1 or v.pos > size:
+        return f"POS {v.pos:,} is outside {chrom} (positions 1..{size:,})"
+    return (
+        f"REF ({len(v.ref)} bp) runs to {last:,}, past the end of {chrom} (positions 1..{size:,})"
+    )
 
 
 def _score_chunk(
@@ -494,6 +524,12 @@ def warn_counts(report: VariantReport) -> None:
         log.warning(
             "%d variant window(s) ran over a chromosome end and were padded with N",
             report.padded,
+        )
+    if report.outside:
+        log.warning(
+            "%d variant(s) skipped because their position is outside the chromosome (see %s)",
+            report.outside,
+            report.log_path,
         )
     if report.ref_mismatch and report.ref_mismatch_policy == "skip":
         log.warning(

@@ -33,7 +33,7 @@ from motiflens.explain.variants import (
 )
 from motiflens.files import atomic_path, safe_name
 from motiflens.plots.ism import plot_ism
-from motiflens.runs import Run, as_run
+from motiflens.runs import Run, as_run, holding_run
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.onehot import codes_to_onehot
 from motiflens.steps.ism_files import write_ism
@@ -52,6 +52,7 @@ from motiflens.steps.variant_files import (
 log = logging.getLogger(__name__)
 
 
+@holding_run
 def variants(
     run: Run | str | Path,
     vcf: str | Path,
@@ -241,7 +242,7 @@ def _merge_variants(
     merge_units(
         [p.log for p in parts], [p.log_counts for p in parts], report.log_path, header=log_header
     )
-    for name in ("scored", "ref_mismatch", "padded", "too_long", "unknown_chrom"):
+    for name in ("scored", "ref_mismatch", "outside", "padded", "too_long", "unknown_chrom"):
         setattr(report, name, sum(getattr(p.counts, name) for p in parts))
     messages, total, report.unknown_chroms = merge_notes(parts)
     if len(parts) > 1:  # a single process showed them as they came
@@ -283,6 +284,7 @@ def _merge_variants(
         ref_mismatch=report.ref_mismatch,
         ref_mismatch_policy=ref_mismatch,
         unknown_chrom=report.unknown_chrom,
+        outside=report.outside,
         padded=report.padded,
         bad_lines=report.vcf.bad_lines,
         symbolic=report.vcf.symbolic,

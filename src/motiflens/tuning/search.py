@@ -481,6 +481,7 @@ def _run_trial(
             devices=1,
             accelerator=accelerator,
             verbose=False,
+            log_epochs=False,  # a study's own trial lines say enough
             callbacks=[pruning],
         )
     except (ValueError, torch.OutOfMemoryError) as err:
