@@ -341,13 +341,8 @@ def test_bed_windows_centred_shifted_and_reverse_complemented(trained, tmp_path,
     c1, c2 = chroms["chr1"], chroms["chr2"]
     windows = [c1[30:70], c1[60:100], c1[0:40], revcomp(c2[0:40]), revcomp(c1[30:70])]
     table = read_tsv(out)
-    assert table["name"].tolist() == [
-        "chr1:30-70(+)",
-        "chr1:60-100(+)",
-        "chr1:0-40(+)",
-        "chr2:0-40(-)",
-        "chr1:30-70(-)",
-    ]
+    # the BED name (column 4) where a line has one, else the window's coordinates
+    assert table["name"].tolist() == ["chr1:30-70(+)", "p", "chr1:0-40(+)", "q", "r"]
     np.testing.assert_allclose(
         table[["target_0", "target_1"]].to_numpy(), reference(model, windows), rtol=1e-5
     )
@@ -509,6 +504,30 @@ def test_bed_intervals_of_one_window_are_kept_with_one_warning(trained, tmp_path
     )
     assert report.n_repeated == 1 and "1 rows repeat the name" in str(report)
     assert "'chr1:30-70(+)' (rows 1 and 3)" in caplog.text
+
+
+def test_named_bed_rows_take_column_4_and_repeated_names_are_warned(
+    trained, tmp_path, genome, caplog
+):
+    run_dir, model = trained
+    genome_path, chroms = genome
+    bed = tmp_path / "peaks.bed"
+    # '.' is no name; 'enh' names two intervals (kept, in order, with one warning)
+    bed.write_text(
+        "chr1\t40\t60\tenh\nchr1\t0\t5\t.\nchr2\t10\t31\tprom\t0\t-\nchr1\t90\t100\tenh\n"
+    )
+    out = tmp_path / "pred.tsv"
+    with caplog.at_level(logging.WARNING):
+        report = predict_file(run_dir, bed, out, genome=genome_path, device="cpu", verbose=False)
+    table = read_tsv(out)
+    assert table["name"].tolist() == ["enh", "chr1:0-40(+)", "prom", "enh"]
+    c1, c2 = chroms["chr1"], chroms["chr2"]
+    windows = [c1[30:70], c1[0:40], revcomp(c2[0:40]), c1[60:100]]
+    np.testing.assert_allclose(
+        table[["target_0", "target_1"]].to_numpy(), reference(model, windows), rtol=1e-5
+    )
+    assert report.n_repeated == 1
+    assert "'enh' (rows 1 and 4)" in caplog.text
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])

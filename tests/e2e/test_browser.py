@@ -9,6 +9,7 @@ fails on any it did not expect. Skipped, with the reason, where Chromium is not 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import threading
 import time
@@ -67,14 +68,16 @@ def run(stored):
 
 
 @contextlib.contextmanager
-def serving(run_dir: Path) -> Iterator[str]:
-    """The dashboard of ``run_dir`` served by uvicorn in a thread; yields its URL."""
+def serving(run_dir: Path, genome: Path | None = None) -> Iterator[str]:
+    """The dashboard of ``run_dir`` (regions read from ``genome``) served by uvicorn in a
+    thread; yields its URL."""
     import uvicorn
 
     from motiflens.dashboard.app import create_app
 
     port = _free_port()
-    config = uvicorn.Config(create_app(run_dir), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(run_dir, genome=genome)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -380,5 +383,228 @@ def test_the_report_draws_the_same_stored_results(stored, tmp_path, browser):
     p.page.goto(path.as_uri() + "#results")
     p.page.wait_for_selector("#result-info")
     _check_stored_results(p.page, expected, sequence=1, target="gc")
+    assert not [u for u in p.requests if u.startswith(("http:", "https:"))]
+    p.close()
+
+
+def test_a_locus_is_drawn_at_genome_positions_and_a_click_explains_its_window(
+    browser, tmp_path_factory, tmp_path
+):
+    """A 2 kb region of a synthetic genome: the prediction track across it on a genome x
+    axis with its variant marked, then the window around a click explained."""
+    from motiflens.runs import Run
+    from tests.dashboard.runfixtures import LENGTH, make_genome
+
+    root = tmp_path_factory.mktemp("locus")
+    genome, _ = make_genome(root / "genome.fa", length=4000, seed=11)
+    run = make_run(root)
+    (Run(run).analysis_dir("variants") / "sad.tsv").write_text(
+        "chrom\tpos\tid\tref\talt\ttarget\tref_pred\talt_pred\tsad\tlog_odds_diff\tinfo\n"
+        "chr1\t1500\trsLocus\tA\tG\tmotif\t0.5\t0.8\t0.3\t1.2\t.\n"
+    )
+    p = Page(browser)
+    pw = p.page
+    with serving(run, genome) as url:
+        pw.goto(url + "#explorer")
+        pw.fill("#region-input", "chr1:1,001-3,000")
+        pw.select_option("#target-select", "motif")
+        pw.click("#explain-btn")
+        assert "scatter" in _plot_types(pw, "#locus-plot")
+        gd = "document.querySelector('#locus-plot')"
+        track = pw.evaluate(f"{gd}.data[0]")
+        assert track["name"] == "motif" and len(track["y"]) == 2000
+        assert (track["x"][0], track["x"][-1]) == (1001, 3000)
+        assert pw.evaluate(f"{gd}._fullLayout.xaxis.range") == [1000.5, 3000.5]
+        ticks = pw.evaluate(
+            "[...document.querySelectorAll('#locus-plot .xtick text')].map(t => t.textContent)"
+        )
+        values = [int(t.replace(",", "")) for t in ticks]
+        assert values and all(1000 <= v <= 3000 for v in values), ticks
+        assert any("," in t for t in ticks), ticks  # genome positions, thousands separated
+        marks = pw.evaluate(f"{gd}.data.filter(t => t.name === 'variants')")
+        assert marks and marks[0]["x"] == [1500]
+        assert "rsLocus" in marks[0]["customdata"][0][0]
+        assert "windows of 40 bp" in pw.text_content("#locus-status")
+        # click the middle of the track: the window around ~2,000 is explained
+        box = pw.locator("#locus-plot .nsewdrag").bounding_box()
+        pw.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        assert "heatmap" in _plot_types(pw, "#ism-plot")
+        ism = "document.querySelector('#ism-plot')"
+        lo, hi = pw.evaluate(f"{ism}._fullLayout.xaxis.range")
+        assert hi - lo == LENGTH and lo < 2000 < hi, (lo, hi)
+        heat = pw.evaluate(f"{ism}.data.find(t => t.type === 'heatmap').x")
+        assert heat == list(range(int(lo + 0.5), int(hi + 0.5)))
+        assert f"chr1:{int(lo + 0.5):,}-{int(hi - 0.5):,}" in pw.text_content("#explain-status")
+        shaded = pw.evaluate(f"{gd}.layout.shapes.filter(s => s.name === 'window')")
+        assert [(s["x0"], s["x1"]) for s in shaded] == [(lo, hi)]
+        pw.screenshot(path=str(tmp_path / "locus.png"), full_page=True)
+        # the Variants tab explains around a variant at its genome position, marked
+        pw.click("button[data-tab=variants]")
+        pw.click("#variants-table tbody tr:first-child")
+        assert "heatmap" in _plot_types(pw, "#variant-detail #ism-plot")
+        detail = "document.querySelector('#variant-detail #ism-plot')"
+        lo, hi = pw.evaluate(f"{detail}._fullLayout.xaxis.range")
+        assert lo < 1500 < hi
+        marked = pw.evaluate(f"{detail}.data.filter(t => t.name === 'variants').map(t => t.x)")
+        assert marked == [[1500]]
+    p.close()
+
+
+@pytest.fixture(scope="module")
+def motif_run(tmp_path_factory):
+    """A complete run with hand-written modisco patterns, filters matched to CTCF and REST
+    and a 26-motif insertion table (:mod:`tests.dashboard.motiffixtures`)."""
+    from tests.dashboard.motiffixtures import write_motif_analyses
+
+    run = make_run(tmp_path_factory.mktemp("motifpage"))
+    write_motif_analyses(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def motif_server(motif_run):
+    with serving(motif_run) as url:
+        yield url
+
+
+def test_motifs_tab_joins_pattern_logo_match_and_filters(motif_server, page, tmp_path):
+    p = page.page
+    p.goto(motif_server + "#motifs")
+    p.wait_for_selector("#motif-table tbody tr")
+    rows = p.locator("#motif-table tbody tr")
+    assert rows.count() == 2  # target "motif": the CTCF and REST patterns
+    ctcf = rows.nth(0)
+    assert "pattern_0" in ctcf.text_content()
+    assert ctcf.locator("svg.logo").count() == 1  # pattern over its match, aligned
+    assert "CTCF" in ctcf.text_content() and "MA0139.2" in ctcf.text_content()
+    assert "120" in ctcf.text_content()  # seqlets
+    assert "filter2 1.020" in ctcf.text_content()  # the filter matched to CTCF, influence
+    assert "2 ± 0.693" in ctcf.text_content()  # insertion mean ± SD
+    p.select_option("#motif-target", "never")
+    rows = p.locator("#motif-table tbody tr")
+    assert rows.count() == 1
+    text = rows.first.text_content()
+    assert "REST" in text and "Mus_musculus" not in text  # the CIS-BP name cleaned
+    assert "filter5 2.050" in text
+    p.screenshot(path=str(tmp_path / "motifs.png"), full_page=True)
+    page.close()
+
+
+def test_insertion_view_is_a_table_and_a_legible_heat_map(motif_server, page, tmp_path):
+    p = page.page
+    p.goto(motif_server + "#analyses")
+    p.wait_for_selector("#insertion-table tbody tr")
+    cells = p.evaluate(
+        "[...document.querySelectorAll('#insertion-table tbody tr')]"
+        ".map(r => [...r.querySelectorAll('td')].map(td => td.textContent))"
+    )
+    assert len(cells) == 3 * 10  # top 10 of each of 3 targets
+    first = {}
+    for row in cells:
+        first.setdefault(row[0], row)
+    assert first["motif"][2].startswith("CTCF") and first["motif"][3] == "2"
+    assert first["motif"][4] == "0.693" and first["motif"][5] == "4"  # SD, backgrounds
+    assert first["gc"][2].startswith("GATA1::TAL1")
+    assert first["never"][2].startswith("REST") and first["never"][3] == "-3"
+    # sortable: mean Δ descending on the first click
+    p.click("#insertion-table th:has-text('mean Δ')")
+    assert p.text_content("#insertion-table tbody tr:first-child td:nth-child(4)") == "2"
+    p.select_option("#insertion-target", "never")
+    assert p.locator("#insertion-table tbody tr").count() == 10
+
+    assert "heatmap" in _plot_types(p, "#insertion-heatmap")
+    rows = p.evaluate("document.querySelector('#insertion-heatmap').data[0].y")
+    assert len(rows) == 20  # the union of each target's top 20
+    labels = p.evaluate(
+        "[...document.querySelectorAll('#insertion-heatmap .ytick text')].map(t => {"
+        "const b = t.getBoundingClientRect();"
+        "return [t.textContent, b.left, b.top, b.bottom]; })"
+    )
+    assert len(labels) == 20
+    assert sorted(t for t, *_ in labels) == sorted(rows)
+    assert "M0085_1.02 TFAP2E" in rows  # clean CIS-BP name
+    assert all(left >= 0 for _, left, _, _ in labels)  # no name cut at the left edge
+    tops = sorted((top, bottom) for _, _, top, bottom in labels)
+    assert all(b[0] - a[0] >= 12 for a, b in itertools.pairwise(tops))  # rows >= 12 px
+    assert all(a[1] <= b[0] + 1 for a, b in itertools.pairwise(tops))  # no overlap
+    # symmetric colour scale clipped below the largest |Δ| (REST on "never": 3)
+    zmin, zmax = p.evaluate(
+        "(() => { const t = document.querySelector('#insertion-heatmap').data[0];"
+        " return [t.zmin, t.zmax]; })()"
+    )
+    assert zmin == -zmax and 1.5 <= zmax < 3.0
+    p.screenshot(path=str(tmp_path / "insertion.png"), full_page=True)
+    page.close()
+
+
+def test_motifs_tab_without_modisco_prints_its_command(tmp_path, browser):
+    from tests.dashboard.runfixtures import make_bare_run
+
+    run = make_bare_run(tmp_path)
+    p = Page(browser)
+    with serving(run) as url:
+        p.page.goto(url + "#motifs")
+        p.page.wait_for_selector("#motifs .missing")
+        assert f"motiflens modisco {run.name}" in p.page.text_content("#motifs pre.cmd")
+    p.close()
+
+
+def test_explorer_draws_each_kind_of_match_on_its_own_labelled_track(motif_server, page, tmp_path):
+    from tests.dashboard.test_dashboard_motifs import TRACK_SEQ
+
+    p = page.page
+    p.goto(motif_server + "#explorer")
+    p.fill("#seq-input", f">tracks\n{TRACK_SEQ}")
+    p.select_option("#target-select", "motif")
+    p.click("#explain-btn")
+    _plot_types(p, "#ism-plot")
+    gd = "document.querySelector('#ism-plot')"
+    bars = p.evaluate(
+        f"{gd}.data.filter(t => t.type === 'bar').map(t => [t.name, t.yaxis, t.text])"
+    )
+    names = [name for name, _, _ in bars]
+    assert {"JASPAR hits", "modisco hits"} <= set(names)
+    assert set(names) <= {"annotated filters", "unannotated filters", "JASPAR hits", "modisco hits"}
+    assert len({axis for _, axis, _ in bars}) == len(bars)  # one track (y axis) each
+    modisco = next(text for name, _, text in bars if name == "modisco hits")
+    assert any(t.startswith("CTCF") for t in modisco)  # the pattern's clean name, drawn
+    # each track is titled with its kind, and appears in the legend
+    titles = p.evaluate(
+        "[...document.querySelectorAll('#ism-plot .infolayer text')].map(t => t.textContent)"
+    )
+    joined = " ".join(titles)
+    assert "JASPAR" in joined and "modisco" in joined
+    legend = p.evaluate(
+        "[...document.querySelectorAll('#ism-plot .legendtext')].map(t => t.textContent)"
+    )
+    assert {"JASPAR hits", "modisco hits"} <= set(legend)
+    # no two drawn labels overlap
+    boxes = p.evaluate(
+        "[...document.querySelectorAll('#ism-plot .bars text')].filter(t => t.textContent)"
+        ".map(t => { const b = t.getBoundingClientRect();"
+        " return [b.left, b.right, b.top, b.bottom]; })"
+    )
+    assert boxes
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[1] <= b[0] or b[1] <= a[0] or a[3] <= b[2] or b[3] <= a[2]
+            assert apart, (a, b)
+    p.screenshot(path=str(tmp_path / "tracks.png"), full_page=True)
+    page.close()
+
+
+def test_report_has_the_motifs_tab_and_the_insertion_table(motif_run, tmp_path, browser):
+    from motiflens.dashboard.export import report
+
+    path = report(motif_run, tmp_path / "report.html", top=0)
+    p = Page(browser)
+    pw = p.page
+    pw.goto(path.as_uri() + "#motifs")
+    pw.wait_for_selector("#motif-table tbody tr")
+    assert "CTCF" in pw.text_content("#motif-table tbody tr:first-child")
+    assert pw.locator("#motif-table svg.logo").count() == 2
+    pw.click("button[data-tab=analyses]")
+    pw.wait_for_selector("#insertion-table tbody tr")
+    assert "heatmap" in _plot_types(pw, "#insertion-heatmap")
     assert not [u for u in p.requests if u.startswith(("http:", "https:"))]
     p.close()

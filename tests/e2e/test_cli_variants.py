@@ -165,10 +165,15 @@ def test_two_cpu_processes_write_the_single_process_files(setup, tmp_path):
     assert "computed by 2 processes" in res.stdout
     assert "3 variant alleles scored x 3 targets" in res.stdout
     assert res.stderr.count("tab-separated") == 1  # the malformed line, warned about once
-    for name in ("sad.tsv", "log.tsv"):
+    for name in ("sad.tsv", "log.tsv", "sad.bed", "sad.vcf"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
     sad = pd.read_csv(tmp_path / "two" / "sad.tsv", sep="\t", dtype=str)
     assert sad["id"].tolist() == ["rs1"] * 6 + ["del"] * 3
     logged = pd.read_csv(tmp_path / "two" / "log.tsv", sep="\t", dtype=str)
     assert logged["line"].tolist() == ["4", "5"]
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["log.tsv", "sad.tsv"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [
+        "log.tsv",
+        "sad.bed",
+        "sad.tsv",
+        "sad.vcf",
+    ]

@@ -11,7 +11,10 @@ from motiflens.cli import training  # noqa: F401
 from motiflens.cli import tune  # noqa: F401
 from motiflens.cli import explain  # noqa: F401
 from motiflens.cli import motifs  # noqa: F401
+from motiflens.cli import modisco  # noqa: F401
 from motiflens.cli import variants  # noqa: F401
+from motiflens.cli import scan  # noqa: F401
+from motiflens.cli import tracks  # noqa: F401
 from motiflens.cli import dashboard  # noqa: F401
 
 # isort: on

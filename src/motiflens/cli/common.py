@@ -135,8 +135,15 @@ def friendly(fn: F) -> F:
         logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
         try:
             return fn(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise  # typer's own way out (typer.Exit, bad option values): already handled
+        except (
+            typer.Exit,
+            typer.Abort,
+            typer.TyperException,  # typer's own (vendored) click errors: BadParameter, ...
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            click.ClickException,
+        ):
+            raise  # typer's own way out (exit codes, bad option values): already handled
         except KeyboardInterrupt:
             if debugging():
                 raise

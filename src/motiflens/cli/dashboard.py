@@ -59,7 +59,7 @@ def report(
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="HTML file [default: RUN/report.html].")
     ] = None,
-    top: Annotated[int, typer.Option(help="Precomputed test sequences per target.")] = 2,
+    top: Annotated[int, typer.Option(min=0, help="Precomputed test sequences per target.")] = 2,
     target: Targets = None,
     max_targets: Annotated[
         int, typer.Option(help="Targets with precomputed sequences, without --target.")

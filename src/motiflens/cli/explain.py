@@ -95,6 +95,8 @@ def ism(
         f"ISM ({result.method_used}) of {result.n_sequences} sequence(s) -> {result.path.parent}"
         f" (ism.h5 and ism.tsv: all sequences; figures: the first {drawn})"
     )
+    if result.tracks:
+        typer.echo(f"genome tracks (bigWig) -> {result.tracks[0].parent}")
 
 
 @app.command()
@@ -164,6 +166,8 @@ def saliency(
     if result.max_delta is not None:
         text += f"; completeness error at most {100 * result.max_delta:.2f}%"
     typer.echo(f"{text} -> {result.path}")
+    if result.tracks:
+        typer.echo(f"genome tracks (bigWig) -> {result.tracks[0].parent}")
 
 
 @app.command()
@@ -221,7 +225,7 @@ def optimize(
     match: Annotated[
         bool, typer.Option(help="Name each motif with its best TomTom match in --db.")
     ] = True,
-    q: Annotated[float, typer.Option(help="TomTom q-value threshold.")] = 0.1,
+    q: Annotated[float, typer.Option(min=0.0, max=1.0, help="TomTom q-value threshold.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     verbose: ProgressOpt = True,
 ) -> None:

@@ -52,19 +52,36 @@ def filters(
     n: Annotated[int, typer.Option("-n", min=1, help="Sequences to sample.")] = 1000,
     split: SplitOpt = "test",
     genome: GenomeOpt = None,
-    q: Annotated[float, typer.Option(help="TomTom q-value threshold.")] = 0.1,
+    q: Annotated[float, typer.Option(min=0.0, max=1.0, help="TomTom q-value threshold.")] = 0.1,
     threshold: Annotated[
-        float, typer.Option(help="Activation threshold: mean + THRESHOLD * (max - mean).")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Activation threshold: mean + THRESHOLD * (max - mean)."
+        ),
     ] = 0.5,
-    min_sites: Annotated[int, typer.Option(help="Fewer sites: no PWM, not matched.")] = 10,
+    min_sites: Annotated[int, typer.Option(min=1, help="Fewer sites: no PWM, not matched.")] = 10,
     trim: Annotated[bool, typer.Option(help="Trim PWM ends below 0.2 bits.")] = True,
     influence: Annotated[bool, typer.Option(help="Filter influence by nullification.")] = True,
     logos: Annotated[bool, typer.Option(help="A logo per filter.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the sequence sample.")] = 0,
-    batch_size: Annotated[int, typer.Option(help="Sequences per pass.")] = 100,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per pass.")] = 100,
+    motif_hits: Annotated[
+        bool,
+        typer.Option(
+            "--motif-hits",
+            help="Also scan the sequences for the database's motifs (FIMO) into motif_hits.bed.",
+        ),
+    ] = False,
+    motif_p: Annotated[
+        float, typer.Option("--motif-p", min=0.0, max=1.0, help="FIMO p-value threshold.")
+    ] = 1e-4,
     verbose: ProgressOpt = True,
 ) -> None:
-    """First-layer filters -> PWMs -> TomTom matches -> influence (Basset's motif analysis)."""
+    """First-layer filters -> PWMs -> TomTom matches -> influence (Basset's motif analysis).
+
+    Also writes filter_hits.bed (every activating filter site, in genome coordinates for
+    a BED source) and with --motif-hits motif_hits.bed (FIMO matches of the database).
+    """
     from motiflens.steps import motifs as steps
 
     result = steps.filters(
@@ -83,6 +100,8 @@ def filters(
         batch_size=batch_size,
         verbose=verbose,
         random_state=seed,
+        motif_hits=motif_hits,
+        motif_p=motif_p,
     )
     typer.echo(result.summary())
 

@@ -157,7 +157,7 @@ def test_cmd(
             "fitted once on the run's training split and kept in the run.",
         ),
     ] = True,
-    batch_size: Annotated[int, typer.Option(help="Prediction batch size.")] = 512,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prediction batch size.")] = 512,
     verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
 ) -> None:
     """Per-target AUROC/AUPRC (or Pearson/Spearman) of a trained run, beside a k-mer baseline.
@@ -200,7 +200,7 @@ def predict(
     pad: Annotated[
         bool, typer.Option(help="Centre-pad/trim sequences of another length (else refuse).")
     ] = True,
-    batch_size: Annotated[int, typer.Option(help="Sequences per batch.")] = 1024,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch.")] = 1024,
     verbose: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
     devices: DevicesOpt = "1",
     num_nodes: NumNodesOpt = 1,

@@ -35,7 +35,8 @@ def tune(
     n_trials: Annotated[
         int | None,
         typer.Option(
-            help="Trials this worker runs (default 20, or none with --timeout/--max-total)."
+            min=1,
+            help="Trials this worker runs (default 20, or none with --timeout/--max-total).",
         ),
     ] = None,
     timeout: Annotated[

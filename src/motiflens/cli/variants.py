@@ -46,7 +46,7 @@ def variants(
     ] = False,
     rc: Annotated[bool, typer.Option(help="Average forward and reverse complement.")] = False,
     chunk_size: Annotated[int, typer.Option(help="Variants read and scored at a time.")] = 1024,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward pass.")] = 1024,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per forward pass.")] = 1024,
     ism: Annotated[
         bool, typer.Option(help="Saturation mutagenesis around the top variants.")
     ] = False,

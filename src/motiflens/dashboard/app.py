@@ -5,7 +5,7 @@ Routes
 ``GET /``                       the page (``static/index.html``)
 ``GET /static/...``             its JS and CSS
 ``GET /vendor/plotly.min.js``   Plotly.js from the installed ``plotly`` package (no CDN)
-``GET /api/overview|filters|insertion|optimize|variants``  views of the run directory
+``GET /api/overview|filters|insertion|motifs|optimize|variants``  views of the run directory
 ``GET /api/curves``             ROC/PR curves on the test split (computed once)
 ``GET /api/model``              what the explorer can do (targets, length, genome)
 ``GET /api/test_sequences``     the first test sequences, to pick from
@@ -13,7 +13,10 @@ Routes
 ``GET /api/results``            every stored per-sequence result (ISM, attributions, ...)
 ``GET /api/results/<id>``       one stored sequence and target of one result file
 ``POST /api/predict``           predictions of every target for one sequence
-``POST /api/explain``           predictions, ISM, attribution, matches for one target
+``POST /api/explain``           predictions, ISM, attribution, matches for one target (a
+                                genome region's window also gets the variants in it)
+``POST /api/locus``             per-base predictions along a genome region longer than the
+                                model's input (tiled windows), with the variants in it
 ``GET /files/<path>``           a figure or table of the run directory (never outside it)
 
 The model is loaded once, when the app is made; a run directory without one still serves
@@ -24,7 +27,7 @@ Exposure
 --------
 Every request must name this server in its ``Host`` header and every POST must be JSON
 from a page of this server (:mod:`~motiflens.dashboard.guard`: defeats DNS rebinding and
-cross-origin form posts). Explain, predict and the curves run in a bounded
+cross-origin form posts). Explain, locus, predict and the curves run in a bounded
 :class:`~motiflens.dashboard.pool.WorkPool` (503 with ``Retry-After`` when it is full).
 What the API serves names files relative to the run (:mod:`~motiflens.dashboard.share`):
 no author's absolute paths or full command lines.
@@ -45,7 +48,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from motiflens.dashboard import data, stored
-from motiflens.dashboard.explorer import Explorer
+from motiflens.dashboard.explorer import MAX_LOCUS, Explorer
 from motiflens.dashboard.guard import HostPolicy, parse_json_object
 from motiflens.dashboard.pool import DEFAULT_QUEUE, DEFAULT_WORKERS, Busy, WorkPool
 from motiflens.dashboard.share import shareable, shareable_text
@@ -259,6 +262,10 @@ def create_app(
     def insertion() -> dict[str, Any]:
         return share(data.insertion_view(run))
 
+    @app.get("/api/motifs")
+    def motifs() -> dict[str, Any]:
+        return share(data.motif_page(run))
+
     @app.get("/api/optimize")
     def optimize() -> dict[str, Any]:
         return share(data.optimize_view(run))
@@ -305,6 +312,7 @@ def create_app(
             "length": explorer.length,
             "targets": explorer.labels,
             "genome": explorer.genome is not None,
+            "max_locus": MAX_LOCUS,
             "temporal": explorer.is_rnn,
         }
 
@@ -347,7 +355,43 @@ def create_app(
         # Checked before the request queues for a worker: a wrong type is answered at once.
         target = ex.check_target(body.get("target"))
         ex.check_request(body)
-        return await pool.run(lambda: ex.explain(ex.resolve(body), target))
+
+        def work() -> dict[str, Any]:
+            res = ex.explain(ex.resolve(body), target)
+            if res.get("chrom") is not None:
+                first = res["genome_start"] - 1
+                res["variants"] = data.variants_in_region(
+                    run, res["chrom"], first, first + len(res["sequence"]), [res["target"]]
+                )
+            return res
+
+        return await pool.run(work)
+
+    @app.post("/api/locus")
+    async def locus(request: Request) -> dict[str, Any]:
+        body = await _read_json(request, max_body)
+        ex = need_model()
+        region = body.get("region")
+        if not isinstance(region, str) or not region.strip():
+            raise InputError(
+                "give a region as chrom:start-end",
+                hint='e.g. {"region": "chr1:1,000,001-1,002,000"}',
+            )
+        targets = body.get("targets")
+        # Checked before the request queues for a worker, as for /api/explain.
+        if targets is not None and not isinstance(targets, list):
+            raise InputError("targets must be a list of target names or indices")
+        for t in targets or []:
+            ex.check_target(t)
+
+        def work() -> dict[str, Any]:
+            res = ex.locus(region, targets)
+            res["variants"] = data.variants_in_region(
+                run, res["chrom"], res["start"] - 1, res["end"], res["targets"]
+            )
+            return res
+
+        return await pool.run(work)
 
     @app.get("/files/{path:path}", include_in_schema=False, response_model=None)
     def files(path: str) -> Response:

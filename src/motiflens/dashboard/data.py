@@ -10,6 +10,8 @@ opens. Stored per-sequence results are read by :mod:`motiflens.dashboard.stored`
 from __future__ import annotations
 
 import math
+import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +24,25 @@ from scipy.spatial.distance import pdist
 from motiflens.data.hdf5 import dataset_info
 from motiflens.errors import InputError
 from motiflens.files import safe_name
+from motiflens.motifs.databases import jaspar_motif
 from motiflens.motifs.meme import read_meme
+from motiflens.motifs.pwm import trim
 from motiflens.results import is_result_file, read_result_info, read_sequence
 from motiflens.runs import Run, as_run
+from motiflens.steps.modisco import TRIM_IC
 
 __all__ = [
     "COMMANDS",
     "FILE_SUFFIXES",
     "OPTIMIZE_METHODS",
+    "clean_motif_name",
     "cluster_order",
     "filters_view",
+    "insertion_table",
     "insertion_view",
     "json_safe",
     "missing",
+    "motif_page",
     "motifs_json",
     "optimize_tables",
     "optimize_view",
@@ -43,6 +51,7 @@ __all__ = [
     "safe_file",
     "status",
     "variant_ism",
+    "variants_in_region",
     "variants_view",
 ]
 
@@ -53,6 +62,7 @@ COMMANDS: dict[str, str] = {
     "test": "motiflens test {run}",
     "filters": "motiflens filters {run}",
     "insertion": "motiflens insert {run}",
+    "modisco": "motiflens modisco {run}",
     "optimize": "motiflens optimize {run}",
     "variants": "motiflens variants {run} VCF --genome FASTA",
 }
@@ -63,6 +73,12 @@ FILE_SUFFIXES = frozenset({".png", ".svg", ".tsv", ".txt", ".meme", ".fa", ".jso
 
 #: Rows of a long table sent to the browser at most (the page says when it was cut).
 MAX_ROWS = 5000
+#: Variants marked on one locus at most (the first the table lists).
+MAX_LOCUS_VARIANTS = 2000
+#: Regions whose variants :func:`variants_in_region` keeps (the last ones asked for).
+REGION_CACHE_SIZE = 8
+_REGION_CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+_REGION_LOCK = threading.Lock()
 
 #: Class-optimization methods in the order the page shows them: the default first. Each
 #: writes ``explain/optimize/<method>/`` (:func:`motiflens.steps.optimize.optimize`); a
@@ -191,6 +207,27 @@ def motifs_json(path: str | Path) -> list[dict[str, Any]]:
         }
         for m in motifs
     ]
+
+
+#: Database cruft after a CIS-BP name: ``(TFAP2E)_(Mus_musculus)_(DBD_0.99)`` (and the
+#: same cut short, ``..._(DB``).
+_TRAILING_GROUPS = re.compile(r"(?:_\([^()]*\)?)+$")
+
+
+def clean_motif_name(name: Any) -> str:
+    """A motif name without database cruft, for labels.
+
+    CIS-BP names inferred from another species carry it, e.g.
+    ``(TFAP2E)_(Mus_musculus)_(DBD_0.99)`` -> ``TFAP2E``; names without it (JASPAR's
+    ``GATA1::TAL1``) come back unchanged. ``None`` or NaN gives ``""``.
+    """
+    if not isinstance(name, str):
+        return ""
+    text = name.strip()
+    cut = _TRAILING_GROUPS.sub("", text)
+    if cut != text and cut.startswith("(") and cut.endswith(")"):
+        cut = cut[1:-1]
+    return cut.strip() or text
 
 
 def cluster_order(matrix: np.ndarray) -> tuple[list[int], list[int]]:
@@ -377,30 +414,300 @@ def _clustered_matrix(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def insertion_view(run: Run | str | Path) -> dict[str, Any]:
-    """Motif insertion: the mean change of each target per inserted motif, clustered."""
+#: Motifs per target the insertion table lists, and per target in the heat map (the union).
+INSERTION_TOP = 10
+INSERTION_HEATMAP_TOP = 20
+#: The heat map's colour scale ends at this percentile of |mean change|, so one strong
+#: row does not wash out the rest.
+COLOUR_PERCENTILE = 98
+
+
+def _insertion_table(path: Path) -> pd.DataFrame:
+    """``insertion.tsv`` with a clean display name (``motif``: id and name) per row."""
+    df = _read_tsv(path)
+    name = df["motif_name"].fillna("").astype(str).map(clean_motif_name)
+    df["motif_name"] = name
+    # One row per motif id: JASPAR has several matrices per TF name (CTCF has three),
+    # which a pivot on the name would average together.
+    df["motif"] = (df["motif_id"].astype(str) + " " + name).str.strip()
+    df["delta_score"] = pd.to_numeric(df["delta_score"], errors="coerce")
+    return df
+
+
+def insertion_table(df: pd.DataFrame, top: int = INSERTION_TOP) -> pd.DataFrame:
+    """The ``top`` motifs of each target by |mean change| (largest first), targets in the
+    table's order.
+
+    Parameters
+    ----------
+    df
+        ``insertion.tsv`` (:func:`motiflens.explain.insertion.insert_motifs`), with a
+        ``motif`` display column.
+    top
+        Motifs per target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``target, rank, motif, motif_id, motif_name, delta_score, sd, n`` where ``sd`` is
+        the standard deviation of the change over the backgrounds (``delta_score_sd``;
+        NaN for tables written before it was stored) and ``n`` the backgrounds.
+    """
+    out = df.assign(
+        sd=pd.to_numeric(df["delta_score_sd"], errors="coerce")
+        if "delta_score_sd" in df
+        else np.nan,
+        n=df["n_sequences"] if "n_sequences" in df else np.nan,
+        _abs=df["delta_score"].abs(),
+        _order=np.arange(len(df)),
+    )
+    targets = list(dict.fromkeys(out["target"].astype(str)))
+    out["target"] = out["target"].astype(str)
+    out = out.sort_values(["_abs", "_order"], ascending=[False, True], kind="stable")
+    out = out.groupby("target", sort=False).head(top)
+    out["_t"] = out["target"].map({t: i for i, t in enumerate(targets)})
+    out = out.sort_values(["_t", "_abs", "_order"], ascending=[True, False, True], kind="stable")
+    out["rank"] = out.groupby("target").cumcount() + 1
+    cols = ["target", "rank", "motif", "motif_id", "motif_name", "delta_score", "sd", "n"]
+    return out[cols].reset_index(drop=True)
+
+
+def insertion_view(
+    run: Run | str | Path, top: int = INSERTION_TOP, heatmap_top: int = INSERTION_HEATMAP_TOP
+) -> dict[str, Any]:
+    """Motif insertion: a table of the ``top`` motifs per target (mean change, its SD over
+    backgrounds, backgrounds) and a heat map of the union of each target's ``heatmap_top``
+    motifs x targets, clustered, with a symmetric colour limit ``zmax`` (the
+    :data:`COLOUR_PERCENTILE` percentile of |mean change| over the shown cells)."""
     run = as_run(run)
     path = outputs(run)["insertion"]
     if not path.is_file():
         return missing(run, "insertion")
     try:
-        df = _read_tsv(path)
-        # One row per motif id: JASPAR has several matrices per TF name (CTCF has three),
-        # which a pivot on the name would average together.
-        name = df["motif_name"].fillna("").astype(str)
-        df["motif"] = (df["motif_id"].astype(str) + " " + name).str.strip()
+        df = _insertion_table(path)
         wide = df.pivot_table(index="motif", columns="target", values="delta_score")
+        table = insertion_table(df, top)
+        shown = list(dict.fromkeys(insertion_table(df, heatmap_top)["motif"]))
+        heatmap = _clustered_matrix(wide.loc[shown])
     except (InputError, KeyError, ValueError) as err:
         return _broken(path, err)
+    cells = np.abs(np.asarray(heatmap["values"], dtype=float))
+    cells = cells[np.isfinite(cells)]
+    heatmap["zmax"] = float(np.percentile(cells, COLOUR_PERCENTILE)) if cells.size else None
     return json_safe(
         {
             "missing": False,
-            "heatmap": _clustered_matrix(wide),
+            "top": top,
+            "heatmap_top": heatmap_top,
+            "n_motifs": int(df["motif"].nunique()),
+            "table": _records(table),
+            "heatmap": heatmap,
             "rows": _records(df.drop(columns=["motif"]), MAX_ROWS),
             "n_rows": len(df),
             "figures": _figures(run, path.parent),
         }
     )
+
+
+# ----------------------------------------------------------------------------- motif page
+
+
+def _key(name: Any) -> str:
+    """A motif name compared across databases: clean, upper case."""
+    return clean_motif_name(name).upper() if isinstance(name, str) else ""
+
+
+def motif_page(run: Run | str | Path) -> dict[str, Any]:
+    """One page per target joining the three ways of finding its motifs.
+
+    For each target, each TF-MoDISco pattern (``explain/modisco/patterns.tsv`` and
+    ``patterns.meme``: seqlets, consensus, the TomTom match with its offset, strand and
+    q-value), the first-layer filters whose best match is the same motif (same
+    ``match_id``, or the same cleaned TF name) with their influence on that target
+    (``explain/filters/influence_targets.tsv``), and that motif's insertion effect on the
+    target (``explain/insertion/insertion.tsv``: mean change, its SD over backgrounds).
+
+    Returns
+    -------
+    dict
+        ``{"missing": False, "targets": [{"target", "patterns": [...]}], "pwms": {id:
+        motif}, "filters": view-or-missing, "insertion": view-or-missing, "warnings"}``
+        where each pattern holds its ``patterns.tsv`` row plus ``id`` (``<target>/
+        <pattern>``, its key in ``pwms``), ``logo`` (a PNG in the run, if any),
+        ``match_key`` (the match's key in ``pwms``, if its PWM is stored),
+        ``trim_start`` (the stored PWM's column where the match's ``offset`` counts
+        from: TomTom compared the pattern with its low-information ends trimmed), ``filters``
+        (``[{filter, match_id, match_name, q, influence}]``, largest influence first) and
+        ``insertion`` (``[{motif_id, motif_name, delta_score, sd, n}]``). ``{"missing":
+        True, ...}`` (with the command ``motiflens modisco``) when no patterns table
+        exists.
+    """
+    run = as_run(run)
+    folder = _analysis(run, "modisco")
+    table = folder / "patterns.tsv"
+    if not table.is_file():
+        return {
+            "missing": True,
+            "message": f"not run yet ({run.relative(table)} not found)",
+            "command": _command("modisco", run),
+        }
+    try:
+        patterns = _read_tsv(table)
+    except InputError as err:
+        return _broken(table, err)
+    out: dict[str, Any] = {"missing": False, "warnings": [], "pwms": {}}
+    for path in (
+        folder / "patterns.meme",
+        folder / "matched.meme",
+        _analysis(run, "filters") / "matched.meme",
+    ):
+        if path.is_file():
+            try:
+                for m in motifs_json(path):
+                    out["pwms"].setdefault(m["id"], m)
+            except (InputError, OSError, ValueError) as err:
+                out["warnings"].append(f"cannot read {path.name}: {err}")
+    filters, influence = _filter_tables(run, out["warnings"])
+    effects = _insertion_effects(run, out["warnings"])
+    out["filters"] = {"missing": False} if filters is not None else missing(run, "filters")
+    out["insertion"] = {"missing": False} if effects is not None else missing(run, "insertion")
+    by_target: dict[str, list[dict[str, Any]]] = {}
+    for row in _records(patterns):
+        target = str(row.get("target"))
+        pattern = str(row.get("pattern"))
+        row["id"] = f"{target}/{pattern}"
+        row["match_name"] = clean_motif_name(row.get("match_name") or "") or None
+        match_id = row.get("match_id")
+        if match_id and match_id not in out["pwms"]:
+            _add_jaspar(out["pwms"], str(match_id))
+        row["match_key"] = match_id if match_id in out["pwms"] else None
+        row["trim_start"] = _trim_start(out["pwms"].get(row["id"]))
+        logo = folder / "logos" / f"{safe_name(target)}__{safe_name(pattern)}.png"
+        row["logo"] = run.relative(logo) if logo.is_file() else None
+        row["filters"] = _same_motif_filters(filters, influence, row, target)
+        row["insertion"] = _same_motif_insertion(effects, row, target)
+        by_target.setdefault(target, []).append(row)
+    out["targets"] = [{"target": t, "patterns": p} for t, p in by_target.items()]
+    return json_safe(out)
+
+
+def _trim_start(pwm: dict[str, Any] | None) -> int:
+    """Where the part of a pattern that TomTom compared starts in its stored PWM.
+
+    The modisco step matches each pattern with its low-information ends trimmed
+    (:data:`motiflens.steps.modisco.TRIM_IC`) but stores it whole, so the match's
+    ``offset`` counts from this column.
+    """
+    if pwm is None:
+        return 0
+    start, end = trim(np.asarray(pwm["probs"], dtype=float), min_ic=TRIM_IC)
+    return start if end > start else 0
+
+
+def _add_jaspar(pwms: dict[str, Any], match_id: str) -> None:
+    """The PWM of a JASPAR match (``MA0139.2``) from pyjaspar's bundled database, offline;
+    nothing for an id JASPAR does not know (a CIS-BP or HOCOMOCO match)."""
+    if not re.fullmatch(r"MA\d{4}\.\d+", match_id):
+        return
+    try:
+        m = jaspar_motif(match_id)
+    except (InputError, ValueError, OSError):
+        return
+    pwms[match_id] = {
+        "id": match_id,
+        "name": m.name,
+        "probs": np.asarray(m.probs, dtype=float).round(4).tolist(),
+    }
+
+
+def _filter_tables(
+    run: Run, warnings: list[str]
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """``filters.tsv`` and ``influence_targets.tsv`` (filters as index), or ``None``."""
+    folder = _analysis(run, "filters")
+    try:
+        filters = _read_tsv(folder / "filters.tsv") if (folder / "filters.tsv").is_file() else None
+    except InputError as err:
+        warnings.append(str(err))
+        filters = None
+    influence = None
+    path = folder / "influence_targets.tsv"
+    if path.is_file():
+        try:
+            influence = _read_tsv(path).set_index("filter")
+        except (InputError, KeyError) as err:
+            warnings.append(f"cannot read influence_targets.tsv: {err}")
+    return filters, influence
+
+
+def _insertion_effects(run: Run, warnings: list[str]) -> pd.DataFrame | None:
+    path = outputs(run)["insertion"]
+    if not path.is_file():
+        return None
+    try:
+        return _insertion_table(path)
+    except (InputError, KeyError, ValueError) as err:
+        warnings.append(f"cannot read insertion.tsv: {err}")
+        return None
+
+
+def _same_motif(ids: pd.Series, names: pd.Series, pattern: dict[str, Any]) -> pd.Series:
+    """Rows whose motif is the pattern's match: same id, or same cleaned TF name."""
+    match_id, name = pattern.get("match_id"), _key(pattern.get("match_name"))
+    if not match_id and not name:
+        return pd.Series(False, index=ids.index)
+    same = ids.astype(str) == str(match_id)
+    if name:
+        same |= names.map(_key) == name
+    return same
+
+
+def _same_motif_filters(
+    filters: pd.DataFrame | None,
+    influence: pd.DataFrame | None,
+    pattern: dict[str, Any],
+    target: str,
+) -> list[dict[str, Any]]:
+    if filters is None or not {"match_id", "match_name"} <= set(filters.columns):
+        return []
+    rows = filters[_same_motif(filters["match_id"], filters["match_name"], pattern)]
+    found = []
+    for r in rows.itertuples(index=False):
+        f = int(r.filter)
+        value = None
+        if influence is not None and target in influence.columns and f in influence.index:
+            value = float(pd.to_numeric(influence.loc[f, target], errors="coerce"))
+        found.append(
+            {
+                "filter": f,
+                "match_id": r.match_id,
+                "match_name": clean_motif_name(r.match_name),
+                "q": getattr(r, "match_q", None),
+                "influence": value,
+            }
+        )
+    found.sort(key=lambda x: -abs(x["influence"]) if x["influence"] is not None else math.inf)
+    return found
+
+
+def _same_motif_insertion(
+    effects: pd.DataFrame | None, pattern: dict[str, Any], target: str
+) -> list[dict[str, Any]]:
+    if effects is None:
+        return []
+    rows = effects[effects["target"].astype(str) == target]
+    rows = rows[_same_motif(rows["motif_id"], rows["motif_name"], pattern)]
+    sd = rows["delta_score_sd"] if "delta_score_sd" in rows else pd.Series(np.nan, rows.index)
+    n = rows["n_sequences"] if "n_sequences" in rows else pd.Series(np.nan, rows.index)
+    found = [
+        {"motif_id": i, "motif_name": m, "delta_score": d, "sd": s, "n": k}
+        for i, m, d, s, k in zip(
+            rows["motif_id"], rows["motif_name"], rows["delta_score"], sd, n, strict=True
+        )
+    ]
+    # the exact match first, then the others of the same TF name
+    found.sort(key=lambda x: x["motif_id"] != pattern.get("match_id"))
+    return found
 
 
 def optimize_view(run: Run | str | Path) -> dict[str, Any]:
@@ -483,6 +790,85 @@ def variants_view(run: Run | str | Path) -> dict[str, Any]:
             "figures": _figures(run, path.parent),
         }
     )
+
+
+def variants_in_region(
+    run: Run | str | Path,
+    chrom: str,
+    start: int,
+    end: int,
+    targets: list[str] | None = None,
+    chunk: int = 200_000,
+) -> list[dict[str, Any]]:
+    """The scored variants (``sad.tsv``) inside ``chrom:start-end`` (0-based half-open;
+    a variant's ``pos`` is 1-based, as in the VCF), in position order, at most
+    :data:`MAX_LOCUS_VARIANTS` (the first the table lists).
+
+    Each is ``{chrom, pos, id, ref, alt, sad: {target: SAD}}`` with the SAD of each of
+    ``targets`` (default: every target) the table has for it. No table, or one that
+    cannot be read, gives no variants: the marks are an extra, never an error.
+
+    The table is read once per region (about 1 s a million rows); the variants of the
+    last few regions are kept, so the windows clicked inside a locus read nothing.
+    """
+    path = outputs(as_run(run))["variants"]
+    try:
+        stat = path.stat()
+    except OSError:
+        return []
+    stamp = (str(path), stat.st_mtime_ns, stat.st_size, chrom)
+    with _REGION_LOCK:
+        cached = next(
+            (v for (k, a, b), v in _REGION_CACHE.items() if k == stamp and a <= start and end <= b),
+            None,
+        )
+    if cached is None:
+        cached = _read_region(path, chrom, start, end, chunk)
+        if cached is None:
+            return []
+        if len(cached) < MAX_LOCUS_VARIANTS:  # a cut list does not answer sub-regions
+            with _REGION_LOCK:
+                _REGION_CACHE[(stamp, start, end)] = cached
+                while len(_REGION_CACHE) > REGION_CACHE_SIZE:
+                    _REGION_CACHE.pop(next(iter(_REGION_CACHE)))
+    out = []
+    for v in cached:
+        if start < v["pos"] <= end:
+            sad = {t: x for t, x in v["sad"].items() if targets is None or t in targets}
+            if sad:
+                out.append({**v, "sad": sad})
+    return out
+
+
+def _read_region(
+    path: Path, chrom: str, start: int, end: int, chunk: int
+) -> list[dict[str, Any]] | None:
+    """Every variant of ``sad.tsv`` in the region with the SAD of every target, or ``None``
+    when the table cannot be read."""
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    columns = ["chrom", "pos", "id", "ref", "alt", "target", "sad"]
+    try:
+        reader = pd.read_csv(path, sep="\t", chunksize=chunk, usecols=columns, dtype={"chrom": str})
+        for part in reader:
+            pos = pd.to_numeric(part["pos"], errors="coerce")
+            keep = (part["chrom"] == chrom) & (pos > start) & (pos <= end)
+            for row in part[keep].itertuples(index=False):
+                key = (int(row.pos), str(row.id), str(row.ref), str(row.alt))
+                if key not in found:
+                    if len(found) >= MAX_LOCUS_VARIANTS:
+                        continue
+                    found[key] = {
+                        "chrom": chrom,
+                        "pos": key[0],
+                        "id": key[1],
+                        "ref": key[2],
+                        "alt": key[3],
+                        "sad": {},
+                    }
+                found[key]["sad"][str(row.target)] = row.sad
+    except (OSError, ValueError, KeyError, AttributeError, pd.errors.ParserError):
+        return None
+    return json_safe(sorted(found.values(), key=lambda v: (v["pos"], v["id"])))
 
 
 def _top_sad(path: Path, n: int, chunk: int = 200_000) -> tuple[pd.DataFrame, int]:

@@ -17,7 +17,16 @@ length ``L``. A shorter one is centre-padded with N to ``L`` (as ``motiflens pre
 does) and only its own bases are mutated and shown. A genome region ``chrom:start-end``
 (1-based, inclusive, as genome browsers write it; commas allowed) is read from the
 ``--genome`` FASTA as the ``L`` bp window centred on it (shifted to stay inside the
-chromosome), with the region itself shown.
+chromosome), with the region itself shown, at genome positions.
+
+Loci
+----
+A region longer than the model's input (up to :data:`MAX_LOCUS` bp) is a *locus*:
+:meth:`Explorer.locus` tiles it into model windows with a stride of half the input
+(:func:`motiflens.scanning.window_starts`), predicts every window
+(:func:`~motiflens.scanning.predict_windows`) and gives each base the mean of the windows
+covering it (:func:`~motiflens.scanning.per_base`). A ``position`` inside the locus picks
+the model window centred on it (kept inside the locus) for the usual explanation.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from motiflens.dashboard.curves import roc_pr_curves
-from motiflens.dashboard.data import json_safe
+from motiflens.dashboard.data import clean_motif_name, json_safe
 from motiflens.data.hdf5 import to_float_onehot
 from motiflens.errors import InputError
 from motiflens.explain.inputs import resolve_targets
@@ -48,11 +57,15 @@ from motiflens.motifs.meme import read_meme
 from motiflens.motifs.pwm import log_odds
 from motiflens.prediction import predict_array
 from motiflens.runs import Run, as_run
+from motiflens.scanning import per_base, predict_windows, region_onehot, window_starts
 from motiflens.sequence.fasta import Genome
 from motiflens.sequence.onehot import codes_to_onehot, decode, one_hot
+from motiflens.sequence.regions import parse_region
 
 __all__ = [
+    "LOCUS_TARGETS",
     "MAX_FREE_LENGTH",
+    "MAX_LOCUS",
     "Explorer",
     "SequenceInput",
     "filter_thresholds",
@@ -63,6 +76,13 @@ __all__ = [
 
 #: Longest pasted sequence for a model without a fixed input length (the RNNs).
 MAX_FREE_LENGTH = 5000
+#: Longest locus the explorer tiles into model windows: 100 kb is 333 windows of a 600 bp
+#: Basset (measured: 9 s with 164 targets on two shared CPU cores, 2.4 MB of JSON for
+#: three targets) and a per-base track of 100,000 points a target, about what one answer
+#: and one Plotly line should carry.
+MAX_LOCUS = 100_000
+#: Targets drawn on a locus track when the request names none: the highest peaks.
+LOCUS_TARGETS = 3
 #: Filter hits and database-motif hits returned per sequence at most, each (the strongest).
 MAX_MATCHES = 30
 #: A filter "matches" where its activation reaches this fraction of its largest possible
@@ -71,13 +91,20 @@ MATCH_FRACTION = 0.5
 #: A database motif matches where its log-odds score is at least this far (as a fraction)
 #: from its lowest to its highest possible score (the "85%" relative score of TFBSTools).
 MOTIF_FRACTION = 0.85
+#: The explorer's match tracks, each drawn and labelled apart: filters matched to a
+#: database motif, filters without a match, database motifs the filters matched
+#: (``explain/filters/matched.meme``) and TF-MoDISco patterns scanned over the sequence.
+TRACKS = {
+    "filter": "annotated filters",
+    "unannotated": "unannotated filters",
+    "motif": "JASPAR hits",
+    "modisco": "modisco hits",
+}
 #: Test sequences scored for the ROC/PR curves (and the report's top sequences) at most:
 #: about half a minute for Basset at 600 bp on two CPU cores.
 CURVE_SEQUENCES = 5000
 #: Points per ROC/PR curve sent to the browser at most.
 CURVE_POINTS = 300
-
-_REGION = re.compile(r"^\s*([^\s:]+):([\d,]+)-([\d,]+)\s*$")
 
 
 class SequenceInput:
@@ -93,10 +120,28 @@ class SequenceInput:
         The shown part of the input, 0-based half-open (the bases the user gave).
     note
         How the input was padded or placed, for the page.
+    chrom, offset
+        For a sequence read from the genome: its chromosome and the 0-based genome
+        position of the input's first base (else ``None``).
     """
 
-    def __init__(self, name: str, x: np.ndarray, start: int, end: int, note: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        x: np.ndarray,
+        start: int,
+        end: int,
+        note: str = "",
+        chrom: str | None = None,
+        offset: int | None = None,
+    ) -> None:
         self.name, self.x, self.start, self.end, self.note = name, x, start, end, note
+        self.chrom, self.offset = chrom, offset
+
+    @property
+    def genome_start(self) -> int | None:
+        """1-based genome position of the first shown base (``None``: not from the genome)."""
+        return None if self.offset is None else self.offset + self.start + 1
 
     @property
     def sequence(self) -> str:
@@ -138,20 +183,6 @@ def parse_sequence(text: str, max_length: int | None) -> tuple[str, str]:
             hint=f"paste at most {max_length:,} bp (shorter ones are centre-padded with N)",
         )
     return name, seq
-
-
-def parse_region(text: str) -> tuple[str, int, int]:
-    """``chrom:start-end`` (1-based inclusive, commas allowed) -> 0-based half-open."""
-    match = _REGION.match(text)
-    if not match:
-        raise InputError(
-            f"not a genome region: {text[:60]!r}", hint="write it as chr1:1,000,001-1,000,600"
-        )
-    chrom = match.group(1)
-    start, end = (int(match.group(k).replace(",", "")) for k in (2, 3))
-    if start < 1 or end < start:
-        raise InputError(f"empty or negative region {text.strip()!r}", hint="start <= end, 1-based")
-    return chrom, start - 1, end
 
 
 def filter_thresholds(model: torch.nn.Module) -> np.ndarray | None:
@@ -222,6 +253,7 @@ class Explorer:
         self.thresholds = filter_thresholds(self.model)
         self.filter_names = _filter_names(self.run)
         self.motifs = _matched_motifs(self.run)
+        self.patterns = _matched_motifs(self.run, "modisco", "patterns.meme")
         self.dataset = self.run.dataset_or_none()
         # The test-split predictions (curves, the report's top sequences) are made as the
         # run's own test step made its metrics, so the curves give metrics/test.tsv's AUROC.
@@ -276,8 +308,9 @@ class Explorer:
         )
         return SequenceInput(name, one_hot([padded])[:1], left, left + len(seq), note)
 
-    def from_region(self, text: str) -> SequenceInput:
-        """A genome region read from ``--genome``: the model window centred on it."""
+    def _genome_region(self, text: str) -> tuple[str, int, int, int]:
+        """``chrom:start-end`` checked against the genome -> ``(chrom, start, end, size)``,
+        0-based half-open, ``size`` the chromosome's length."""
         if self.genome is None:
             raise InputError(
                 "this server has no genome", hint="restart it with --genome FASTA to use regions"
@@ -288,18 +321,64 @@ class Explorer:
             raise InputError(f"chromosome {chrom!r} is not in the genome")
         if end > size:
             raise InputError(f"{text.strip()} runs past the end of {chrom} ({size:,} bp)")
-        length = self.length or (end - start)
-        if end - start > length:
+        return chrom, start, end, size
+
+    def from_region(self, text: str, position: int | None = None) -> SequenceInput:
+        """A genome region read from ``--genome``: the model window centred on it.
+
+        With ``position`` (1-based, inside the region): the model window centred on that
+        base, shifted to stay inside the region when the region is at least as long as
+        the model's input (else inside the chromosome), shown whole. This is how a click
+        on a locus track is explained.
+        """
+        chrom, start, end, size = self._genome_region(text)
+        if self.length is None and end - start > MAX_FREE_LENGTH:
             raise InputError(
-                f"the region is {end - start:,} bp; this model reads at most {length:,} bp"
+                f"the region is {end - start:,} bp; this model is explained on at most "
+                f"{MAX_FREE_LENGTH:,} bp"
             )
+        length = self.length or (end - start)
         if size < length:
             raise InputError(f"{chrom} is shorter ({size:,} bp) than the model's {length:,} bp")
+        if position is not None:
+            return self._window_at(chrom, start, end, size, position, text.strip())
+        if end - start > length:
+            raise InputError(
+                f"the region is {end - start:,} bp; this model reads at most {length:,} bp",
+                hint=f"the page shows regions up to {MAX_LOCUS:,} bp as a locus track "
+                "(POST /api/locus); to explain one window, also give a position in it",
+            )
         w0 = min(max((start + end) // 2 - length // 2, 0), size - length)
         codes = self.genome.fetch_codes(chrom, np.array([w0]), length)
         x = codes_to_onehot(codes, np.float32)
         note = f"model window {chrom}:{w0 + 1:,}-{w0 + length:,}"
-        return SequenceInput(f"{chrom}:{start + 1}-{end}", x, start - w0, end - w0, note)
+        return SequenceInput(
+            f"{chrom}:{start + 1}-{end}", x, start - w0, end - w0, note, chrom=chrom, offset=w0
+        )
+
+    def _window_at(
+        self, chrom: str, start: int, end: int, size: int, position: Any, region: str
+    ) -> SequenceInput:
+        """The model window centred on 1-based ``position`` of ``chrom:start-end``."""
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise InputError(f"position must be a whole number, not {_json_type(position)}")
+        if not start < position <= end:
+            raise InputError(
+                f"position {position:,} is outside {region}",
+                hint=f"give a 1-based position from {start + 1:,} to {end:,}",
+            )
+        length = self.length or min(end - start, MAX_FREE_LENGTH)
+        w0 = position - 1 - length // 2
+        # Inside the locus when it can hold the window, so a click explains its own bases.
+        lo, hi = (start, end - length) if end - start >= length else (0, size - length)
+        w0 = min(max(w0, lo), hi)
+        w0 = min(max(w0, 0), size - length)
+        codes = self.genome.fetch_codes(chrom, np.array([w0]), length)
+        x = codes_to_onehot(codes, np.float32)
+        note = f"model window around {chrom}:{position:,} in {region}"
+        return SequenceInput(
+            f"{chrom}:{w0 + 1}-{w0 + length}", x, 0, length, note, chrom=chrom, offset=w0
+        )
 
     def from_test(self, index: int) -> SequenceInput:
         """The ``index``-th sequence of the dataset's test split."""
@@ -328,6 +407,9 @@ class Explorer:
             value = request.get(key)
             if value is not None and not isinstance(value, str):
                 raise InputError(f"{key} must be a string, not {_json_type(value)}")
+        position = request.get("position")
+        if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
+            raise InputError(f"position must be a whole number, not {_json_type(position)}")
         index = request.get("test_index")
         if index is None:
             return
@@ -342,7 +424,7 @@ class Explorer:
         if request.get("sequence"):
             return self.from_text(request["sequence"])
         if request.get("region"):
-            return self.from_region(request["region"])
+            return self.from_region(request["region"], request.get("position"))
         if request.get("test_index") is not None:
             return self.from_test(int(request["test_index"]))
         raise InputError("give a sequence, a region or a test sequence")
@@ -378,12 +460,15 @@ class Explorer:
             temporal = self._temporal(seq, t)
             matches = self._filter_matches(seq)
         matches += self._motif_matches(seq)
+        matches += self._motif_matches(seq, self.patterns, "modisco")
         delta = ism.delta[0, :, :, 0]
         loss, gain = loss_gain(ism.delta)
         out = {
             "name": seq.name,
             "sequence": seq.sequence,
             "start": seq.start,
+            "chrom": seq.chrom,
+            "genome_start": seq.genome_start,
             "note": seq.note,
             "model_length": int(seq.x.shape[-1]),
             "predictions": predictions,
@@ -449,11 +534,13 @@ class Explorer:
                 start = int(j) - pad - seq.start
                 if start + width <= 0 or start >= seq.end - seq.start:
                     continue
+                label = self.filter_names.get(int(f), "")
                 found.append(
                     {
                         "source": "filter",
+                        "track": TRACKS["filter" if label else "unannotated"],
                         "id": f"filter{int(f)}",
-                        "label": self.filter_names.get(int(f), ""),
+                        "label": label,
                         "start": start,
                         "end": start + width,
                         "score": round(float(act[f, j] / (thr[f] / MATCH_FRACTION)), 4),
@@ -463,15 +550,24 @@ class Explorer:
         found.sort(key=lambda m: (not m["label"], -m["score"]))
         return found[:MAX_MATCHES]
 
-    def _motif_matches(self, seq: SequenceInput) -> list[dict[str, Any]]:
-        """Database motifs the filters matched (``explain/filters/matched.meme``) scanned over
-        the shown sequence, both strands: sites whose log-odds score reaches
-        :data:`MOTIF_FRACTION` of the way from the motif's lowest to its highest score."""
-        if not self.motifs:
+    def _motif_matches(
+        self,
+        seq: SequenceInput,
+        motifs: list[tuple[str, str, np.ndarray]] | None = None,
+        source: str = "motif",
+    ) -> list[dict[str, Any]]:
+        """Motifs scanned over the shown sequence, both strands: sites whose log-odds score
+        reaches :data:`MOTIF_FRACTION` of the way from the motif's lowest to its highest
+        score. ``motifs`` defaults to the database motifs the filters matched
+        (``explain/filters/matched.meme``, ``source`` ``"motif"``); the TF-MoDISco
+        patterns (``explain/modisco/patterns.meme``) are scanned the same way as
+        ``"modisco"``."""
+        motifs = self.motifs if motifs is None else motifs
+        if not motifs:
             return []
         x = seq.x[0, :, seq.start : seq.end].astype(np.float64)
         found: list[dict[str, Any]] = []
-        for motif_id, name, lo_mat in self.motifs:
+        for motif_id, name, lo_mat in motifs:
             w = lo_mat.shape[1]
             if x.shape[1] < w:
                 continue
@@ -491,7 +587,8 @@ class Explorer:
                 taken.append(i)
                 found.append(
                     {
-                        "source": "motif",
+                        "source": source,
+                        "track": TRACKS[source],
                         "id": motif_id,
                         "label": f"{name} ({strand})",
                         "start": i,
@@ -500,6 +597,84 @@ class Explorer:
                     }
                 )
         return _group_overlapping(found)[:MAX_MATCHES]
+
+    # ----------------------------------------------------------------- loci
+
+    def locus(self, text: str, targets: Any = None) -> dict[str, Any]:
+        """Predictions along a genome region longer than one model window.
+
+        Parameters
+        ----------
+        text
+            ``chrom:start-end`` (1-based, inclusive), at least the model's input length
+            and at most :data:`MAX_LOCUS` bp.
+        targets
+            Target names or indices to return tracks for (default: the
+            :data:`LOCUS_TARGETS` targets with the highest per-base peak).
+
+        Returns
+        -------
+        dict
+            ``chrom``, ``start`` and ``end`` (1-based, inclusive), ``window``, ``stride``,
+            ``window_starts`` (1-based genome positions), ``targets``, and per target
+            ``per_base`` (one value per base, the mean of the windows covering it) and
+            ``windows`` (each window's prediction).
+
+        Raises
+        ------
+        InputError
+            No genome, a bad region, a model without a fixed input length, a region
+            shorter than the input or longer than :data:`MAX_LOCUS`, an unknown target.
+        """
+        began = time.perf_counter()
+        if targets is not None and not isinstance(targets, list):
+            raise InputError(f"targets must be a list, not {_json_type(targets)}")
+        wanted = [self.check_target(t) for t in targets or []]
+        chrom, start, end, _ = self._genome_region(text)
+        n = end - start
+        if self.length is None:
+            raise InputError(
+                "this model reads sequences of any length, so it has no windows to tile",
+                hint=f"give a region of at most {MAX_FREE_LENGTH:,} bp to explain it whole",
+            )
+        window = self.length
+        if n > MAX_LOCUS:
+            raise InputError(
+                f"the region is {n:,} bp; the locus view tiles at most {MAX_LOCUS:,} bp",
+                hint="pick a smaller region (or scan it with `motiflens scan`)",
+            )
+        if n < window:
+            raise InputError(
+                f"the region is {n:,} bp, shorter than the model's {window:,} bp input",
+                hint="explain it directly (POST /api/explain with the region)",
+            )
+        indices = resolve_targets(wanted, self.labels) if wanted else None
+        onehot = region_onehot(self.genome, chrom, start, end)
+        stride = max(1, window // 2)
+        starts = window_starts(n, window, stride)
+        with self.lock:
+            preds = predict_windows(self.model, onehot, starts)
+        track = per_base(starts, window, preds, n)
+        if indices is None:
+            peaks = track.max(axis=0)
+            indices = [int(k) for k in np.argsort(-peaks, kind="stable")[:LOCUS_TARGETS]]
+        names = [self.labels[k] for k in indices]
+        out = {
+            "name": f"{chrom}:{start + 1}-{end}",
+            "chrom": chrom,
+            "start": start + 1,
+            "end": end,
+            "length": n,
+            "window": window,
+            "stride": stride,
+            "window_starts": (np.asarray(starts) + start + 1).tolist(),
+            "targets": names,
+            "target_indices": indices,
+            "per_base": {name: _round(track[:, k]) for name, k in zip(names, indices, strict=True)},
+            "windows": {name: _round(preds[:, k]) for name, k in zip(names, indices, strict=True)},
+        }
+        out["seconds"] = round(time.perf_counter() - began, 4)
+        return json_safe(out)
 
     # ------------------------------------------------------------- test set
 
@@ -635,7 +810,7 @@ def _filter_names(run: Run) -> dict[int, str]:
     try:
         df = pd.read_csv(path, sep="\t")
         return {
-            int(f): str(n)
+            int(f): clean_motif_name(n)
             for f, n in zip(df["filter"], df["match_name"], strict=True)
             if isinstance(n, str) and n
         }
@@ -643,16 +818,19 @@ def _filter_names(run: Run) -> dict[int, str]:
         return {}
 
 
-def _matched_motifs(run: Run) -> list[tuple[str, str, np.ndarray]]:
-    """``(id, name, log-odds (4, w))`` of the motifs the filters matched, if stored."""
-    path = run.analysis_dir("filters", create=False) / "matched.meme"
+def _matched_motifs(
+    run: Run, analysis: str = "filters", name: str = "matched.meme"
+) -> list[tuple[str, str, np.ndarray]]:
+    """``(id, clean name, log-odds (4, w))`` of the motifs of ``explain/<analysis>/<name>``
+    (default: those the filters matched), if stored."""
+    path = run.analysis_dir(analysis, create=False) / name
     if not path.is_file():
         return []
     try:
         motifs, background = read_meme(path)
     except (InputError, OSError, ValueError):
         return []
-    return [(m.id, m.name, log_odds(m.probs, background)) for m in motifs]
+    return [(m.id, clean_motif_name(m.name) or m.id, log_odds(m.probs, background)) for m in motifs]
 
 
 def _group_overlapping(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -114,6 +114,7 @@ def _report_data(
         "overview": data.overview(run),
         "filters": data.filters_view(run),
         "insertion": data.insertion_view(run),
+        "motifs": data.motif_page(run),
         "optimize": data.optimize_view(run),
         "variants": data.variants_view(run),
         "views": [],

@@ -40,7 +40,7 @@ from motiflens.data.labelled import (
 from motiflens.data.splits import parse_splits
 from motiflens.errors import InputError
 from motiflens.sequence.fasta import read_fasta
-from motiflens.sequence.textio import numbered_lines, open_text
+from motiflens.sequence.textio import is_sequence_line, numbered_lines, open_text
 
 # bedtools getfasta writes chrom:start-end, with -s a (+)/(-) suffix, with -name name::...;
 # the chromosome is everything before the last ':start-end'
@@ -514,9 +514,13 @@ def read_deepbind(
 
 
 def detect_format(path: str | Path) -> str:
-    """Guess ``"fasta"``, ``"deepbind"`` or ``"table"`` from the first non-blank line."""
+    """Guess ``"fasta"``, ``"deepbind"`` or ``"table"`` from the first non-blank line.
+
+    A bare line of sequence letters is FASTA text before its first header: read as FASTA,
+    whose reader says so, rather than as a table without the columns it needs.
+    """
     _, line = _first_line(path)
-    if line.lstrip().startswith(">"):
+    if line.lstrip().startswith(">") or is_sequence_line(line.strip()):
         return "fasta"
     if tuple(line.strip().split("\t")) == DEEPBIND_HEADER:
         return "deepbind"

@@ -111,14 +111,15 @@ def bed_windows(
     Returns
     -------
     (chroms, starts, strands, names)
-        Arrays in file order; names are ``chrom:start-end(strand)`` of the windows.
+        Arrays in file order; a name is the BED name (column 4) where the line has one
+        other than ``.``, else ``chrom:start-end(strand)`` of the window.
 
     Raises
     ------
     InputError
         On a malformed BED, an unknown chromosome, or a chromosome shorter than ``length``.
     """
-    df = read_bed(bed, chrom_sizes=chrom_sizes)
+    df = read_bed(bed, chrom_sizes=chrom_sizes, names=True)
     chroms = df["chrom"].to_numpy(dtype=object)
     strands = df["strand"].to_numpy(dtype=object)
     size = np.array([chrom_sizes[c] for c in chroms], dtype=np.int64)
@@ -133,10 +134,14 @@ def bed_windows(
         )
     mid = (df["start"].to_numpy(np.int64) + df["end"].to_numpy(np.int64)) // 2
     starts = np.clip(mid - length // 2, 0, size - length)
+    # Column 4 names the row where the file has it; repeated names are kept (predict
+    # warns about them, as it does for two intervals of one window).
     names = np.array(
         [
-            f"{c}:{s}-{s + length}({st})"
-            for c, s, st in zip(chroms, starts.tolist(), strands, strict=True)
+            label or f"{c}:{s}-{s + length}({st})"
+            for c, s, st, label in zip(
+                chroms, starts.tolist(), strands, df["name"].tolist(), strict=True
+            )
         ],
         dtype=object,
     )
@@ -307,7 +312,8 @@ def iter_batches(
         Sequence names and float32 one-hot ``(b, 4, length)`` (0.25 for unknown bases).
         BED windows are ``length`` bp centred on the interval's midpoint
         (``mid - length // 2``), shifted to stay inside the chromosome, reverse-complemented
-        on the ``-`` strand, and named ``chrom:start-end(strand)``.
+        on the ``-`` strand, and named by the BED name column, or where a line has none
+        (or ``.``) ``chrom:start-end(strand)`` of the window.
 
     Raises
     ------

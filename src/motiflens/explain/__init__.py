@@ -1,5 +1,5 @@
 """Interpretation, arrays in and NamedTuples out: ISM, attributions, temporal output scores,
-class optimization, filters, motif insertion and variant scores.
+class optimization, filters, motif insertion, variant scores and TF-MoDISco patterns.
 
 Every model-facing function has the shape ``(model, X, *, targets=None, batch_size,
 device=None, verbose=False, random_state=None, ...)``: ``X`` is a DNA string, a list of
@@ -12,6 +12,7 @@ from motiflens.explain.filters import analyze_filters, filter_influence, filter_
 from motiflens.explain.inputs import as_onehot, resolve_targets
 from motiflens.explain.insertion import insert_motifs, insertion_backgrounds
 from motiflens.explain.ism import ISMResult, ism_chunks, loss_gain, saturation_mutagenesis
+from motiflens.explain.modisco import Pattern, discover_motifs
 from motiflens.explain.optimize import ClassOptimization, optimize_class
 from motiflens.explain.saliency import (
     Attributions,
@@ -26,11 +27,13 @@ __all__ = [
     "Attributions",
     "ClassOptimization",
     "ISMResult",
+    "Pattern",
     "TemporalScores",
     "analyze_filters",
     "as_onehot",
     "attribute",
     "deeplift_multipliers",
+    "discover_motifs",
     "filter_influence",
     "filter_stats",
     "hypothetical_contributions",

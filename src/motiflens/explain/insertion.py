@@ -34,7 +34,15 @@ from motiflens.progress import tqdm
 
 __all__ = ["insert_motifs", "insertion_backgrounds", "sample_instances", "top_motifs"]
 
-COLUMNS = ["motif_id", "motif_name", "target", "delta_score", "delta_pred", "n_sequences"]
+COLUMNS = [
+    "motif_id",
+    "motif_name",
+    "target",
+    "delta_score",
+    "delta_score_sd",
+    "delta_pred",
+    "n_sequences",
+]
 
 
 def insertion_backgrounds(
@@ -116,9 +124,10 @@ def insert_motifs(
     pandas.DataFrame
         Long table, one row per motif and target (motif order, then target order):
         ``motif_id``, ``motif_name``, ``target``, ``delta_score`` (mean change of the
-        logit), ``delta_pred`` (mean change of the prediction: probability for binary
-        tasks), ``n_sequences``. Motifs that do not fit at a centre are left out (with a
-        warning).
+        logit), ``delta_score_sd`` (its standard deviation over the backgrounds, each
+        background's change averaged over the centres), ``delta_pred`` (mean change of
+        the prediction: probability for binary tasks), ``n_sequences``. Motifs that do
+        not fit at a centre are left out (with a warning).
     """
     x = as_onehot(X)
     n, _, length = x.shape
@@ -145,22 +154,26 @@ def insert_motifs(
             continue
         # Seeded by the motif's id, so a motif's result does not depend on the others chosen.
         rng = np.random.default_rng([seed, zlib.crc32(motif.id.encode())])
-        d_score = np.zeros(len(labels))
+        # per background (averaged over the centres), so the spread over backgrounds is kept
+        per_bg = np.zeros((n, len(labels)))
         d_pred = np.zeros(len(labels))
         for start in starts:
             edited = x.copy()
             edited[:, :, start : start + w] = sample_instances(motif.probs, n, rng)
             logits = predict_array(model, edited, batch_size=batch_size, device=device)
             pred = predict_transform(task, torch.as_tensor(logits)).numpy()
-            d_score += (logits - base_logits).mean(axis=0)
+            per_bg += logits - base_logits
             d_pred += (pred - base_pred).mean(axis=0)
+        per_bg /= len(starts)
+        d_score, sd_score = per_bg.mean(axis=0), per_bg.std(axis=0, ddof=1 if n > 1 else 0)
         for t in chosen:
             rows.append(
                 {
                     "motif_id": motif.id,
                     "motif_name": motif.name,
                     "target": labels[t],
-                    "delta_score": d_score[t] / len(starts),
+                    "delta_score": d_score[t],
+                    "delta_score_sd": sd_score[t],
                     "delta_pred": d_pred[t] / len(starts),
                     "n_sequences": n,
                 }

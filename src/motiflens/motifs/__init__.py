@@ -18,6 +18,7 @@ from motiflens.motifs.pwm import (
     trim,
     trim_matrix,
 )
+from motiflens.motifs.scan import motif_hits_bed, scan_motifs
 
 __all__ = [
     "Motif",
@@ -30,9 +31,11 @@ __all__ = [
     "jaspar_motif",
     "load_database",
     "log_odds",
+    "motif_hits_bed",
     "pwm_from_sites",
     "read_meme",
     "reverse_complement_probs",
+    "scan_motifs",
     "tomtom",
     "trim",
     "trim_matrix",

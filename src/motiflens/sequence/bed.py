@@ -20,6 +20,7 @@ def read_bed(
     path: str | Path,
     chrom_sizes: dict[str, int] | None = None,
     keep: Callable[[str], bool] | None = None,
+    names: bool = False,
 ) -> pd.DataFrame:
     """Read a BED, BED6+ or narrowPeak file (plain or gzip).
 
@@ -32,12 +33,14 @@ def read_bed(
     keep
         Predicate on the chromosome name; intervals on other chromosomes are skipped
         before any check against ``chrom_sizes`` (e.g. drop chrY or unplaced contigs).
+    names
+        Also return column 4 as ``name`` (``""`` where the file has none or ``.``).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``chrom, start, end, strand`` (strand ``+`` unless column 6 is ``-``) and
-        ``line`` (the 1-based line number, for later messages).
+        ``line`` (the 1-based line number, for later messages); with ``names``, ``name``.
 
     Raises
     ------
@@ -52,6 +55,7 @@ def read_bed(
     ends: list[int] = []
     strands: list[str] = []
     lines: list[int] = []
+    labels: list[str] = []
     parsed = 0  # interval lines seen, kept or not
     for number, line in numbered_lines(path):
         if not line.strip() or line.startswith(("#", "track", "browser")):
@@ -123,11 +127,13 @@ def read_bed(
         ends.append(end)
         strands.append("-" if strand == "-" else "+")
         lines.append(number)
+        label = fields[3].strip() if len(fields) > 3 else ""
+        labels.append("" if label == "." else label)
     # A file of headers and comments alone is an error even with `keep`; intervals that
     # were all filtered out give an empty table for the caller to judge.
     if not parsed:
         raise InputError("no intervals found (only headers or comments)", path=path)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "chrom": chroms,
             "start": np.asarray(starts, dtype=np.int64),
@@ -136,3 +142,6 @@ def read_bed(
             "line": np.asarray(lines, dtype=np.int64),
         }
     )
+    if names:
+        table["name"] = labels
+    return table

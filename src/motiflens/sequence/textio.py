@@ -32,6 +32,11 @@ _MAGIC = (
 _SEQUENCE_LINE = re.compile(r"^[ACGTUNRYKMSWBDHVacgtunrykmswbdhv.*-]+$")
 
 
+def is_sequence_line(text: str) -> bool:
+    """Whether ``text`` (stripped) is a bare line of sequence letters: FASTA body text."""
+    return bool(_SEQUENCE_LINE.match(text))
+
+
 def _peek(path: Path, compressed: bool) -> bytes:
     """The first :data:`SNIFF_BYTES` of the (decompressed) content; b"" if unreadable.
 
@@ -145,7 +150,7 @@ def sniff_sequence_file(path: str | Path) -> Literal["fasta", "bed"]:
         fields = text.split("\t") if "\t" in text else text.split()
         if len(fields) >= 3:
             return "bed"
-        if len(fields) == 1 and _SEQUENCE_LINE.match(text):
+        if len(fields) == 1 and is_sequence_line(text):
             return "fasta"
         raise InputError(
             f"neither FASTA nor BED: line {number} does not start with '>' (FASTA) and has "

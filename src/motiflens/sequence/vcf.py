@@ -163,8 +163,9 @@ def _diagnose(text: str) -> str:
     for name, value in zip(_FIELDS, cols, strict=False):
         if value == "":
             return f"empty {name} column"
-    if not cols[1].isdigit() or int(cols[1]) < 1:
-        return f"POS {cols[1]!r} is not a positive integer"
+    if not cols[1].isdigit() or len(cols[1]) > 12 or int(cols[1]) < 1:
+        # > 12 digits: past any genome, and int() of thousands of digits would raise
+        return f"POS {cols[1][:20]!r} is not a positive integer of at most 12 digits"
     if " " in cols[4] or " " in cols[3]:
         return "space inside REF or ALT (columns must be tab-separated)"
     return "htslib could not parse this record"
@@ -314,7 +315,7 @@ def _records(
 
 
 def _same_pos(text: str, pos: int) -> bool:
-    return text.isdigit() and int(text) == pos
+    return text.isdigit() and len(text) <= 12 and int(text) == pos
 
 
 def _bad(

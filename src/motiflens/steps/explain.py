@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,7 @@ from motiflens.plots.style import save_figure
 from motiflens.results import read_result_info, read_sequence, write_result
 from motiflens.runs import Run, as_run, holding_run
 from motiflens.sequence.onehot import decode
+from motiflens.steps.contribution_tracks import genome_windows, ism_tracks, saliency_tracks
 from motiflens.steps.ism_files import ism_output_bytes, ism_table, write_ism_sharded
 
 __all__ = [
@@ -103,6 +104,9 @@ class ISMStepResult:
         ``"fast"`` or ``"naive"``.
     output_bytes
         Size of the stored arrays.
+    tracks
+        With a BED + genome input, ``tracks/<target>.mean.bw``, ``.loss.bw`` and
+        ``.gain.bw`` (:func:`~motiflens.steps.contribution_tracks.ism_tracks`); else empty.
     """
 
     path: Path
@@ -113,6 +117,7 @@ class ISMStepResult:
     target_labels: list[str]
     method_used: str
     output_bytes: int
+    tracks: list[Path] = field(default_factory=list)
 
 
 def _window_width(window: int | tuple[int, int] | None, length: int) -> int:
@@ -219,16 +224,19 @@ def ism(
     table = _write_ism_table(path, folder / "ism.tsv")
     drawn = _ism_figures(path, folder, min(figures, len(names)))
     method_used = str(read_result_info(path).params["method_used"])
+    windows = genome_windows(source, genome, config.length, len(names))
+    tracks = [] if windows is None else ism_tracks(folder / "tracks", path, windows)
     run.record_step(
         "ism",
-        [path, table],
+        [path, table, *([folder / "tracks"] if tracks else [])],
         n=len(names),
         method=method_used,
         window=window,
         targets=labels,
         figures=len(drawn),
+        genome=None if windows is None else str(windows.genome),
     )
-    return ISMStepResult(path, table, drawn, len(names), width, labels, method_used, size)
+    return ISMStepResult(path, table, drawn, len(names), width, labels, method_used, size, tracks)
 
 
 def _write_ism_table(h5_path: Path, tsv: Path) -> Path:
@@ -297,6 +305,10 @@ class SaliencyStepResult:
         The largest relative completeness error (reference methods), else None.
     hypothetical
         Whether the figures show the hypothetical contributions (else the projection).
+    tracks
+        With a BED + genome input, ``<method>/tracks/<target>.bw``: the observed-base
+        attribution at each genomic base
+        (:func:`~motiflens.steps.contribution_tracks.saliency_tracks`); else empty.
     """
 
     path: Path
@@ -306,6 +318,7 @@ class SaliencyStepResult:
     target_labels: list[str]
     max_delta: float | None
     hypothetical: bool = False
+    tracks: list[Path] = field(default_factory=list)
 
 
 @holding_run
@@ -389,7 +402,8 @@ def saliency(
     path = run.result_path("saliency", method)
     # this method's figures only ("gradient_*" would also match gradient_x_input's)
     stem = safe_name(method)
-    clear_outputs(folder, [f"{stem}_[0-9][0-9][0-9][0-9]_*", f"{stem}_hypothetical_[0-9]*"])
+    # and its tracks folder, <method>/ (rewritten below for a BED + genome input only)
+    clear_outputs(folder, [f"{stem}_[0-9][0-9][0-9][0-9]_*", f"{stem}_hypothetical_[0-9]*", stem])
     params = {"method": method, "source": str(source), "split": split, "n_shuffles": n_shuffles}
     params.update(n_steps=n_steps, random_state=random_state, drawn=_drawn(hypothetical))
     params["correct_gradient"] = correct_gradient
@@ -412,11 +426,24 @@ def saliency(
             drawn.append(
                 plot_attribution_heatmap(attr, f"{base}_heat.png", title=title, label=ylabel)
             )
+    windows = genome_windows(source, genome, config.length, len(names))
+    tracks = []
+    if windows is not None:
+        tracks = saliency_tracks(
+            folder / stem / "tracks", result.attributions, X, method, labels, windows
+        )
+    outputs = [path, *([folder / stem / "tracks"] if tracks else [])]
     run.record_step(
-        "saliency", [path], method=method, n=len(names), targets=labels, drawn=_drawn(hypothetical)
+        "saliency",
+        outputs,
+        method=method,
+        n=len(names),
+        targets=labels,
+        drawn=_drawn(hypothetical),
+        genome=None if windows is None else str(windows.genome),
     )
     return SaliencyStepResult(
-        path, drawn, method, len(names), labels, result.max_delta, hypothetical
+        path, drawn, method, len(names), labels, result.max_delta, hypothetical, tracks
     )
 
 

@@ -37,6 +37,11 @@ from motiflens.plots.motifs import clustered_heatmap, filter_figures
 from motiflens.plots.style import save_figure
 from motiflens.runs import Run, as_run, holding_run
 from motiflens.steps.explain import clear_outputs
+from motiflens.steps.filter_tracks import (
+    sequence_coordinates,
+    write_filter_hits,
+    write_motif_hits,
+)
 
 __all__ = [
     "DEFAULT_DB",
@@ -106,7 +111,8 @@ class FiltersStepResult:
     folder
         ``explain/filters/``.
     files
-        The tables and MEME files written (see :func:`write_filter_tables`).
+        The tables and MEME files written (see :func:`write_filter_tables`), and the
+        BED tracks ``filter_hits.bed`` (and ``motif_hits.bed``).
     figures
         Logos, the IC-influence scatter and the influence heat map.
     source
@@ -121,6 +127,8 @@ class FiltersStepResult:
         (:func:`~motiflens.explain.filters.planted_recovery`), else None.
     db, q, min_sites
         The database, q-value threshold and site minimum used.
+    n_filter_hits, n_motif_hits
+        Lines of ``filter_hits.bed`` and of ``motif_hits.bed`` (None when not scanned).
     """
 
     folder: Path
@@ -138,6 +146,8 @@ class FiltersStepResult:
     db: str
     q: float
     min_sites: int
+    n_filter_hits: int = 0
+    n_motif_hits: int | None = None
 
     def summary(self) -> str:
         """What a person reads after the step: counts, planted motifs recovered, files."""
@@ -158,6 +168,10 @@ class FiltersStepResult:
                 how = f"filter {r.filter} ~ {r.match_name} (q = {r.q_value:.2g})"
                 lines.append(f"  {r.motif_id:<10} {r.motif_name:<14} {how if r.recovered else '-'}")
         lines.append(f"filters -> {self.folder} (filters.tsv, filters.meme, matches.tsv, figures)")
+        tracks = f"filter_hits.bed: {self.n_filter_hits:,} filter sites"
+        if self.n_motif_hits is not None:
+            tracks += f"; motif_hits.bed: {self.n_motif_hits:,} known-motif matches"
+        lines.append(tracks)
         return "\n".join(lines)
 
 
@@ -180,6 +194,8 @@ def filters(
     device: str | torch.device | None = None,
     verbose: bool = True,
     random_state: int | None = 0,
+    motif_hits: bool = False,
+    motif_p: float = 1e-4,
 ) -> FiltersStepResult:
     """First-layer filters -> PWMs -> TomTom matches -> influence (Basset's motif analysis).
 
@@ -199,7 +215,18 @@ def filters(
         below 0.2 bits).
     logos
         Draw a logo per filter (and per match).
+    motif_hits, motif_p
+        Also scan the sequences for the database's motifs with FIMO at p-value
+        ``<= motif_p`` into ``motif_hits.bed``.
+
+    Notes
+    -----
+    ``filter_hits.bed`` (always) and ``motif_hits.bed`` are in genome coordinates for a
+    BED source and for sequences named ``chrom:start-end(strand)``; other sequences are
+    their own chromosome, from 0 (see :mod:`motiflens.steps.filter_tracks`).
     """
+    if motif_hits and not 0 < motif_p <= 1:  # before the analysis, not after it
+        raise InputError(f"--motif-p must be in (0, 1], got {motif_p}", hint="e.g. 1e-4")
     run = as_run(run)
     model = run.model()
     first_conv_model(model)  # fail before sampling when there are no filters
@@ -228,6 +255,7 @@ def filters(
         verbose=verbose,
     )
     folder = run.analysis_dir("filters")
+    where = sequence_coordinates(source, names, length=model.config.length, genome=genome)
     planted = planted_motifs(source, split)
     recovery = planted_recovery(report, planted) if planted else None
     # Built in a sibling folder and swapped in whole: a failure (a full disk) half-way
@@ -238,6 +266,23 @@ def filters(
         figures = filter_figures(report, stage, logos=logos, verbose=verbose)
         if recovery is not None:
             files.append(_tsv(recovery, stage / "recovery.tsv"))
+        bed, n_filter_hits = write_filter_hits(
+            model,
+            X,
+            report.stats,
+            report.table,
+            where,
+            stage / "filter_hits.bed",
+            batch_size=batch_size,
+            device=device,
+        )
+        files.append(bed)
+        n_motif_hits = None
+        if motif_hits:
+            bed, n_motif_hits = write_motif_hits(
+                database, X, where, stage / "motif_hits.bed", p=motif_p
+            )
+            files.append(bed)
     files = [folder / p.relative_to(stage) for p in files]
     figures = [folder / p.relative_to(stage) for p in figures]
     stats, table = report.stats, report.table
@@ -257,6 +302,8 @@ def filters(
         db=str(db),
         q=q,
         min_sites=min_sites,
+        n_filter_hits=n_filter_hits,
+        n_motif_hits=n_motif_hits,
     )
     info: dict[str, object] = {"n": len(names), "db": str(db), "q": q}
     info["annotated"] = result.n_annotated

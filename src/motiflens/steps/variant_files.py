@@ -84,6 +84,8 @@ class VariantReport:
     ism_dir: Path | None = None
     ism_variants: int = 0
     processes: int = 1
+    bed_path: Path | None = None  # sad.bed
+    vcf_path: Path | None = None  # the input VCF with SAD_<target> INFO fields
 
     def __str__(self) -> str:
         rc = " (forward and reverse complement averaged)" if self.reverse_complement else ""
@@ -128,6 +130,8 @@ class VariantReport:
             lines.append(f"ISM of {self.ism_variants} variant(s) -> {self.ism_dir}")
         if self.processes > 1:
             lines.append(f"computed by {self.processes} processes, merged in input order")
+        if self.bed_path is not None and self.vcf_path is not None:
+            lines.append(f"genome tracks: {self.bed_path}, {self.vcf_path} (SAD INFO fields)")
         lines.append(f"details per variant: {self.log_path}")
         return "\n".join(lines)
 

@@ -48,6 +48,7 @@ from motiflens.steps.variant_files import (
     score_shard,
     warn_counts,
 )
+from motiflens.steps.variant_tracks import sad_wide, write_sad_bed, write_sad_vcf
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +274,10 @@ def _merge_variants(
                 device=device,
             )
     warn_counts(report)
-    outputs = [report.path, report.log_path]
+    wide, targets = sad_wide(report.path)
+    report.bed_path = write_sad_bed(wide, targets, out / "sad.bed")
+    report.vcf_path, _ = write_sad_vcf(vcf, wide, targets, out)
+    outputs = [report.path, report.log_path, report.bed_path, report.vcf_path]
     if report.ism_dir is not None:
         outputs.append(report.ism_dir)
     run.record_step(

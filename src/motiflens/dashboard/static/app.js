@@ -1,4 +1,4 @@
-// motiflens dashboard: one page, six panels, vanilla JS + Plotly.
+// motiflens dashboard: one page, seven panels, vanilla JS + Plotly.
 // Live (served by `motiflens serve`) it reads api/*; as a report (`motiflens report`) it
 // reads the same structures from window.MOTIFLENS_REPORT, inlined in the file.
 // Every string that comes from data or the user goes in through textContent, never as
@@ -323,21 +323,24 @@ async function renderOverview(sec) {
 
 // ------------------------------------------------------------------ filters
 
+// A motif over its database match, aligned. motifs.compare's (and TomTom's) convention:
+// own column i at x = i, the oriented match's column j at x = offset + j.
+function alignedPair(ownProbs, ownTitle, match, strand, offset) {
+  const probs = strand === "-" ? Logo.reverseComplement(match.probs) : match.probs;
+  return Logo.pwmSVG(
+    [
+      { probs: ownProbs, offset: 0 },
+      { probs, offset: Number(offset) || 0 },
+    ],
+    { col: 8, height: 26, titles: [ownTitle, `${match.name} (${strand || "+"})`] },
+  );
+}
+
 function alignedLogo(fv, row) {
   const own = fv.pwms[`filter${row.filter}`];
   const match = row.match_id ? fv.matched[row.match_id] : null;
   if (!own || !match) return null;
-  const probs = row.match_strand === "-" ? Logo.reverseComplement(match.probs) : match.probs;
-  // motifs.compare's convention: filter column i at x = i, oriented match column j at
-  // x = offset + j.
-  const offset = Number(row.match_offset) || 0;
-  return Logo.pwmSVG(
-    [
-      { probs: own.probs, offset: 0 },
-      { probs, offset: offset },
-    ],
-    { col: 8, height: 26, titles: [`filter${row.filter}`, `${match.name} (${row.match_strand || "+"})`] },
-  );
+  return alignedPair(own.probs, `filter${row.filter}`, match, row.match_strand, row.match_offset);
 }
 
 async function renderFilters(sec) {
@@ -451,14 +454,63 @@ function laneLayout(matches, maxLanes) {
   });
 }
 
+// Where a result's first shown base sits on the x axis: its 1-based genome position for a
+// sequence read from the genome, else 1 (positions in the shown sequence).
+function firstPosition(res) {
+  return Number.isInteger(res.genome_start) ? res.genome_start : 1;
+}
+
+// Variants as markers on a track: a dotted line each, and a hover marker at height y.
+function variantMarks(variants, target, y, yaxis, xref) {
+  const shapes = variants.map((v) => ({ type: "line", x0: v.pos, x1: v.pos, xref: xref || "x", yref: "paper", y0: 0, y1: 1, line: { color: "#7b3294", width: 1, dash: "dot" }, layer: "below" }));
+  const sadText = (v) => {
+    const keys = target ? [target] : Object.keys(v.sad);
+    return keys.filter((k) => k in v.sad).map((k) => `SAD ${k}: ${fmt(v.sad[k])}`).join("<br>");
+  };
+  const trace = {
+    type: "scatter",
+    mode: "markers",
+    x: variants.map((v) => v.pos),
+    y: variants.map(() => y),
+    yaxis: yaxis || "y",
+    name: "variants",
+    marker: { symbol: "triangle-down", size: 11, color: "#7b3294" },
+    customdata: variants.map((v) => [v.id && v.id !== "." ? v.id : `${v.chrom}:${v.pos}`, `${v.ref}>${v.alt}`, sadText(v)]),
+    hovertemplate: "%{customdata[0]} %{customdata[1]} at %{x:,}<br>%{customdata[2]}<extra>variant</extra>",
+  };
+  return { shapes, trace };
+}
+
+function genomeAxis(res, n, x0) {
+  if (!res.chrom) return { title: { text: `position in ${res.name}` }, range: [0.5, n + 0.5], zeroline: false };
+  return { title: { text: `${res.chrom} (1-based)` }, range: [x0 - 0.5, x0 + n - 0.5], zeroline: false, tickformat: ",d", separatethousands: true };
+}
+
+// The explorer's match tracks in drawing order (explorer.TRACKS), and their colours.
+const MATCH_TRACKS = ["annotated filters", "unannotated filters", "JASPAR hits", "modisco hits"];
+const MATCH_COLORS = { "annotated filters": "#255C99", "unannotated filters": "#98a2b3", "JASPAR hits": "#c4841d", "modisco hits": "#7b3294" };
+
+function matchTrack(m) {
+  if (m.track) return m.track;
+  if (m.source === "modisco") return "modisco hits";
+  if (m.source === "motif") return "JASPAR hits";
+  return m.label ? "annotated filters" : "unannotated filters";
+}
+
 function drawExplain(div, res, marks) {
   const n = res.sequence.length;
-  const xs = Array.from({ length: n }, (_, i) => i + 1);
+  const x0 = firstPosition(res);
+  const xs = Array.from({ length: n }, (_, i) => i + x0);
   const seq = res.sequence;
   const tracks = ["loss/gain", "ISM", "attribution"];
-  if (res.matches && res.matches.length) tracks.push("matches");
+  // one track per kind of match, each with its own label and legend entry
+  const groups = {};
+  for (const m of res.matches || []) (groups[matchTrack(m)] = groups[matchTrack(m)] || []).push(m);
+  const matchTracks = MATCH_TRACKS.filter((t) => groups[t]);
+  tracks.push(...matchTracks);
   if (res.temporal) tracks.push("temporal");
-  const heights = { "loss/gain": 1, ISM: 1.4, attribution: 1.2, matches: 1.3, temporal: 1 };
+  const heights = { "loss/gain": 1, ISM: 1.4, attribution: 1.2, temporal: 1 };
+  for (const t of matchTracks) heights[t] = 0.45 + 0.12 * Math.min(8, groups[t].length);
   const total = tracks.reduce((s, t) => s + heights[t], 0);
   const gap = 0.04;
   const domains = {};
@@ -471,11 +523,11 @@ function drawExplain(div, res, marks) {
   const axis = {};
   tracks.forEach((t, i) => (axis[t] = i === 0 ? "y" : `y${i + 1}`));
   const layout = {
-    height: 180 + 110 * tracks.length,
+    height: 180 + 110 * (tracks.length - matchTracks.length) + 70 * matchTracks.length,
     margin: { l: 90, r: 30, t: 30, b: 40 },
     showlegend: true,
     legend: { orientation: "h", y: -0.08 },
-    xaxis: { title: { text: `position in ${res.name}` }, range: [0.5, n + 0.5], zeroline: false },
+    xaxis: genomeAxis(res, n, x0),
     shapes: [],
     title: { text: `${res.target}: logit ${fmt(res.ism.reference)}`, font: { size: 13 } },
   };
@@ -521,7 +573,7 @@ function drawExplain(div, res, marks) {
   }
   const pad = (hi - lo || 1) * 0.08;
   const attrAxis = axis.attribution;
-  layout.shapes.push(...Logo.plotlyShapes(attr, 1, "x", attrAxis));
+  layout.shapes.push(...Logo.plotlyShapes(attr, x0, "x", attrAxis));
   traces.push({
     x: xs,
     y: xs.map((_, j) => attr[0][j] + attr[1][j] + attr[2][j] + attr[3][j]),
@@ -535,29 +587,34 @@ function drawExplain(div, res, marks) {
     hovertemplate: "%{x} (%{customdata}): %{y:.4f}<extra>gradient × input</extra>",
   });
   yaxis("attribution", { title: { text: "grad × input" }, range: [lo - pad, hi + pad] });
-  if (tracks.includes("matches")) {
-    const placed = laneLayout(res.matches, 8);
-    const shown = res.matches.filter((_, i) => placed[i] >= 0);
+  for (const track of matchTracks) {
+    const placed = laneLayout(groups[track], 8);
+    const shown = groups[track].filter((_, i) => placed[i] >= 0);
     const lanes = placed.filter((l) => l >= 0);
     const label = (m) => `${m.label || m.id}${m.also ? ` +${m.also.length}` : ""}`;
+    // A label is drawn only where it fits inside its bar (about 6 px a character at 10 px);
+    // the others show on hover, so no two labels overlap or run off their bar.
+    const pxPerBase = Math.max(1, (div.clientWidth || 1000) - layout.margin.l - layout.margin.r) / n;
     traces.push({
       type: "bar",
       orientation: "h",
-      base: shown.map((m) => m.start + 0.5),
+      base: shown.map((m) => m.start + x0 - 0.5),
       x: shown.map((m) => m.end - m.start),
       y: lanes,
-      text: shown.map(label),
+      text: shown.map((m) => (label(m).length * 6 + 4 <= (m.end - m.start) * pxPerBase ? label(m) : "")),
       textposition: "inside",
       insidetextanchor: "middle",
       textfont: { size: 10, color: "#fff" },
       constraintext: "none",
-      customdata: shown.map((m) => [m.id, label(m), m.score, m.start + 1, m.end, m.also ? `<br>also: ${m.also.slice(0, 8).join(", ")}` : ""]),
-      marker: { color: shown.map((m) => (m.source === "motif" ? "#c4841d" : m.label ? "#255C99" : "#98a2b3")) },
-      yaxis: axis.matches,
-      name: "motif matches",
-      hovertemplate: "%{customdata[0]} %{customdata[1]}<br>%{customdata[3]}-%{customdata[4]}, score %{customdata[2]:.0%} of its best%{customdata[5]}<extra></extra>",
+      cliponaxis: true,
+      customdata: shown.map((m) => [m.id, label(m), m.score, m.start + x0, m.end + x0 - 1, m.also ? `<br>also: ${m.also.slice(0, 8).join(", ")}` : ""]),
+      marker: { color: MATCH_COLORS[track] || "#98a2b3" },
+      yaxis: axis[track],
+      name: track,
+      legendgroup: track,
+      hovertemplate: `${track}: %{customdata[0]} %{customdata[1]}<br>%{customdata[3]}-%{customdata[4]}, score %{customdata[2]:.0%} of its best%{customdata[5]}<extra></extra>`,
     });
-    yaxis("matches", { title: { text: "matches" }, showticklabels: false, autorange: "reversed" });
+    yaxis(track, { title: { text: track.replace(" ", "<br>") }, showticklabels: false, autorange: "reversed", range: [Math.max(...lanes, 0) + 0.6, -0.6] });
   }
   if (res.temporal) {
     traces.push({ x: xs, y: res.temporal.forward, name: "forward (prefix)", type: "scatter", mode: "lines", yaxis: axis.temporal });
@@ -566,6 +623,13 @@ function drawExplain(div, res, marks) {
   }
   for (const m of marks || []) {
     layout.shapes.push({ type: "line", x0: m, x1: m, yref: "paper", y0: 0, y1: 1, line: { color: "#111", width: 1, dash: "dot" } });
+  }
+  if (res.variants && res.variants.length) {
+    // on the loss/gain track, just above its highest gain
+    const top = Math.max(0, ...res.ism.gain) * 1.1 || 0.1;
+    const v = variantMarks(res.variants, res.target, top, axis["loss/gain"]);
+    traces.push(v.trace);
+    layout.shapes.push(...v.shapes);
   }
   return plot(div, traces, layout);
 }
@@ -584,17 +648,72 @@ function drawPredictions(div, res, onPick) {
 }
 
 function explainOutput(sec) {
+  const locusStatus = el("p", { class: "note", id: "locus-status", hidden: true });
+  const locusDiv = el("div", { class: "plot", id: "locus-plot", hidden: true });
   const status = el("p", { class: "note", id: "explain-status" });
   const error = el("div", { id: "explorer-error" });
   const predDiv = el("div", { class: "plot", id: "pred-bar" });
   const ismDiv = el("div", { class: "plot", id: "ism-plot" });
-  sec.append(status, error, predDiv, ismDiv);
-  return { status, error, predDiv, ismDiv };
+  sec.append(error, locusStatus, locusDiv, status, predDiv, ismDiv);
+  return { status, error, predDiv, ismDiv, locusDiv, locusStatus };
+}
+
+// The prediction track of a locus: one line per target (the mean of the windows covering
+// each base), variants as markers; a click calls onClick with the genome position.
+function drawLocus(div, res, onClick) {
+  const xs = Array.from({ length: res.length }, (_, i) => res.start + i);
+  const traces = res.targets.map((t) => ({ x: xs, y: res.per_base[t], name: t, type: "scatter", mode: "lines", hovertemplate: `%{x:,}: %{y:.3f}<extra>${t}</extra>` }));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const t of res.targets) for (const v of res.per_base[t]) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  const pad = (hi - lo || 1) * 0.1;
+  const layout = {
+    height: 320,
+    margin: { l: 70, r: 30, t: 30, b: 50 },
+    title: { text: `${res.name}: prediction per base (mean of the ${res.window} bp windows over it; click to explain a window)`, font: { size: 13 } },
+    xaxis: { title: { text: `${res.chrom} (1-based)` }, range: [res.start - 0.5, res.end + 0.5], tickformat: ",d", separatethousands: true, zeroline: false },
+    yaxis: { title: { text: "prediction" }, range: [lo - pad, hi + pad], zeroline: false },
+    legend: { orientation: "h", y: -0.25 },
+    // a click anywhere over the track picks the position under it (not only near a line)
+    hovermode: "x",
+    shapes: [],
+  };
+  if (res.variants && res.variants.length) {
+    const v = variantMarks(res.variants, null, hi + pad * 0.5, "y");
+    traces.push(v.trace);
+    layout.shapes.push(...v.shapes);
+  }
+  return plot(div, traces, layout).then(() => {
+    if (onClick) div.on("plotly_click", (ev) => ev.points.length && onClick(Math.round(ev.points[0].x)));
+  });
+}
+
+// Shade the window being explained on the locus track.
+function markWindow(div, res, first, last) {
+  const keep = (div.layout.shapes || []).filter((s) => s.name !== "window");
+  keep.push({ name: "window", type: "rect", xref: "x", yref: "paper", x0: first - 0.5, x1: last + 0.5, y0: 0, y1: 1, fillcolor: "rgba(214,40,57,0.12)", line: { width: 0 }, layer: "below" });
+  Plotly.relayout(div, { shapes: keep });
+}
+
+function hideLocus(out) {
+  if (out.locusDiv.hidden) return;
+  Plotly.purge(out.locusDiv);
+  out.locusDiv.hidden = true;
+  out.locusStatus.hidden = true;
+}
+
+// 1-based inclusive length of a chrom:start-end text, or null when it is not one.
+function regionLength(text) {
+  const m = /^\s*([^\s:]+):([\d,]+)-([\d,]+)\s*$/.exec(text);
+  if (!m) return null;
+  const [a, b] = [m[2], m[3]].map((v) => Number(v.replace(/,/g, "")));
+  return b - a + 1;
 }
 
 function showExplain(out, res, onPick, marks) {
   out.error.replaceChildren();
-  const parts = [`${res.name}: ${res.sequence.length} bp shown`, res.note, `ISM (${res.ism.method}) + gradient × input for ${res.target}`];
+  const where = res.chrom ? `${res.chrom}:${res.genome_start.toLocaleString()}-${(res.genome_start + res.sequence.length - 1).toLocaleString()}` : res.name;
+  const parts = [`${where}: ${res.sequence.length} bp shown`, res.note, `ISM (${res.ism.method}) + gradient × input for ${res.target}`];
   if (res.seconds !== undefined) parts.push(`${res.seconds.toFixed(2)} s on the server`);
   out.status.textContent = parts.filter(Boolean).join(" · ");
   drawPredictions(out.predDiv, res, onPick);
@@ -628,7 +747,7 @@ async function renderExplorer(sec) {
   const text = el("textarea", { id: "seq-input", placeholder: `Paste a DNA sequence (A, C, G, T, N; ${max}); a FASTA header line may come first.` });
   const target = el("select", { id: "target-select" }, el("option", { value: "", text: "highest prediction" }), model.targets.map((t) => el("option", { value: t, text: t })));
   const testSelect = el("select", { id: "test-select" }, el("option", { value: "", text: "(pick a test sequence)" }));
-  const region = el("input", { type: "text", id: "region-input", placeholder: model.genome ? "chr1:1,000,001-1,000,600" : "needs serve --genome", disabled: !model.genome });
+  const region = el("input", { type: "text", id: "region-input", placeholder: model.genome ? "chr1:1,000,001-1,000,600" : "needs serve --genome", disabled: !model.genome, title: model.genome && model.length ? `a region longer than ${model.length} bp (up to ${(model.max_locus || 100000).toLocaleString()} bp) is shown as a prediction track; click it to explain a window` : null });
   const button = el("button", { type: "button", class: "primary", id: "explain-btn", text: "Explain" });
   sec.append(
     el("p", { class: "note", text: `Model input: ${max}. Predictions for every target, then ISM (every single-base change), gradient × input and the first-layer filters that fire, for the chosen target.` }),
@@ -640,14 +759,50 @@ async function renderExplorer(sec) {
   testSelect.addEventListener("change", () => (source = testSelect.value ? "test" : "text"));
   region.addEventListener("input", () => (source = region.value ? "region" : "text"));
   text.addEventListener("input", () => (source = "text"));
+  // A region longer than the model's input is a locus: its prediction track first, then
+  // the window around a clicked position explained below it.
+  let locus = null;
+  const explainAt = async (position) => {
+    out.status.textContent = `explaining the window around ${locus.chrom}:${position.toLocaleString()}…`;
+    try {
+      const res = await postJSON("explain", { region: locus.name, position, target: target.value || null });
+      markWindow(out.locusDiv, locus, res.genome_start, res.genome_start + res.sequence.length - 1);
+      showExplain(out, res, (t) => {
+        target.value = t;
+        explainAt(position);
+      });
+    } catch (err) {
+      out.status.textContent = "";
+      out.error.replaceChildren(errorBox(err));
+    }
+  };
+  const showLocus = async (payload) => {
+    const res = await postJSON("locus", { region: payload.region, targets: payload.target ? [payload.target] : null });
+    locus = res;
+    out.locusDiv.hidden = false;
+    out.locusStatus.hidden = false;
+    const nv = (res.variants || []).length;
+    out.locusStatus.textContent = `${res.name}: ${res.length.toLocaleString()} bp in ${res.window_starts.length} windows of ${res.window} bp (stride ${res.stride})${nv ? ` · ${nv} scored variant${nv === 1 ? "" : "s"}` : ""} · ${res.seconds.toFixed(2)} s on the server`;
+    out.status.textContent = "click the track to explain the window around a position";
+    Plotly.purge(out.predDiv);
+    Plotly.purge(out.ismDiv);
+    await drawLocus(out.locusDiv, res, explainAt);
+  };
   const run = async () => {
     const payload = { target: target.value || null };
     if (source === "test" && testSelect.value) payload.test_index = Number(testSelect.value);
     else if (source === "region" && region.value) payload.region = region.value;
     else payload.sequence = text.value;
     button.disabled = true;
+    out.error.replaceChildren();
     out.status.textContent = "computing…";
     try {
+      const span = payload.region ? regionLength(payload.region) : null;
+      if (span !== null && model.length && span > model.length) {
+        await showLocus(payload);
+        return;
+      }
+      hideLocus(out);
       const res = await postJSON("explain", payload);
       showExplain(out, res, (t) => {
         target.value = t;
@@ -762,14 +917,103 @@ async function renderAnalyses(sec) {
   }
   sec.append(el("h2", { text: "Motif insertion" }));
   if (ins.missing) sec.append(missingBox(ins, "Motif insertion"));
-  else {
-    const div = el("div", { class: "plot", id: "insertion-heatmap" });
-    sec.append(el("p", { class: "note", text: "Mean change of each target's logit when the motif is inserted into background sequences (clustered)." }), div);
-    const h = ins.heatmap;
-    plot(div, [{ type: "heatmap", z: h.values, x: h.cols, y: h.rows, colorscale: DIVERGING, zmid: 0, hovertemplate: "%{y} → %{x}: Δ %{z:.3f}<extra></extra>" }], { height: Math.min(900, 140 + 16 * h.rows.length), margin: { l: 160, r: 20, t: 20, b: 90 }, yaxis: { automargin: true, autorange: "reversed" } });
-    const links = figureLinks(ins.figures);
-    if (links) sec.append(links);
+  else renderInsertion(sec, ins);
+}
+
+// The top motifs per target as a table (mean change, its spread over the backgrounds) and
+// a heat map of the union of each target's top N, one legible row per motif.
+function renderInsertion(sec, ins) {
+  const table = ins.table || [];
+  const targets = [...new Set(table.map((r) => r.target))];
+  const pick = el("select", { id: "insertion-target" }, el("option", { value: "", text: "all targets" }), targets.map((t) => el("option", { value: t, text: t })));
+  const shown = el("span", { class: "note" });
+  sec.append(
+    el("p", { class: "note", text: `Top ${ins.top} of ${ins.n_motifs} motifs per target by |mean change| of the logit when the motif is inserted into background sequences; SD is the spread of the change over the backgrounds.` }),
+    el("div", { class: "controls" }, el("label", {}, "target ", pick), shown),
+  );
+  const columns = [
+    { key: "target", label: "target" },
+    { key: "rank", label: "rank", num: true },
+    { key: "motif_name", label: "motif", render: (r) => el("span", {}, el("span", { class: "match-name", text: r.motif_name || r.motif_id }), el("span", { class: "note", text: ` ${r.motif_id}` })) },
+    { key: "delta_score", label: "mean Δ", num: true },
+    { key: "sd", label: "SD over backgrounds", num: true },
+    { key: "n", label: "backgrounds", num: true },
+  ];
+  const tbl = sortableTable(columns, table, { id: "insertion-table", onDraw: (n) => (shown.textContent = `${n} rows`) });
+  sec.append(el("div", { class: "scroll" }, tbl.table));
+  pick.addEventListener("change", () => tbl.update(table.filter((r) => !pick.value || r.target === pick.value)));
+
+  const h = ins.heatmap;
+  sec.append(el("h3", { text: `Top ${ins.heatmap_top} motifs of each target (${h.rows.length} motifs), clustered` }));
+  const div = el("div", { class: "plot", id: "insertion-heatmap" });
+  sec.append(div);
+  const zmax = h.zmax || Math.max(1e-9, ...h.values.flat().filter((v) => v !== null).map(Math.abs));
+  // 18 px a row so every name is drawn; the colour scale is symmetric and clipped at a
+  // high percentile (values beyond it show the end colour; the hover gives the value).
+  plot(
+    div,
+    [{ type: "heatmap", z: h.values, x: h.cols, y: h.rows, colorscale: DIVERGING, zmin: -zmax, zmax, zmid: 0, colorbar: { title: { text: "mean Δ" } }, hovertemplate: "%{y} → %{x}: Δ %{z:.3f}<extra></extra>" }],
+    {
+      height: 160 + 18 * h.rows.length,
+      margin: { l: 20, r: 20, t: 20, b: 120 },
+      yaxis: { automargin: true, autorange: "reversed", tickmode: "array", tickvals: h.rows, ticktext: h.rows, tickfont: { size: 12 } },
+      xaxis: { automargin: true, tickangle: -45 },
+    },
+  );
+  const links = figureLinks(ins.figures);
+  if (links) sec.append(links);
+}
+
+// ------------------------------------------------------------------ motifs
+
+function insertionText(list) {
+  if (!list || !list.length) return "";
+  return list.map((e) => el("div", {}, el("span", { class: "match-name", text: `${fmt(e.delta_score)}` }), e.sd !== null && e.sd !== undefined ? ` ± ${fmt(e.sd)}` : "", el("span", { class: "note", text: ` ${e.motif_name || ""} ${e.motif_id}${e.n ? `, n = ${e.n}` : ""}` })));
+}
+
+async function renderMotifs(sec) {
+  const mp = await getJSON("motifs");
+  sec.replaceChildren(el("h2", { text: "Motifs: which motif drives which target, found three ways" }));
+  if (mp.missing) {
+    sec.append(missingBox(mp, "TF-MoDISco patterns"));
+    return;
   }
+  for (const w of mp.warnings || []) sec.append(el("div", { class: "error", text: w }));
+  sec.append(el("p", { class: "note", text: "Per target: each TF-MoDISco pattern (logo, seqlets, its TomTom match aligned), the first-layer filters whose best match is the same motif with their influence on the target, and the motif's insertion effect on the target (mean Δ ± SD over backgrounds)." }));
+  if (mp.filters && mp.filters.missing) sec.append(missingBox(mp.filters, "Filter analysis"));
+  if (mp.insertion && mp.insertion.missing) sec.append(missingBox(mp.insertion, "Motif insertion"));
+  const pick = el("select", { id: "motif-target" }, mp.targets.map((t) => el("option", { value: t.target, text: `${t.target} (${t.patterns.length} patterns)` })));
+  sec.append(el("div", { class: "controls" }, el("label", {}, "target ", pick)));
+  const holder = el("div", { id: "motif-patterns" });
+  sec.append(holder);
+  const columns = [
+    { key: "pattern", label: "pattern", render: (r) => el("span", {}, r.pattern, el("span", { class: "note", text: r.kind ? ` ${r.kind}` : "" })) },
+    {
+      key: "_logo",
+      label: "pattern / match (aligned)",
+      sortable: false,
+      render: (r) => {
+        const own = mp.pwms[r.id];
+        if (!own) return el("span", { class: "note", text: "no PWM" });
+        const match = r.match_key ? mp.pwms[r.match_key] : null;
+        // the match's offset counts from the trimmed pattern TomTom compared
+        return match ? alignedPair(own.probs, r.pattern, match, r.strand, (Number(r.trim_start) || 0) + (Number(r.offset) || 0)) : Logo.pwmSVG([{ probs: own.probs, offset: 0 }], { titles: [r.pattern] });
+      },
+    },
+    { key: "n_seqlets", label: "seqlets", num: true },
+    { key: "match_name", label: "TomTom match", render: (r) => (r.match_name ? el("span", {}, el("span", { class: "match-name", text: r.match_name }), el("span", { class: "note", text: ` ${r.match_id || ""}` })) : el("span", { class: "note", text: "no match" })) },
+    { key: "q_value", label: "q-value", num: true },
+    { key: "_filters", label: "filters matched to it (influence)", sortable: false, render: (r) => r.filters.map((f) => el("span", { class: "tag", title: `best match ${f.match_name} ${f.match_id}`, text: `filter${f.filter} ${fmt(f.influence)}` })) },
+    { key: "_insertion", label: "insertion Δ ± SD", sortable: false, render: (r) => insertionText(r.insertion) },
+  ];
+  const draw = () => {
+    const t = mp.targets.find((x) => x.target === pick.value) || mp.targets[0];
+    holder.replaceChildren();
+    if (!t) return;
+    holder.append(sortableTable(columns, t.patterns, { id: "motif-table" }).table);
+  };
+  pick.addEventListener("change", draw);
+  draw();
 }
 
 // ------------------------------------------------------------------ variants
@@ -809,10 +1053,12 @@ async function renderVariants(sec) {
         const xs = ism.positions.map((p) => p + 1);
         plot(div, [{ type: "heatmap", x: xs, y: ["A", "C", "G", "T"], z: ism.delta, colorscale: DIVERGING, zmid: 0, hovertemplate: "%{x} → %{y}: Δ %{z:.3f}<extra></extra>" }], { height: 260, title: { text: `stored ISM: ${stored}` } });
       } else if (model.genome && !REPORT) {
-        const flank = 25;
+        // 25 bp either side, or less where the model reads fewer bases
+        const flank = model.length ? Math.min(25, Math.floor((model.length - 1) / 2)) : 25;
         const res = await postJSON("explain", { region: `${r.chrom}:${Math.max(1, r.pos - flank)}-${r.pos + flank}`, target: r.target });
         const out = explainOutput(detail);
-        showExplain(out, res, null, [r.pos - Math.max(1, r.pos - flank) + 1]);
+        // the region's window is drawn at genome positions: the variant is at r.pos
+        showExplain(out, res, null, [r.pos]);
       } else {
         detail.append(missingBox({ message: "no ISM stored for this variant and no genome to compute it", command: REPORT ? null : `motiflens variants ${state.overview ? state.overview.run_dir : "RUN_DIR"} VCF --genome FASTA --ism   (or: motiflens serve RUN_DIR --genome FASTA)` }, "ISM around the variant"));
       }
@@ -824,7 +1070,7 @@ async function renderVariants(sec) {
 
 // ------------------------------------------------------------------ tabs
 
-const PANELS = { overview: renderOverview, filters: renderFilters, explorer: renderExplorer, results: renderResults, analyses: renderAnalyses, variants: renderVariants };
+const PANELS = { overview: renderOverview, filters: renderFilters, explorer: renderExplorer, results: renderResults, analyses: renderAnalyses, motifs: renderMotifs, variants: renderVariants };
 
 async function show(tab) {
   if (!(tab in PANELS)) tab = "overview";
