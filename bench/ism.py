@@ -6,7 +6,8 @@ statistics taken from random sequences (as training leaves them) and shifted/sca
 batch-norm affine parameters, in eval mode, on random sequences:
 
 * (a) motiflens fast ISM (:func:`motiflens.explain.ism.saturation_mutagenesis`,
-  ``method="fast"``, everything included: checks, reference pass, self-check);
+  ``method="fast"``, everything included: checks, reference pass; the self-check
+  runs on the first call, whose checked plan later calls on the unchanged model reuse);
 * (b) naive batched ISM: all 1800 mutants of a sequence through the whole model, at the
   best of ``--naive-batches`` (chosen on one sequence);
 * (c) tangermeme's ``saturation_mutagenesis`` (fast path, batch 256) when tangermeme is
@@ -27,14 +28,25 @@ then the changed slice of the first dense layer and the rest of the dense layers
 what the fast path did (its products in the DFT basis, the first layer's table, the
 dense layers), with the achieved GFLOP/s.
 
+Then (c) again in alternating rounds with (a) (one call of each per round, same
+sequences), its steady state (the time in its fast path) against all of (a), and the
+CNN-RNN: DeMo's ``cnn-rnn`` (101 bp, 128 filters of 9, bidirectional LSTM of 32, max over
+time, 164 targets, random weights) through motiflens' recurrent fast path
+(:mod:`motiflens.explain.ism_recurrent`: each LSTM direction restarted at a mutant's
+first changed step from the reference's cached states) against the naive path at its
+best batch, alternating. The headline lines are ``ratio NAME VALUEx``:
+``ism_vs_tangermeme`` (median tangermeme steady state / median motiflens),
+``ism_vs_naive`` and ``ism_cnn_rnn_vs_naive``; :func:`quick` returns them at a small size.
+
 ``OMP_WAIT_POLICY`` is set to ``PASSIVE`` unless set already (see below).
 
 Usage::
 
     .venv/bin/python bench/ism.py [--sequences 8] [--threads N]
-        [--naive-batches 32,64,128,256] [--no-tangermeme]
+        [--naive-batches 32,64,128,256] [--no-tangermeme] [--rounds 3]
 
-Targets (issue): (a) at least 15x faster than (b) and at least 3x faster than (c).
+Targets (issue): (a) at least 15x faster than (b) and at least 5x faster than (c)'s
+steady state; the CNN-RNN's gain over naive reported.
 """
 
 from __future__ import annotations
@@ -221,12 +233,91 @@ def skipping(model: nn.Module, x: torch.Tensor, label: str) -> None:
     )
 
 
+def tangermeme_installed() -> bool:
+    try:
+        import tangermeme  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def tangermeme_rounds(model: nn.Module, x: torch.Tensor, rounds: int) -> tuple[float, float]:
+    """Alternating rounds of motiflens fast ISM and tangermeme on ``x``: medians of the
+    seconds per sequence of motiflens and of tangermeme's steady state (its fast path)."""
+    n = x.shape[0]
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(timed(lambda: fast_ism(model, x), 1)[0] / n)
+        theirs.append(tangermeme_ism(model, x)[2] / n)
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def cnn_rnn(seed: int = 0) -> nn.Module:
+    """DeMo's CNN-RNN at 101 bp (default architecture), random weights, eval mode."""
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(name="cnn-rnn", n_targets=N_TARGETS, length=101)).eval()
+
+
+def cnn_rnn_rounds(n: int, rounds: int, batches: tuple[int, ...] = (32, 128)) -> float:
+    """Naive over fast ISM time on the CNN-RNN, medians of alternating rounds; prints."""
+    model = cnn_rnn()
+    gen = torch.Generator().manual_seed(2)
+    codes = torch.randint(0, 4, (n, 101), generator=gen)
+    x = torch.nn.functional.one_hot(codes, 4).permute(0, 2, 1).float()
+    fast_ism(model, x[:1])  # warm-up
+    trial = {b: timed(lambda b=b: naive_ism(model, x[:1], b), 1)[0] for b in batches}
+    best = min(trial, key=trial.__getitem__)
+    t_fast, t_naive = [], []
+    fast = naive = None
+    for _ in range(rounds):
+        t, fast = timed(lambda: fast_ism(model, x), 1)
+        t_fast.append(t / n)
+        t, naive = timed(lambda: naive_ism(model, x, best), 1)
+        t_naive.append(t / n)
+    assert fast is not None and naive is not None and fast.method_used == "fast"
+    a, b_ = statistics.median(t_fast), statistics.median(t_naive)
+    err = np.abs(fast.delta - naive.delta).max()
+    print(
+        f"CNN-RNN (cnn-rnn, 101 bp, {N_TARGETS} targets, {n} sequences, {rounds} rounds): "
+        f"fast {a * 1e3:.1f} ms/sequence, naive (batch {best}) {b_ * 1e3:.1f} ms/sequence, "
+        f"max |fast - naive| {err:.2e} (max |delta| {np.abs(naive.delta).max():.3f})"
+    )
+    return b_ / a
+
+
+def quick() -> list[tuple[str, float]]:
+    """The headline ratios at a small size (about 2-3 minutes on 2 cores)."""
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    model = basset()
+    x = random_sequences(2)
+    fast_ism(model, x[:1])  # warm-up
+    out = []
+    if tangermeme_installed():
+        a, c = tangermeme_rounds(model, x, 2)
+        out.append(("ism_vs_tangermeme", c / a))
+    else:
+        print(
+            "ism_vs_tangermeme: skipped, tangermeme is not installed "
+            "(pip install tangermeme==1.6.0)"
+        )
+    t_fast, t_naive = [], []
+    for i in range(2):
+        t_fast.append(timed(lambda: fast_ism(model, x), 1)[0] / 2)
+        t_naive.append(timed(lambda i=i: naive_ism(model, x[i : i + 1], 64), 1)[0])
+    out.append(("ism_vs_naive", statistics.median(t_naive) / statistics.median(t_fast)))
+    out.append(("ism_cnn_rnn_vs_naive", cnn_rnn_rounds(4, 3)))
+    for name, value in out:
+        print(f"ratio {name} {value:.2f}x")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sequences", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--naive-batches", default="32,64,128,256")
     parser.add_argument("--no-tangermeme", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds for (c)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -261,6 +352,7 @@ def main() -> None:
     naive_ref = np.concatenate([p.reference for p in naive_parts])
     a, b_ = statistics.median(t_fast), statistics.median(t_naive)
     ratios = [tn / tf for tf, tn in zip(t_fast, t_naive, strict=True)]
+    ratio_naive = b_ / a
     print(f"(a) motiflens fast ISM: {a:.3f} s/sequence (median of {n} rounds)")
     print(f"(b) naive batched ISM, batch {best}: {b_:.2f} s/sequence (median of {n})")
     print(
@@ -275,6 +367,7 @@ def main() -> None:
     )
 
     # (c) tangermeme
+    ratio_tm = None
     if args.no_tangermeme:
         print("(c) tangermeme: skipped (--no-tangermeme)")
     else:
@@ -298,6 +391,12 @@ def main() -> None:
                 "target >= 3x"
             )
             print(f"    max |tangermeme - naive|: {np.abs(d_tm - naive_delta).max():.2e}")
+            ours, theirs = tangermeme_rounds(model, x, args.rounds)
+            print(
+                f"    alternating rounds ({args.rounds}): motiflens {ours:.3f} s/sequence, "
+                f"tangermeme steady state {theirs:.3f} s/sequence (medians); target >= 5x"
+            )
+            ratio_tm = theirs / ours
 
     skipping(model, x, "this model")
     skipping(basset(sparse=True), x, "first layer firing on ~2% of positions")
@@ -321,6 +420,11 @@ def main() -> None:
         f"would take {local_g / (naive_g / b_):.3f} s/sequence; the fast path takes "
         f"{a / (local_g / (naive_g / b_)):.2f}x that"
     )
+    ratio_rnn = cnn_rnn_rounds(n, args.rounds)
+    if ratio_tm is not None:
+        print(f"ratio ism_vs_tangermeme {ratio_tm:.2f}x")
+    print(f"ratio ism_vs_naive {ratio_naive:.2f}x")
+    print(f"ratio ism_cnn_rnn_vs_naive {ratio_rnn:.2f}x")
     sys.stdout.flush()
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from motiflens.dashboard.app import create_app
+from motiflens.dashboard.app import create_app, plotly_js_path
 from motiflens.dashboard.explorer import MATCH_FRACTION, filter_thresholds
 from motiflens.runs import Run
 from motiflens.sequence.onehot import one_hot
@@ -406,9 +406,18 @@ def test_safe_file_refuses_absolute_and_outside_paths(runs):
 
 def test_page_scripts_and_plotly_are_served_locally(client):
     page = client.get("/").text
-    assert 'src="vendor/plotly.min.js"' in page and "http" not in page.split("<body>")[1]
+    # preloaded, run by app.js after the first view (app.js names the same local path)
+    assert 'href="vendor/plotly.min.js"' in page and "http" not in page.split("<body>")[1]
+    assert '"vendor/plotly.min.js"' in client.get("/static/app.js").text
     js = client.get("/vendor/plotly.min.js")
     assert js.status_code == 200 and b"plotly" in js.content[:2000].lower()
+    # compressed (once) for a client that accepts it, and the same file unpacked
+    assert js.headers["content-encoding"] == "gzip"
+    assert js.content == plotly_js_path().read_bytes()
+    again = client.get("/vendor/plotly.min.js", headers={"If-None-Match": js.headers["etag"]})
+    assert again.status_code == 304
+    plain = client.get("/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == js.content
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/static/logo.js").status_code == 200
     assert client.get("/static/results.js").status_code == 200

@@ -120,7 +120,7 @@ def test_influence_equals_one_full_forward_per_filter(name, arch):
     means = filter_stats(model, X).mean
     fast = filter_influence(model, X, y, means=means, batch_size=10)
     naive = naive_filter_influence(model, X, y, means=means)
-    assert fast.method == ("rest" if name == "cnn-rnn" else "fast")
+    assert fast.method == ("recurrent" if name == "cnn-rnn" else "fast")
     # Influence divides by the logit variance; compare relative to the largest value
     # (float32 sums over positions differ in the 5th digit between the two orders).
     scale = np.abs(naive.targets).max()

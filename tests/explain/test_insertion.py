@@ -113,3 +113,119 @@ def test_centre_outside_the_sequence_is_refused():
     m = Motif("A1", "a", np.full((4, 3), 0.25))
     with pytest.raises(InputError, match="outside the 30 bp"):
         insert_motifs(_random_basset(), X, [m], centers=[30])
+
+
+# ----------------------------------------------------- the fast path against forward passes
+
+
+def _fixed_motif(codes: np.ndarray, motif_id: str) -> Motif:
+    """A motif with one base per column: every sampled instance is that sequence."""
+    return Motif(motif_id, motif_id.lower(), np.eye(4)[codes].T.copy())
+
+
+def _by_hand(model, x: np.ndarray, motifs: list[Motif], centers: list[int]) -> dict:
+    """Per motif that fits: mean and SD of each background's logit change, mean pred change.
+
+    The instance (the motif's only sequence) is written into the one-hot by hand at each
+    centre and the model run on it; the changes are averaged over the centres first.
+    """
+    with torch.no_grad():
+        base = model(torch.from_numpy(x)).numpy().astype(np.float64)
+        want = {}
+        for motif in motifs:
+            w = motif.probs.shape[1]
+            starts = [c - w // 2 for c in centers]
+            if any(s < 0 or s + w > x.shape[2] for s in starts):
+                continue
+            changes, preds = [], []
+            for s in starts:
+                edited = x.copy()
+                edited[:, :, s : s + w] = motif.probs
+                logits = model(torch.from_numpy(edited)).numpy().astype(np.float64)
+                changes.append(logits - base)
+                preds.append((1 / (1 + np.exp(-logits)) - 1 / (1 + np.exp(-base))).mean(0))
+            per_bg = np.mean(changes, axis=0)
+            want[motif.id] = (per_bg.mean(0), per_bg.std(0, ddof=1), np.mean(preds, axis=0))
+    return want
+
+
+def _demo_model():
+    # configs/demo.yaml's architecture at the demo simulation's 200 bp, 4 targets.
+    arch = {"filters": [128, 64, 64], "sizes": [19, 11, 7], "pools": [3, 4, 4]}
+    arch |= {"hidden": [128], "padding": "same", "conv_dropout": 0.1, "hidden_dropout": 0.5}
+    cfg = {"name": "basset", "n_targets": 4, "length": 200, "arch": arch}
+    model = build_model(ModelConfig.from_dict(cfg)).eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Conv1d | torch.nn.Linear):  # edits that matter
+                fan_in = mod.weight[0].numel()
+                mod.weight.copy_(torch.randn(mod.weight.shape, generator=gen) * 1.6 / fan_in**0.5)
+            elif isinstance(mod, torch.nn.BatchNorm1d):
+                shape = mod.running_mean.shape
+                mod.running_mean.copy_(torch.randn(shape, generator=gen) * 0.3)
+                mod.running_var.copy_(torch.rand(shape, generator=gen) * 1.5 + 0.5)
+                mod.bias.copy_(torch.randn(shape, generator=gen) * 0.3)
+    model.target_labels = ["t0", "t1", "t2", "t3"]
+    return model
+
+
+def _check_table(table, want: dict, targets: list[int]) -> None:
+    assert list(table["motif_id"].unique()) == list(want)
+    for motif_id, (mean, sd, pred) in want.items():
+        rows = table[table["motif_id"] == motif_id]
+        assert list(rows["target"]) == [f"t{t}" for t in targets]
+        np.testing.assert_allclose(rows["delta_score"], mean[targets], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(rows["delta_score_sd"], sd[targets], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(rows["delta_pred"], pred[targets], atol=1e-4, rtol=0)
+
+
+def test_fast_insertion_equals_forward_passes_of_the_inserted_sequences(monkeypatch):
+    from motiflens.explain import insertion
+
+    model = _demo_model()
+    rng = np.random.default_rng(7)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (12, 200))].transpose(0, 2, 1).copy()
+    # Odd and even widths; centres near both ends (the 15 bp motif does not fit at 6).
+    motifs = [_fixed_motif(rng.integers(0, 4, w), f"M{w}") for w in (8, 11, 12, 15)]
+    centers = [6, 100, 193]
+    want = _by_hand(model, x, motifs, centers)
+    assert list(want) == ["M8", "M11", "M12"]
+    assert max(abs(m).max() for m, _, _ in want.values()) > 1e-2  # the motifs matter
+    table = insert_motifs(model, x, motifs, centers=centers, targets=["t1", "t3"], method="fast")
+    _check_table(table, want, [1, 3])
+    # One background per reference pass (the spread merged over groups), one instance of
+    # each background per call, two motifs per block: the same numbers.
+    monkeypatch.setattr(insertion, "GROUP_BYTES", 1)
+    monkeypatch.setattr(insertion, "FAST_EDITS", 1)
+    monkeypatch.setattr(insertion, "BLOCK_MOTIFS", 2)
+    table = insert_motifs(model, x, motifs, centers=centers, targets=[1, 3], method="fast")
+    _check_table(table, want, [1, 3])
+
+
+def test_fast_and_naive_insertion_draw_the_same_instances():
+    model = _random_basset()
+    rng = np.random.default_rng(3)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (16, 30))].transpose(0, 2, 1).copy()
+    motifs = [Motif(f"A{w}", "a", rng.dirichlet(np.ones(4) * 0.5, size=w).T) for w in (5, 6)]
+    fast = insert_motifs(model, x, motifs, centers=[3, 15, 26], random_state=2, method="fast")
+    naive = insert_motifs(model, x, motifs, centers=[3, 15, 26], random_state=2, method="naive")
+    assert len(fast) == 4
+    cols = ["delta_score", "delta_score_sd", "delta_pred"]
+    np.testing.assert_allclose(fast[cols], naive[cols], atol=1e-5, rtol=0)
+
+
+def test_a_recurrent_model_runs_full_forward_passes_with_a_notice():
+    from motiflens.config import RNNConfig
+    from motiflens.errors import InputError
+
+    model = build_model(ModelConfig(name="rnn", n_targets=2, arch=RNNConfig(hidden=8))).eval()
+    model.target_labels = ["t0", "t1"]
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (6, 25))].transpose(0, 2, 1).copy()
+    motifs = [_fixed_motif(rng.integers(0, 4, 5), "R5")]
+    with pytest.warns(UserWarning, match="full forward passes"):
+        table = insert_motifs(model, x, motifs)
+    _check_table(table, _by_hand(model, x, motifs, [12]), [0, 1])
+    with pytest.raises(InputError, match="fast motif insertion cannot run"):
+        insert_motifs(model, x, motifs, method="fast")

@@ -15,8 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from motiflens.config import BassetConfig, CNNConfig, ModelConfig, RNNConfig
+from motiflens.config import BassetConfig, CNNConfig, CNNRNNConfig, ModelConfig, RNNConfig
 from motiflens.errors import InputError
+from motiflens.explain import ism_engine
 from motiflens.explain.fast_ism import FastISM, conv_change, spectral
 from motiflens.explain.ism import (
     ISMResult,
@@ -26,6 +27,7 @@ from motiflens.explain.ism import (
 )
 from motiflens.explain.ism_engine import mutants
 from motiflens.explain.ism_plan import Conv, plan_model
+from motiflens.explain.ism_recurrent import RecurrentISM, RecurrentPlan, recurrent_plan
 from motiflens.models import build_model
 from motiflens.results import read_result_info
 from motiflens.steps.ism_files import ism_output_bytes, write_ism, write_ism_table
@@ -305,6 +307,39 @@ def test_skipping_is_exact_on_a_sparse_model() -> None:
     assert engine.stats["skipped"] > 0.5 * engine.stats["mutants"]
 
 
+def test_dense_layers_over_changed_units_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dense layers after the first where a ReLU keeps most units at 0: the product over
+    the changed units (added to the reference's output) is exact."""
+    import motiflens.explain.fast_ism as fast_ism
+
+    model = lively(
+        nn.Sequential(
+            nn.Conv1d(4, 8, 5),
+            nn.ReLU(),
+            nn.MaxPool1d(2),
+            nn.Flatten(),
+            nn.Linear(8 * 18, 40),
+            nn.ReLU(),
+            nn.Linear(40, 30),
+            nn.BatchNorm1d(30),
+            nn.ReLU(),
+            nn.Linear(30, 3),
+        )
+    )
+    with torch.no_grad():
+        model[4].bias.sub_(1.0)  # most hidden units stay at 0
+    x = one_hot(2, 40)
+    calls = []
+    linear = fast_ism._linear
+    monkeypatch.setattr(
+        fast_ism, "_linear", lambda h, w, b: calls.append(tuple(w.shape)) or linear(h, w, b)
+    )
+    result = saturation_mutagenesis(model, x, method="fast")
+    assert_matches(result, *hand_ism(model, x))
+    # Some products took fewer than all 40 (or 30) input units.
+    assert any(shape[0] == 30 and shape[1] < 40 for shape in calls)
+
+
 @pytest.mark.parametrize(
     ("cin", "cout", "k", "dilation", "w"),
     [
@@ -370,18 +405,62 @@ def test_chunks_on_worker_threads_match_one_thread() -> None:
 # --------------------------------------------------------------------------- fallbacks
 
 
-def test_rnn_falls_back_to_naive_with_a_notice() -> None:
-    model = build_model(ModelConfig(name="rnn", n_targets=2, arch=RNNConfig(hidden=8))).eval()
-    x = one_hot(1, 25)
-    with pytest.warns(UserWarning, match="naive") as caught:
-        result = saturation_mutagenesis(model, x)
-    assert len(caught) == 1 and "\n" not in str(caught[0].message)
-    assert result.method_used == "naive"
-    ref, delta = hand_ism(model, x)
-    np.testing.assert_allclose(result.delta, delta, atol=TOL, rtol=0)
-    np.testing.assert_allclose(result.reference, ref, atol=TOL, rtol=0)
+RECURRENT = {
+    "cnn-rnn-bi-max": ModelConfig(name="cnn-rnn", n_targets=3),
+    "cnn-rnn-demo-mean": ModelConfig(name="cnn-rnn-demo", n_targets=3),
+    "cnn-rnn-2-layers-forward": ModelConfig(
+        name="cnn-rnn", n_targets=3, arch=CNNRNNConfig(layers=2, bidirectional=False, size=6)
+    ),
+    "rnn": ModelConfig(name="rnn", n_targets=2, arch=RNNConfig(hidden=8)),
+}
+
+
+@pytest.mark.parametrize("name", list(RECURRENT))
+def test_recurrent_fast_path_matches_hand_loop(name: str) -> None:
+    """Each LSTM direction restarted from the cached states at the first changed step."""
+    model = lively(build_model(RECURRENT[name]))
+    x = one_hot(2, 30)
+    x[1, :, 4] = 0.25  # an N
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback notice
+        result = saturation_mutagenesis(model, x, method="fast")
+    assert result.method_used == "fast"
+    assert_matches(result, *hand_ism(model, x))
+    assert model in ism_engine._CHECKED  # the next call skips the self-check
+    rc = saturation_mutagenesis(model, x, reverse_complement=True, window=(0, 6))
+    np.testing.assert_allclose(rc.delta, hand_ism(model, x, rc=True)[1][:, :, :6], atol=TOL)
+
+
+def test_recurrent_engine_without_local_features_and_in_any_order() -> None:
+    """Features compared on the whole mutant (no local layer list), mutants shuffled,
+    chunks of any size, against the model on hand-built mutants."""
+    model = lively(build_model(RECURRENT["cnn-rnn-bi-max"]))
+    x = one_hot(3, 25)
+    seq, pos, base, _ = mutants(x, np.arange(25))
+    order = torch.randperm(seq.numel(), generator=torch.Generator().manual_seed(3))
+    seq, pos, base = seq[order], pos[order], base[order]
+    mutated = x[seq].clone()
+    rows = torch.arange(seq.numel())
+    mutated[rows, :, pos] = 0.0
+    mutated[rows, base, pos] = 1.0
+    plan = recurrent_plan(model)
+    assert isinstance(plan, RecurrentPlan) and plan.local is not None
+    with torch.no_grad():
+        want = model.eval()(mutated)
+        for local in (plan.local, None):
+            engine = RecurrentISM(RecurrentPlan(plan.parts, local), x)
+            for size in (5, 64, 1000):
+                got = engine.outputs(seq, pos, base, size)
+                torch.testing.assert_close(got, want, atol=TOL, rtol=0)
+            # Fewer steps than the naive computation (3 runs of 2 directions over 25
+            # steps): the steps before a change are shared.
+            assert engine.stats["steps"] < 0.75 * 3 * 2 * seq.numel() * 25
+
+
+def test_fast_method_refuses_an_unknown_architecture() -> None:
+    model = lively(Residual())
     with pytest.raises(InputError, match="fast ISM cannot run"):
-        saturation_mutagenesis(model, x, method="fast")
+        saturation_mutagenesis(model, one_hot(1, 20), method="fast")
 
 
 class Residual(nn.Module):
@@ -413,6 +492,26 @@ def test_self_check_catches_a_model_that_does_not_do_what_its_layers_say() -> No
         result = saturation_mutagenesis(model, x)
     assert result.method_used == "naive"
     assert_matches(result, *hand_ism(model, x))
+
+
+def test_plan_is_reused_until_the_model_changes() -> None:
+    """A second call on the same model reuses its checked plan; weights changed in place
+    (a training step) or a forward replaced make a new one, and results stay exact."""
+    model = basset("same")
+    x = one_hot(1, 120)
+    saturation_mutagenesis(model, x, window=10)
+    plan = ism_engine._PLANS[model][1]
+    saturation_mutagenesis(model, x, window=10)
+    assert ism_engine._PLANS[model][1] is plan
+    with torch.no_grad():
+        model.conv_blocks[1].conv.weight.mul_(1.5)
+    again = saturation_mutagenesis(model, x, window=10)
+    assert ism_engine._PLANS[model][1] is not plan
+    np.testing.assert_allclose(again.delta, hand_ism(model, x)[1][:, :, 55:65], atol=TOL)
+    block = model.conv_blocks[1]
+    block.forward = lambda h: block.reduce(block.activate(h)) * 0.5  # type: ignore[method-assign]
+    with pytest.warns(UserWarning, match="differs"):
+        assert saturation_mutagenesis(model, x, window=10).method_used == "naive"
 
 
 def test_model_mode_is_restored() -> None:

@@ -23,6 +23,16 @@ The model is loaded once, when the app is made; a run directory without one stil
 every view, and the explorer says what is missing. The run is read only through
 :class:`motiflens.runs.Run`.
 
+Speed
+-----
+The page shows its first view before it loads Plotly.js (``static/app.js``), so what
+the first view waits for is ``/api/overview``. Every view of the run directory is kept
+as its JSON text (:class:`ViewCache`) until a file of the run (or its dataset) changes;
+with ``warmup`` the app computes the views, the ROC/PR curves and the compressed
+Plotly.js in a background thread at startup, so the first visitor waits for none of
+them. Responses over 1 kB are gzip-compressed for clients that accept it; Plotly.js
+(4.8 MB, 1.4 MB compressed) is compressed once and kept.
+
 Exposure
 --------
 Every request must name this server in its ``Host`` header and every POST must be JSON
@@ -36,16 +46,22 @@ no author's absolute paths or full command lines.
 from __future__ import annotations
 
 import errno
+import gzip
 import json
+import os
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from motiflens.dashboard import data, stored
 from motiflens.dashboard.explorer import MAX_LOCUS, Explorer
@@ -58,9 +74,11 @@ from motiflens.runs import Run, as_run
 __all__ = [
     "MAX_BODY_BYTES",
     "STATIC_DIR",
+    "ViewCache",
     "bind_socket",
     "create_app",
     "plotly_js_path",
+    "precompute",
     "serve",
 ]
 
@@ -74,6 +92,21 @@ SHARED_TEXT_SUFFIXES = frozenset({".json", ".yaml", ".txt"})
 SHARED_TEXT_BYTES = 5_000_000
 #: Methods whose requests need no JSON body (everything else must send one).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Smallest response compressed (smaller ones gain less than the header costs).
+GZIP_MIN_BYTES = 1000
+#: zlib level for responses compressed per request: most of level 9's gain at a fraction
+#: of its time (a 1 MB JSON view in ~10 ms).
+GZIP_LEVEL = 5
+#: The views of the run directory kept by :class:`ViewCache`, by name.
+VIEWS: dict[str, Callable[[Run], dict[str, Any]]] = {
+    "overview": data.overview,
+    "filters": data.filters_view,
+    "insertion": data.insertion_view,
+    "motifs": data.motif_page,
+    "optimize": data.optimize_view,
+    "variants": data.variants_view,
+    "results": stored.results_list,
+}
 
 
 def plotly_js_path() -> Path:
@@ -86,6 +119,137 @@ def plotly_js_path() -> Path:
             f"plotly.min.js not found at {path}", hint="pip install plotly (for its Plotly.js)"
         )
     return path
+
+
+def _json_bytes(value: Any) -> bytes:
+    """JSON text as FastAPI's JSONResponse writes it (values already JSON-safe)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _json_response(value: Any) -> Response:
+    """A JSON-safe value (:func:`~motiflens.dashboard.data.json_safe`) as a response,
+    written once: FastAPI's own encoding walks every number of a large answer in Python
+    (a locus track has 100,000 a target) with the GIL held, slowing the other workers."""
+    return Response(_json_bytes(value), media_type="application/json")
+
+
+def _run_stamp(run: Run) -> tuple[Any, ...]:
+    """What the views read, as ``(path, size, mtime_ns)`` of every file of the run
+    directory (hidden files and checkpoints aside) and of its dataset: it changes
+    whenever a view could. A few milliseconds for hundreds of files."""
+    found: list[tuple[str, int, int]] = []
+    skip = {run.checkpoints_dir.name}
+
+    def walk(folder: str, top: bool) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(".") or (top and entry.name in skip):
+                continue
+            try:
+                if entry.is_dir():
+                    walk(entry.path, False)
+                else:
+                    st = entry.stat()
+                    found.append((entry.path, st.st_size, st.st_mtime_ns))
+            except OSError:
+                continue
+
+    walk(str(run.path), True)
+    found.sort()
+    try:
+        dataset = run.dataset_or_none()
+        st = dataset.stat() if dataset is not None else None
+    except (InputError, OSError):
+        st = None
+    return (tuple(found), None if st is None else (str(dataset), st.st_size, st.st_mtime_ns))
+
+
+class ViewCache:
+    """The views of a run directory (:data:`VIEWS`), each kept as its JSON text (and that
+    text gzip-compressed) until a file of the run or its dataset changes.
+
+    Parameters
+    ----------
+    run
+        The run.
+    prepare
+        Applied to a view before it is written as JSON (the app makes paths shareable).
+    """
+
+    def __init__(self, run: Run, prepare: Callable[[Any], Any] = lambda v: v) -> None:
+        self.run = run
+        self.prepare = prepare
+        self._kept: dict[str, tuple[Any, bytes, bytes | None]] = {}
+        self._lock = threading.Lock()
+
+    def json(self, name: str) -> tuple[bytes, bytes | None]:
+        """The view's JSON text, and its gzip-compressed form when over
+        :data:`GZIP_MIN_BYTES` (else ``None``)."""
+        stamp = _run_stamp(self.run)
+        with self._lock:
+            kept = self._kept.get(name)
+        if kept is not None and kept[0] == stamp:
+            return kept[1], kept[2]
+        text = _json_bytes(self.prepare(data.json_safe(VIEWS[name](self.run))))
+        packed = gzip.compress(text, GZIP_LEVEL) if len(text) >= GZIP_MIN_BYTES else None
+        with self._lock:
+            self._kept[name] = (stamp, text, packed)
+        return text, packed
+
+    def response(self, name: str, request: Request) -> Response:
+        """The view as a response, compressed when the client accepts gzip."""
+        text, packed = self.json(name)
+        if packed is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(
+                packed,
+                media_type="application/json",
+                headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+            )
+        return Response(text, media_type="application/json")
+
+    def fill(self) -> None:
+        """Compute every view now (a view that fails is left to its request)."""
+        for name in VIEWS:
+            try:
+                self.json(name)
+            except Exception:  # its request reports it
+                continue
+
+
+class _Compressed:
+    """A static file's gzip-compressed bytes, made once (per file version) and kept."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Path, tuple[tuple[int, int], bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> tuple[bytes, str]:
+        """``(compressed bytes, ETag)`` of ``path``."""
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        with self._lock:
+            kept = self._kept.get(path)
+            if kept is None or kept[0] != stamp:
+                body = gzip.compress(path.read_bytes(), 6)
+                kept = (stamp, body, f'"{st.st_size:x}-{st.st_mtime_ns:x}-gz"')
+                self._kept[path] = kept
+        return kept[1], kept[2]
+
+    def response(self, path: Path, request: Request, media_type: str) -> Response:
+        if "gzip" not in request.headers.get("accept-encoding", ""):
+            return FileResponse(path, media_type=media_type)
+        body, etag = self.get(path)
+        headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=media_type, headers=headers)
+
+
+_COMPRESSED = _Compressed()
 
 
 def _error(status: int, message: str, hint: str | None = None, **extra: Any) -> JSONResponse:
@@ -175,8 +339,10 @@ def create_app(
     max_body
         Largest request body in bytes; larger requests get 413.
     warmup
-        Run the explorer once on a random sequence at startup, so the first real request
-        does not pay for one-time setup (a second or so on Basset).
+        Run the explorer once on a random sequence per model copy at startup, so the
+        first real request does not pay for one-time setup (a second or so on Basset),
+        and start a background thread that computes the views, the ROC/PR curves and the
+        compressed Plotly.js (:func:`precompute`).
     hosts
         The host names the app answers to (default: the loopback names only); any other
         ``Host`` gets 400, a POST from a page of any other origin 403.
@@ -192,17 +358,18 @@ def create_app(
     run = as_run(run)
     if not run.path.is_dir():
         raise InputError("run directory not found", path=run.path)
+    pool = WorkPool(workers, queue)
     explorer: Explorer | None = None
     model_error: str | None = None
     try:
-        explorer = Explorer(run, genome=genome)
+        # One copy of the model per worker: they compute side by side (pool.py).
+        explorer = Explorer(run, genome=genome, replicas=workers)
     except (InputError, ValueError, OSError) as err:
         model_error = str(err)
     if explorer is not None and warmup:
-        _warm(explorer)
+        _warm(explorer, pool.threads)
 
     hosts = hosts if hosts is not None else HostPolicy()
-    pool = WorkPool(workers, queue)
     app = FastAPI(title="motiflens", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.explorer = explorer
     app.state.run = run
@@ -211,10 +378,23 @@ def create_app(
     def share(value: Any) -> Any:
         return shareable(value, run)
 
+    views = ViewCache(run, share)
+    app.state.views = views
+    app.state.precomputed = threading.Event()
+    if warmup:
+        threading.Thread(
+            target=precompute, args=(app,), name="motiflens-precompute", daemon=True
+        ).start()
+    else:
+        app.state.precomputed.set()
+
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable) -> Response:
         refused = _guard_response(request, hosts, max_body)
         return refused if refused is not None else await call_next(request)
+
+    # Outside the guard; leaves the responses that are compressed already as they are.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, err: InputError) -> JSONResponse:
@@ -247,32 +427,32 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
-    def plotly_js() -> FileResponse:
-        return FileResponse(plotly_js_path(), media_type="text/javascript")
+    def plotly_js(request: Request) -> Response:
+        return _COMPRESSED.response(plotly_js_path(), request, "text/javascript")
 
     @app.get("/api/overview")
-    def overview() -> dict[str, Any]:
-        return share(data.overview(run))
+    def overview(request: Request) -> Response:
+        return views.response("overview", request)
 
     @app.get("/api/filters")
-    def filters() -> dict[str, Any]:
-        return share(data.filters_view(run))
+    def filters(request: Request) -> Response:
+        return views.response("filters", request)
 
     @app.get("/api/insertion")
-    def insertion() -> dict[str, Any]:
-        return share(data.insertion_view(run))
+    def insertion(request: Request) -> Response:
+        return views.response("insertion", request)
 
     @app.get("/api/motifs")
-    def motifs() -> dict[str, Any]:
-        return share(data.motif_page(run))
+    def motifs(request: Request) -> Response:
+        return views.response("motifs", request)
 
     @app.get("/api/optimize")
-    def optimize() -> dict[str, Any]:
-        return share(data.optimize_view(run))
+    def optimize(request: Request) -> Response:
+        return views.response("optimize", request)
 
     @app.get("/api/variants")
-    def variants() -> dict[str, Any]:
-        return share(data.variants_view(run))
+    def variants(request: Request) -> Response:
+        return views.response("variants", request)
 
     @app.get("/api/variant_ism", response_model=None)
     def variant_ism(name: str, target: str) -> dict[str, Any] | JSONResponse:
@@ -282,8 +462,8 @@ def create_app(
         return share(found)
 
     @app.get("/api/results")
-    def results() -> dict[str, Any]:
-        return share(stored.results_list(run))
+    def results(request: Request) -> Response:
+        return views.response("results", request)
 
     @app.get("/api/results/{result_id:path}", response_model=None)
     def result(
@@ -325,10 +505,10 @@ def create_app(
         return explorer
 
     @app.get("/api/curves")
-    async def curves() -> dict[str, Any]:
+    async def curves() -> Any:
         if explorer is None:
             return share({"missing": True, "message": f"no model: {model_error}"})
-        return share(await pool.run(explorer.curves))
+        return _json_response(share(await pool.run(explorer.curves)))
 
     @app.get("/api/test_sequences")
     def test_sequences(limit: int = 500) -> dict[str, Any]:
@@ -337,19 +517,22 @@ def create_app(
         return explorer.test_sequences(max(1, min(limit, 5000)))
 
     @app.post("/api/predict")
-    async def predict(request: Request) -> dict[str, Any]:
+    async def predict(request: Request) -> Response:
         body = await _read_json(request, max_body)
         ex = need_model()
         ex.check_request(body)
 
         def work() -> dict[str, Any]:
             seq = ex.resolve(body)
-            return {"name": seq.name, "note": seq.note, "predictions": ex.predict(seq)}
+            # NaN (a broken model) as null, as everywhere else
+            return data.json_safe(
+                {"name": seq.name, "note": seq.note, "predictions": ex.predict(seq)}
+            )
 
-        return await pool.run(work)
+        return _json_response(await pool.run(work))
 
     @app.post("/api/explain")
-    async def explain(request: Request) -> dict[str, Any]:
+    async def explain(request: Request) -> Response:
         body = await _read_json(request, max_body)
         ex = need_model()
         # Checked before the request queues for a worker: a wrong type is answered at once.
@@ -365,10 +548,10 @@ def create_app(
                 )
             return res
 
-        return await pool.run(work)
+        return _json_response(await pool.run(work))
 
     @app.post("/api/locus")
-    async def locus(request: Request) -> dict[str, Any]:
+    async def locus(request: Request) -> Response:
         body = await _read_json(request, max_body)
         ex = need_model()
         region = body.get("region")
@@ -391,7 +574,7 @@ def create_app(
             )
             return res
 
-        return await pool.run(work)
+        return _json_response(await pool.run(work))
 
     @app.get("/files/{path:path}", include_in_schema=False, response_model=None)
     def files(path: str) -> Response:
@@ -428,15 +611,49 @@ def _shared_text_file(run: Run, path: Path) -> Response | None:
     return Response(shareable_text(text, run), media_type=media)
 
 
-def _warm(explorer: Any) -> None:
-    """One explain call on a random sequence: JIT-like setup happens before users come."""
+def _warm(explorer: Any, threads: int) -> None:
+    """One explain call on a random sequence per model copy, with the torch threads of a
+    worker: first-call setup happens before users come."""
     rng = np.random.default_rng(0)
     length = explorer.length or 200
-    explorer.explain(explorer.from_text("".join(rng.choice(list("ACGT"), length))))
+    seq = explorer.from_text("".join(rng.choice(list("ACGT"), length)))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        # The copies are taken in turn (first in, first out), so each is warmed once.
+        for _ in range(getattr(explorer, "replicas", 1)):
+            explorer.explain(seq)
+    finally:
+        torch.set_num_threads(before)
+
+
+def precompute(app: FastAPI) -> None:
+    """What the first visitors would otherwise wait for: the run's views, the compressed
+    Plotly.js and the ROC/PR curves, in that order (the curves take longest: about 2 s a
+    5,000 test sequences of the demo model). Run in a background thread by
+    :func:`create_app` with ``warmup``; sets ``app.state.precomputed`` when done. Errors
+    are left to the requests that would meet them."""
+    began = time.perf_counter()
+    torch.set_num_threads(app.state.pool.threads)
+    try:
+        app.state.views.fill()
+        try:
+            _COMPRESSED.get(plotly_js_path())
+        except (InputError, OSError):
+            pass
+        explorer = app.state.explorer
+        if explorer is not None:
+            try:
+                explorer.curves()
+            except Exception:  # /api/curves reports it
+                pass
+    finally:
+        app.state.precompute_seconds = time.perf_counter() - began
+        app.state.precomputed.set()
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (port 0: any free one), for the server to listen on.
+    """A TCP socket bound to ``host:port`` (port 0: any free one) and listening.
 
     Bound before anything is announced, so that a port in use is said as such instead of
     after a URL that leads nowhere.
@@ -480,6 +697,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
                 hint="use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
             ) from None
         raise InputError(f"cannot listen on {host} port {port}: {err.strerror}") from None
+    # Listening already: a browser opened on the announced URL before the server loop
+    # runs waits in the backlog instead of being refused (uvicorn's backlog).
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 

@@ -19,6 +19,15 @@ does) and only its own bases are mutated and shown. A genome region ``chrom:star
 ``--genome`` FASTA as the ``L`` bp window centred on it (shifted to stay inside the
 chromosome), with the region itself shown, at genome positions.
 
+Concurrency
+-----------
+The web server runs requests in a few worker threads
+(:class:`~motiflens.dashboard.pool.WorkPool`). The explain functions switch a model's
+mode and ``requires_grad`` while they run, so no two threads may use one model at once:
+the explorer holds ``replicas`` copies of the model (one per worker) and each
+computation takes a free one for its model calls, so the workers compute side by side.
+The ROC/PR curves are computed once per dataset file and test-step setting and kept.
+
 Loci
 ----
 A region longer than the model's input (up to :data:`MAX_LOCUS` bp) is a *locus*:
@@ -31,10 +40,14 @@ the model window centred on it (kept inside the locus) for the usual explanation
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import queue
 import re
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +237,9 @@ class Explorer:
         Genome FASTA for ``chrom:start-end`` requests (optional).
     device
         Where to run the model (default CPU: the dashboard serves one sequence at a time).
+    replicas
+        Copies of the model, for that many computations at once (one per worker of the
+        server's pool; see the module docstring).
 
     Attributes
     ----------
@@ -240,16 +256,27 @@ class Explorer:
     """
 
     def __init__(
-        self, run: Run | str | Path, genome: str | Path | None = None, device: str = "cpu"
+        self,
+        run: Run | str | Path,
+        genome: str | Path | None = None,
+        device: str = "cpu",
+        replicas: int = 1,
     ) -> None:
+        if replicas < 1:
+            raise ValueError(f"replicas must be >= 1, not {replicas}")
         self.run = as_run(run)
         self.model = self.run.model(device)
+        # Free copies of the model; a computation takes one for its model calls.
+        self._free: queue.SimpleQueue[torch.nn.Module] = queue.SimpleQueue()
+        self._free.put(self.model)
+        for _ in range(replicas - 1):
+            self._free.put(copy.deepcopy(self.model))
+        self.replicas = replicas
         self.config = self.model.config
         self.labels = list(self.model.target_labels)
         # The input length the model was trained on, when fixed (None: any length).
         self.length: int | None = int(self.config.length) if self.config.length else None
         self.genome = Genome(genome) if genome is not None else None
-        self.lock = threading.Lock()
         self.thresholds = filter_thresholds(self.model)
         self.filter_names = _filter_names(self.run)
         self.motifs = _matched_motifs(self.run)
@@ -258,7 +285,18 @@ class Explorer:
         # The test-split predictions (curves, the report's top sequences) are made as the
         # run's own test step made its metrics, so the curves give metrics/test.tsv's AUROC.
         self.reverse_complement = tested_with_reverse_complement(self.run)
-        self._curves: dict[str, Any] | None = None
+        # (stamp, curves): one computation at a time, later callers wait for it.
+        self._curves: tuple[Any, dict[str, Any]] | None = None
+        self._curves_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def using_model(self) -> Iterator[torch.nn.Module]:
+        """A copy of the model no other thread uses until the block ends (waits for one)."""
+        model = self._free.get()
+        try:
+            yield model
+        finally:
+            self._free.put(model)
 
     # ----------------------------------------------------------------- inputs
 
@@ -433,8 +471,11 @@ class Explorer:
 
     def predict(self, seq: SequenceInput) -> list[dict[str, Any]]:
         """Prediction (and logit) of every target."""
-        with self.lock:
-            logits = predict_array(self.model, seq.x)[0]
+        with self.using_model() as model:
+            logits = predict_array(model, seq.x)[0]
+        return self._predictions(logits)
+
+    def _predictions(self, logits: np.ndarray) -> list[dict[str, Any]]:
         preds = predict_transform(self.config.task, torch.from_numpy(logits)).numpy()
         return [
             {"target": t, "index": i, "prediction": float(p), "logit": float(g)}
@@ -447,18 +488,20 @@ class Explorer:
         The target defaults to the one with the highest prediction.
         """
         began = time.perf_counter()
-        predictions = self.predict(seq)
-        best = int(np.argmax([p["prediction"] for p in predictions]))
-        t = self.target_index(target, default=best)
+        # A bad target is refused before any model work.
+        t = None if target is None or target == "" else self.target_index(target)
         window = (seq.start, seq.end)
-        with self.lock:
+        with self.using_model() as model:
+            predictions = self._predictions(predict_array(model, seq.x)[0])
+            if t is None:
+                t = int(np.argmax([p["prediction"] for p in predictions]))
             with warnings.catch_warnings():
                 # RNNs take the naive path; the page says which path ran, once is enough.
                 warnings.filterwarnings("ignore", message="ISM: using naive")
-                ism = saturation_mutagenesis(self.model, seq.x, window=window, targets=[t])
-            attr = self._attribution(seq, t)
-            temporal = self._temporal(seq, t)
-            matches = self._filter_matches(seq)
+                ism = saturation_mutagenesis(model, seq.x, window=window, targets=[t])
+            attr = self._attribution(model, seq, t)
+            temporal = self._temporal(model, seq, t)
+            matches = self._filter_matches(model, seq)
         matches += self._motif_matches(seq)
         matches += self._motif_matches(seq, self.patterns, "modisco")
         delta = ism.delta[0, :, :, 0]
@@ -488,22 +531,24 @@ class Explorer:
         out["seconds"] = round(time.perf_counter() - began, 4)
         return json_safe(out)
 
-    def _attribution(self, seq: SequenceInput, t: int) -> np.ndarray:
+    def _attribution(self, model: torch.nn.Module, seq: SequenceInput, t: int) -> np.ndarray:
         """Gradient x input ``(4, L)`` of target ``t``."""
-        attr = attribute(self.model, seq.x, targets=[t], method="gradient_x_input")
+        attr = attribute(model, seq.x, targets=[t], method="gradient_x_input")
         return attr.attributions[0, :, :, 0]
 
-    def _temporal(self, seq: SequenceInput, t: int) -> dict[str, Any] | None:
+    def _temporal(
+        self, model: torch.nn.Module, seq: SequenceInput, t: int
+    ) -> dict[str, Any] | None:
         if not self.is_rnn:
             return None
-        scores = temporal_scores(self.model, seq.x, targets=[t])
+        scores = temporal_scores(model, seq.x, targets=[t])
         sl = slice(seq.start, seq.end)
         return {
             "forward": _round(scores.forward[0, sl, 0]),
             "backward": _round(scores.backward[0, sl, 0]),
         }
 
-    def _filter_matches(self, seq: SequenceInput) -> list[dict[str, Any]]:
+    def _filter_matches(self, model: torch.nn.Module, seq: SequenceInput) -> list[dict[str, Any]]:
         """First-layer filters whose activation passes their threshold, strongest first.
 
         A filter fires at most once per stretch of its own width (the strongest position
@@ -511,7 +556,6 @@ class Explorer:
         """
         if self.thresholds is None:
             return []
-        model = self.model
         width = int(model.conv1.weight.shape[-1])
         pad = int(model.conv1_padding[0])
         with torch.inference_mode():
@@ -652,8 +696,8 @@ class Explorer:
         onehot = region_onehot(self.genome, chrom, start, end)
         stride = max(1, window // 2)
         starts = window_starts(n, window, stride)
-        with self.lock:
-            preds = predict_windows(self.model, onehot, starts)
+        with self.using_model() as model:
+            preds = predict_windows(model, onehot, starts)
         track = per_base(starts, window, preds, n)
         if indices is None:
             peaks = track.max(axis=0)
@@ -711,10 +755,11 @@ class Explorer:
             n = min(limit, h5["test_in"].shape[0])
             for lo in range(0, n, 1024):
                 x = to_float_onehot(h5["test_in"][lo : min(lo + 1024, n)])
-                with self.lock:
+                # One chunk at a time: explain requests take their turns in between.
+                with self.using_model() as model:
                     preds.append(
                         predict_array(
-                            self.model,
+                            model,
                             x,
                             reverse_complement=self.reverse_complement,
                             transform=self.config.task,
@@ -724,9 +769,23 @@ class Explorer:
         return np.concatenate(preds), np.concatenate(ys)
 
     def curves(self) -> dict[str, Any]:
-        """ROC and PR curves per target on the test split (computed once, then cached)."""
-        if self._curves is not None:
-            return self._curves
+        """ROC and PR curves per target on the test split.
+
+        Computed once and kept while the dataset file (its size and modification time)
+        and the test step's strand setting stay the same; a caller arriving during the
+        computation waits for it instead of starting another.
+        """
+        with self._curves_lock:
+            stamp = (_file_stamp(self.dataset), tested_with_reverse_complement(self.run))
+            if self._curves is not None and self._curves[0] == stamp:
+                return self._curves[1]
+            self.reverse_complement = stamp[1]
+            curves = self._compute_curves()
+            if not curves.get("missing"):
+                self._curves = (stamp, curves)
+            return curves
+
+    def _compute_curves(self) -> dict[str, Any]:
         if self.dataset is None:
             return {
                 "missing": True,
@@ -741,8 +800,16 @@ class Explorer:
             return {"missing": True, "message": f"no curves: {err}"}
         curves = thinned_curves(ys, preds, self.labels)
         curves["reverse_complement"] = self.reverse_complement
-        self._curves = json_safe(curves)
-        return self._curves
+        return json_safe(curves)
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of a file, ``None`` when there is none: changes when it does."""
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_size, stat.st_mtime_ns)
 
 
 def tested_with_reverse_complement(run: Run) -> bool:

@@ -161,18 +161,22 @@ def _report_data(
 
 
 def render_report(report: dict[str, Any]) -> str:
-    """The report page: ``index.html`` with its scripts, styles and ``report`` inlined."""
+    """The report page: ``index.html`` with its scripts, styles and ``report`` inlined.
+
+    The served page preloads Plotly.js and runs it after its first view; the report has
+    no server to fetch it from, so Plotly is inlined before the page's own scripts.
+    """
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     pieces = {
+        '<link rel="preload" href="vendor/plotly.min.js" as="script">': "",
         '<link rel="stylesheet" href="static/style.css">': "<style>\n"
         + (STATIC_DIR / "style.css").read_text(encoding="utf-8")
         + "\n</style>",
-        '<script src="vendor/plotly.min.js"></script>': _inline_script(
-            plotly_js_path().read_text(encoding="utf-8")
-        ),
         '<script src="static/logo.js"></script>': _inline_script(
-            (STATIC_DIR / "logo.js").read_text(encoding="utf-8")
-        ),
+            plotly_js_path().read_text(encoding="utf-8")
+        )
+        + "\n"
+        + _inline_script((STATIC_DIR / "logo.js").read_text(encoding="utf-8")),
         '<script src="static/results.js"></script>': _inline_script(
             (STATIC_DIR / "results.js").read_text(encoding="utf-8")
         ),

@@ -8,10 +8,20 @@ For a plain conv stack (Basset, DeMo CNN) it goes further: nullifying filter ``f
 changes layer 2's input in one channel, so layer 2's pre-activation changes by a
 one-channel convolution (conv and eval-mode batch norm are affine), and only layers 3 and
 up run per filter.
+
+For a CNN-RNN (a recurrent model whose LSTM reads the first block's output) the first
+LSTM layer's input projection ``W_ih x_t + b`` is linear in the filters' channels, so
+nullifying filter ``f`` adds ``W_ih[:, f] (c_f - x_{f,t})`` to it, where ``c_f`` is what
+the block's pooling makes of the constant ``m_f`` (``m_f`` itself for a max-pool). The
+shared projection is computed once per batch and only the recurrence runs per filter,
+many filters x sequences side by side, in a loop written for it: 5-7.5x faster than
+rerunning the network after layer 1 per filter on 2 busy CPU cores (default CNN-RNN at
+101 bp, ``bench/influence.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +32,7 @@ from torch import nn
 from motiflens.errors import InputError
 from motiflens.explain.filter_activations import filter_means, first_conv_model
 from motiflens.explain.inputs import SequenceInput, as_onehot
-from motiflens.models.layers import ConvBlock, FirstConvModel
+from motiflens.models.layers import ConvBlock, FirstConvModel, LSTMReadout
 from motiflens.models.registry import prepared_model
 from motiflens.progress import tqdm
 
@@ -30,6 +40,12 @@ __all__ = ["FilterInfluence", "filter_influence", "naive_filter_influence"]
 
 # Activations held at once while nullifying: (filters in a chunk) x (batch) x layer size.
 _CHUNK_ELEMENTS = 1 << 24
+# Sequence x filter rows run side by side through the recurrence: wide enough that the
+# ~10 small operations per time step cost little next to their work, narrow enough that
+# a step's gates (2 directions x 4 x hidden x rows floats, 2 MB at 2048) stay in cache.
+# 512 to 4096 rows ran within 10% of each other, 16384 ~30% slower (default CNN-RNN,
+# 101 bp, one thread on 2 loaded cores).
+_RECURRENT_ROWS = 2048
 
 
 @dataclass(frozen=True)
@@ -46,8 +62,9 @@ class FilterInfluence:
         ``(F,)`` increase in the loss (summed over targets) per sequence, or None without
         labels.
     method
-        ``"fast"`` (layer 2 updated by a one-channel convolution) or ``"rest"`` (the network
-        after layer 1 rerun per filter).
+        ``"fast"`` (layer 2 updated by a one-channel convolution), ``"recurrent"`` (the
+        LSTM's input projection shared, its recurrence run per filter) or ``"rest"`` (the
+        network after layer 1 rerun per filter).
     """
 
     targets: np.ndarray
@@ -137,6 +154,203 @@ class _Nullifier:
         return self.model.forward_from_block(2, h2).view(G, B, -1)
 
 
+# ------------------------------------------------------------------------ CNN-RNN path
+
+
+def _recurrent_path_ok(model: FirstConvModel) -> bool:
+    """True when the model is first block -> :class:`LSTMReadout` -> head, structurally.
+
+    The first block's pooling and dropout must act channel by channel (so a nullified
+    channel stays one channel), the readout's LSTMs must be plain one-directional
+    ``nn.LSTM`` stacks. :func:`_features_are_first_block` checks the wiring on data.
+    """
+    block = model.first_block
+    if not getattr(model, "is_recurrent", False) or not isinstance(block, ConvBlock):
+        return False
+    if type(block.pool) not in (nn.MaxPool1d, nn.Identity):
+        return False
+    if type(block.drop) not in (nn.Dropout, nn.Identity):
+        return False
+    try:
+        readout = model.recurrent_parts().readout
+    except NotImplementedError:
+        return False
+    if not isinstance(readout, LSTMReadout) or type(readout.drop) not in (nn.Dropout, nn.Identity):
+        return False
+    stacks = [readout.fwd] if readout.bwd is None else [readout.fwd, readout.bwd]
+    return all(
+        type(lstm) is nn.LSTM
+        and lstm.batch_first
+        and not lstm.bidirectional
+        and not lstm.proj_size
+        and lstm.num_layers == stacks[0].num_layers
+        and lstm.hidden_size == stacks[0].hidden_size
+        for lstm in stacks
+    )
+
+
+def _features_are_first_block(model: FirstConvModel, x: torch.Tensor) -> bool:
+    """The readout reads the first block's output: ``features(x) == reduce(activation)``."""
+    features = model.recurrent_parts().features(x)
+    h1 = model.first_block.reduce(model.first_activation(x))
+    return features.shape == h1.shape and bool(torch.allclose(features, h1, rtol=1e-5, atol=1e-6))
+
+
+def _gates_ifog(w: torch.Tensor) -> torch.Tensor:
+    """PyTorch's gate rows i, f, g, o reordered to i, f, o, g: one sigmoid covers 3 of 4."""
+    i, f, g, o = w.chunk(4, dim=0)
+    return torch.cat([i, f, o, g])
+
+
+@dataclass(frozen=True)
+class _LSTMLayer:
+    """One layer of every direction's LSTM, stacked: direction is the leading axis."""
+
+    w_ih: torch.Tensor  # (D, 4H, n_in), gates i, f, o, g
+    w_hh: torch.Tensor  # (D, 4H, H)
+    bias: torch.Tensor  # (D, 4H, 1): bias_ih + bias_hh
+
+
+def _lstm_layers(readout: LSTMReadout) -> list[_LSTMLayer]:
+    stacks = [readout.fwd] if readout.bwd is None else [readout.fwd, readout.bwd]
+    layers = []
+    for k in range(stacks[0].num_layers):
+        w_ih, w_hh, bias = [], [], []
+        for lstm in stacks:
+            w_ih.append(_gates_ifog(getattr(lstm, f"weight_ih_l{k}")))
+            w_hh.append(_gates_ifog(getattr(lstm, f"weight_hh_l{k}")))
+            b = torch.zeros_like(w_hh[-1][:, 0])
+            if lstm.bias:
+                b = getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")
+                b = _gates_ifog(b)
+            bias.append(b)
+        layers.append(
+            _LSTMLayer(
+                torch.stack(w_ih), torch.stack(w_hh).contiguous(), torch.stack(bias)[..., None]
+            )
+        )
+    return layers
+
+
+def _recurrence(
+    fill: Callable[[int, torch.Tensor], None],
+    w_hh: torch.Tensor,
+    length: int,
+    rows: int,
+    pool: str | None,
+) -> torch.Tensor:
+    """One LSTM layer over ``rows`` sequences of every direction at once, ``nn.LSTM``'s cell.
+
+    ``fill(t, gates)`` writes step ``t``'s input part of the gates (``(D, 4H, rows)``,
+    i, f, o, g) into ``gates``. Everything is laid out ``(D, units, rows)`` so that each
+    gate is one contiguous block and the hidden-to-hidden product has the rows as its
+    wide side. Returns the outputs ``(D, length, H, rows)`` (``pool=None``) or their
+    time-mean or time-max ``(D, H, rows)``.
+    """
+    d, four_h, hidden = w_hh.shape
+    gates = w_hh.new_empty(d, four_h, rows)
+    sig, g = gates[:, : 3 * hidden], gates[:, 3 * hidden :]
+    i, f, o = gates[:, :hidden], gates[:, hidden : 2 * hidden], gates[:, 2 * hidden : 3 * hidden]
+    h = w_hh.new_zeros(d, hidden, rows)
+    c = torch.zeros_like(h)
+    tanh_c = torch.empty_like(h)
+    outputs = w_hh.new_empty(d, length, hidden, rows) if pool is None else None
+    total = torch.full_like(h, -torch.inf) if pool == "max" else torch.zeros_like(h)
+    for t in range(length):
+        fill(t, gates)
+        gates.baddbmm_(w_hh, h)
+        sig.sigmoid_()
+        g.tanh_()
+        c.mul_(f).addcmul_(i, g)
+        torch.tanh(c, out=tanh_c)
+        if outputs is not None:
+            h = outputs[:, t]
+        torch.mul(tanh_c, o, out=h)
+        if pool == "max":
+            torch.maximum(total, h, out=total)
+        elif pool == "mean":
+            total += h
+    if outputs is not None:
+        return outputs
+    return total / length if pool == "mean" else total
+
+
+class _RecurrentNullifier:
+    """Logits of a batch with each of a chunk of filters nullified, for a CNN-RNN.
+
+    The first block feeds the LSTMs directly, so its nullified channel ``f`` enters the
+    first LSTM layer only through ``W_ih[:, f]``: the shared input projection plus
+    ``W_ih[:, f] (c_f - x_{f,t})``. The nullified channel after the block's pooling and
+    dropout, ``c_f``, is the block's own ``reduce`` of the constant mean (a max-pool of a
+    constant is that constant; dropout is off in eval mode).
+    """
+
+    def __init__(self, model: FirstConvModel, means: torch.Tensor) -> None:
+        parts = model.recurrent_parts()
+        self.model = model
+        self.means = means
+        self.head = parts.head
+        self.pool = parts.readout.pool
+        self.bidirectional = parts.readout.bwd is not None
+        self.layers = _lstm_layers(parts.readout)
+
+    def _both_ways(self, t: torch.Tensor) -> torch.Tensor:
+        """``(D, ...)``: ``t`` and, for the backward LSTM, ``t`` reversed in time (last axis)."""
+        return torch.stack([t, t.flip(-1)]) if self.bidirectional else t[None]
+
+    def base(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        a = self.model.first_activation(x)
+        h1 = self.model.first_block.reduce(a)  # (B, F, L)
+        constant = self.means[None, :, None].expand(1, -1, a.shape[-1]).contiguous()
+        first = self.layers[0]
+        # Shared first-layer input projection, (D, L, 4H, B): step t is one contiguous block.
+        proj = torch.einsum("dkf,dbfl->dlkb", first.w_ih, self._both_ways(h1))
+        return {
+            "h1": h1,
+            "nullified": self.model.first_block.reduce(constant)[0],  # (F, L)
+            "proj": (proj + first.bias[:, None]).contiguous(),
+            "logits": self.model.forward_from_first_activation(a),
+        }
+
+    def chunk_size(self, state: dict[str, torch.Tensor]) -> int:
+        batch, _, length = state["h1"].shape
+        d, hidden = state["proj"].shape[0], self.layers[0].w_hh.shape[-1]
+        # Floats per row: the channel change, the gates and states, and (stacked LSTMs)
+        # the outputs of the layer below.
+        per_row = d * (length + 8 * hidden + (length * hidden if len(self.layers) > 1 else 0))
+        rows = min(_RECURRENT_ROWS, _CHUNK_ELEMENTS // per_row)
+        return max(1, rows // batch)
+
+    def nullified(self, state: dict[str, torch.Tensor], filters: list[int]) -> torch.Tensor:
+        """``(G, B, T)`` logits with filter ``filters[g]`` nullified."""
+        h1, proj = state["h1"], state["proj"]
+        batch, _, length = h1.shape
+        n_filters, rows = len(filters), len(filters) * len(h1)
+        idx = torch.as_tensor(filters, device=h1.device)
+        change = state["nullified"][idx][:, None, :] - h1[:, idx, :].transpose(0, 1)  # (G, B, L)
+        change = self._both_ways(change).permute(0, 3, 1, 2).contiguous()  # (D, L, G, B)
+        w_f = self.layers[0].w_ih[:, :, idx, None]  # (D, 4H, G, 1)
+        d = proj.shape[0]
+
+        def first_input(t: int, gates: torch.Tensor) -> None:
+            view = gates.view(d, -1, n_filters, batch)
+            torch.addcmul(proj[:, t, :, None, :], change[:, t, None], w_f, out=view)
+
+        pool = self.pool if len(self.layers) == 1 else None
+        out = _recurrence(first_input, self.layers[0].w_hh, length, rows, pool)
+        for k, layer in enumerate(self.layers[1:], start=2):
+            below = out  # (D, L, H, rows); no dropout between layers in eval mode
+
+            def upper_input(t: int, gates: torch.Tensor, w=layer, x=below) -> None:
+                torch.baddbmm(w.bias, w.w_ih, x[:, t], out=gates)
+
+            pool = self.pool if k == len(self.layers) else None
+            out = _recurrence(upper_input, layer.w_hh, length, rows, pool)
+        # (D, H, G, B) -> (G*B, D*H): the forward units first, as LSTMReadout concatenates.
+        pooled = out.view(d, -1, n_filters, batch).permute(2, 3, 0, 1).reshape(rows, -1)
+        return self.head(pooled).view(n_filters, batch, -1)
+
+
 def _per_sequence_loss(task: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Loss summed over targets, one value per sequence (broadcasts over leading dims)."""
     if task == "binary":
@@ -178,7 +392,9 @@ def filter_influence(
     filters
         Filters to nullify (default all); rows of the result follow this order.
     method
-        ``"fast"``, ``"rest"`` or ``"auto"`` (fast for plain conv stacks).
+        ``"fast"``, ``"recurrent"``, ``"rest"`` or ``"auto"``: fast for plain conv stacks,
+        recurrent for a CNN-RNN (a first conv block feeding an :class:`LSTMReadout`), the
+        rest of the network rerun per filter otherwise.
     batch_size
         Sequences per pass.
     device
@@ -198,15 +414,28 @@ def filter_influence(
         raise InputError(f"filter indices must lie in 0..{n_filters - 1}")
     if means is None:
         means = filter_means(model, X, batch_size=batch_size, device=device)
-    if method == "auto":
-        method = "fast" if _fast_path_ok(model) else "rest"
+    if method not in ("auto", "fast", "recurrent", "rest"):
+        raise ValueError(f"unknown method {method!r}: use auto, fast, recurrent or rest")
     if method == "fast" and not _fast_path_ok(model):
         raise ValueError(f"{type(model).__name__}: the fast path needs a plain conv stack")
+    if method == "recurrent" and not _recurrent_path_ok(model):
+        raise ValueError(f"{type(model).__name__}: the recurrent path needs a CNN-RNN")
     task = model.config.task
     n = len(X)
-    with torch.no_grad(), prepared_model(model, device) as dev:
-        nullifier = _Nullifier(
-            model, torch.as_tensor(means, dtype=torch.float32, device=dev), method
+    # Inference mode inside: prepared_model moves the weights (and back) outside it.
+    with prepared_model(model, device) as dev, torch.inference_mode():
+        if method == "auto":
+            method = "fast" if _fast_path_ok(model) else "rest"
+            if method == "rest" and _recurrent_path_ok(model) and n:
+                # The structure fits; check on a few sequences that the LSTM reads the
+                # first block's output (and nothing made from it) before relying on it.
+                probe = torch.as_tensor(X[: min(n, 4)], device=dev)
+                method = "recurrent" if _features_are_first_block(model, probe) else "rest"
+        means_t = torch.as_tensor(means, dtype=torch.float32, device=dev)
+        nullifier = (
+            _RecurrentNullifier(model, means_t)
+            if method == "recurrent"
+            else _Nullifier(model, means_t, method)
         )
         T = model.config.n_targets
         sum_orig = torch.zeros(T, dtype=torch.float64, device=dev)

@@ -8,12 +8,15 @@ over the four bases, ``gain = max - reference``.
 
 This module is the public API (arrays in, :class:`ISMResult` out). The exact fast path
 (:mod:`motiflens.explain.fast_ism`) pushes the mutants through only the windows of each
-layer they change; on Basset at 600 bp it does 15 GFLOP per sequence where the naive
+layer they change; on Basset at 600 bp it does 14 GFLOP per sequence where the naive
 computation does 537 (``bench/ism.py``). It takes any model that lists its layers
 (:meth:`~motiflens.models.SequenceModel.ism_layers`: Basset, the DeMo CNN) and any
-``nn.Sequential`` of the layers :mod:`motiflens.explain.ism_plan` knows; anything else
-(the RNNs, residual connections, unknown layers) runs the naive computation, with a
-one-line warning. The fast path checks itself against the model before it is used
+``nn.Sequential`` of the layers :mod:`motiflens.explain.ism_plan` knows. Recurrent
+models (the DeMo RNN and CNN-RNN) take an exact path of their own
+(:mod:`motiflens.explain.ism_recurrent`): each LSTM direction reruns only from the first
+step a mutant changes, from the reference's cached states. Anything else (residual
+connections, unknown layers) runs the naive computation, with a one-line warning. The
+fast path checks itself against the model before it is used
 (:mod:`motiflens.explain.ism_engine`). Writing results to files is
 :mod:`motiflens.steps.ism_files`' job.
 
@@ -46,6 +49,7 @@ from motiflens.errors import InputError
 from motiflens.explain.inputs import TargetSelection, as_onehot, model_targets
 from motiflens.explain.ism_engine import choose_engine, run_chunk
 from motiflens.explain.ism_plan import Plan
+from motiflens.explain.ism_recurrent import RecurrentPlan
 from motiflens.models.registry import pick_device, prepared_model
 from motiflens.progress import tqdm
 
@@ -243,7 +247,7 @@ def ism_chunks(
             targets=t_idx,
         )
         return
-    engine: tuple[str, Plan | None] | None = None
+    engine: tuple[str, Plan | RecurrentPlan | None] | None = None
     for start in tqdm(range(0, n, sequences_per_chunk), desc="ISM", disable=not verbose):
         x = _as_tensor(X[start : start + sequences_per_chunk])
         # Eval mode and inference mode only while a chunk is computed, not across the yield.

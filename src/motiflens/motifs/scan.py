@@ -82,7 +82,10 @@ def scan_motifs(
         raise InputError(f"the p-value threshold must be in (0, 1], got {p}", hint="e.g. 1e-4")
     if isinstance(X, str) or (len(X) and isinstance(X[0], str)):
         X = one_hot([X] if isinstance(X, str) else list(X))
-    X = np.asarray(X, dtype=np.float32)
+    # C-contiguous, as for the PWMs below: numba compiles (and caches) FIMO's kernels per
+    # array layout, so one layout whatever the caller passes means one compilation, which
+    # `python -m motiflens.motifs.warmup` does at install time.
+    X = np.ascontiguousarray(X, dtype=np.float32)
     n, _, length = X.shape
     names = [str(i) for i in range(n)] if names is None else list(names)
     offsets = np.zeros(n, np.int64) if offsets is None else np.asarray(offsets, np.int64)
@@ -95,7 +98,7 @@ def scan_motifs(
     from memelite.fimo import fimo
 
     # keys by position: two database motifs may share an id
-    pwms = {str(k): np.asarray(m.probs, dtype=np.float64) for k, m in enumerate(motifs)}
+    pwms = {str(k): np.ascontiguousarray(m.probs, dtype=np.float64) for k, m in enumerate(motifs)}
     found = [h for h in fimo(pwms, X, threshold=p) if len(h)]
     if not found:
         return pd.DataFrame({c: [] for c in HIT_COLUMNS})

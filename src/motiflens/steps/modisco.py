@@ -44,7 +44,7 @@ from motiflens.motifs.databases import load_database
 from motiflens.motifs.meme import read_meme, write_meme
 from motiflens.motifs.pwm import Motif, trim
 from motiflens.motifs.scan import motif_hits_bed, scan_motifs
-from motiflens.plots.motifs import motif_logo, save_png
+from motiflens.plots.motifs import LogoWriter
 from motiflens.runs import Run, as_run, holding_run
 from motiflens.sequence.bed_write import write_bed
 from motiflens.sequence.onehot import decode
@@ -478,10 +478,9 @@ def modisco(
             written.append(_tsv(recovery, stage / "recovery.tsv"))
         if logos and figures:
             (stage / "logos").mkdir()
+            writer = LogoWriter()
             for stem, probs in figures:
-                written.append(
-                    save_png(motif_logo(probs, title=stem), stage / "logos" / f"{stem}.png")
-                )
+                written.append(writer.save(probs, stage / "logos" / f"{stem}.png", title=stem))
         files = [folder / p.relative_to(stage) for p in written]
     run.record_step(
         "modisco",

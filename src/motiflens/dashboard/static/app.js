@@ -3,6 +3,14 @@
 // reads the same structures from window.MOTIFLENS_REPORT, inlined in the file.
 // Every string that comes from data or the user goes in through textContent, never as
 // HTML.
+//
+// Speed: the first view is drawn before Plotly.js is loaded. Plotly (4.8 MB) takes the
+// browser's main thread for a second or more to evaluate, so the page only preloads it
+// (index.html) and runs it once the first view is on screen; plots asked for before then
+// are drawn as soon as it has run (withPlotly). When the first view is usable the page
+// sets document.body.dataset.ready = "1" (and dataset.plotly = "1" once Plotly has run):
+// the tests and bench/dashboard.py wait for these. The report inlines Plotly, so there
+// it is there from the start.
 "use strict";
 
 const REPORT = window.MOTIFLENS_REPORT || null;
@@ -84,6 +92,32 @@ function errorBox(err, id) {
   return el("div", { class: "error", id: id || null, text: String(err.message || err) });
 }
 
+// Plotly, loaded once: a promise of window.Plotly. loadPlotly() starts the load;
+// withPlotly(fn) runs fn(Plotly) once it is there (calls keep their order).
+let plotlyPromise = null;
+let plotlyWanted = null;
+const plotlyReady = new Promise((resolve) => (plotlyWanted = resolve));
+
+function loadPlotly() {
+  if (plotlyPromise) return plotlyPromise;
+  plotlyPromise = window.Plotly
+    ? Promise.resolve(window.Plotly)
+    : new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = "vendor/plotly.min.js";
+        script.addEventListener("load", () => resolve(window.Plotly));
+        script.addEventListener("error", () => reject(new Error("Plotly.js could not be loaded (vendor/plotly.min.js)")));
+        document.head.appendChild(script);
+      });
+  plotlyPromise.then(() => (document.body.dataset.plotly = "1")).catch(() => {});
+  plotlyWanted(plotlyPromise);
+  return plotlyPromise;
+}
+
+function withPlotly(fn) {
+  return plotlyReady.then(fn);
+}
+
 function plot(div, traces, layout, config) {
   const base = {
     margin: { l: 60, r: 20, t: 30, b: 40 },
@@ -91,7 +125,7 @@ function plot(div, traces, layout, config) {
     paper_bgcolor: "#fff",
     plot_bgcolor: "#fff",
   };
-  return Plotly.newPlot(div, traces, Object.assign(base, layout), Object.assign({ displaylogo: false, responsive: true }, config || {}));
+  return withPlotly((P) => P.newPlot(div, traces, Object.assign(base, layout), Object.assign({ displaylogo: false, responsive: true }, config || {})));
 }
 
 function safeName(name) {
@@ -309,16 +343,18 @@ async function renderOverview(sec) {
   const curveNote = el("p", { class: "note", id: "curve-note", text: "computing the curves on the test split…" });
   const holder = el("div", { class: "grid2" }, rocDiv, prDiv);
   sec.append(curveNote, holder);
-  try {
-    curves = await getJSON("curves");
-  } catch (err) {
-    holder.replaceWith(errorBox(err));
-    return;
-  }
-  const rc = curves.reverse_complement ? "; forward and reverse-complement predictions averaged, as the test step did" : "";
-  curveNote.textContent = curves.missing ? "" : `${curves.n.toLocaleString()} test sequences${curves.n >= 5000 ? " (the first 5,000)" : ""}${rc}`;
-  if (curves.missing) holder.replaceWith(missingBox(curves, "ROC/PR curves"));
-  else redraw();
+  // Not awaited: the view is usable before the curves come (the server may still be
+  // computing them).
+  getJSON("curves").then(
+    (got) => {
+      curves = got;
+      const rc = curves.reverse_complement ? "; forward and reverse-complement predictions averaged, as the test step did" : "";
+      curveNote.textContent = curves.missing ? "" : `${curves.n.toLocaleString()} test sequences${curves.n >= 5000 ? " (the first 5,000)" : ""}${rc}`;
+      if (curves.missing) holder.replaceWith(missingBox(curves, "ROC/PR curves"));
+      else redraw();
+    },
+    (err) => holder.replaceWith(errorBox(err)),
+  );
 }
 
 // ------------------------------------------------------------------ filters
@@ -643,8 +679,9 @@ function drawPredictions(div, res, onPick) {
     marker: { color: preds.map((p) => (p.target === res.target ? "#D62839" : "#255C99")) },
     hovertemplate: "%{x}: %{y:.3f}<extra>click to explain</extra>",
   };
-  plot(div, [trace], { height: 260, title: { text: "Prediction per target (click a bar to explain that target)", font: { size: 13 } }, xaxis: { type: "category", automargin: true }, yaxis: { title: { text: "prediction" } } });
-  if (onPick) div.on("plotly_click", (ev) => onPick(ev.points[0].x));
+  return plot(div, [trace], { height: 260, title: { text: "Prediction per target (click a bar to explain that target)", font: { size: 13 } }, xaxis: { type: "category", automargin: true }, yaxis: { title: { text: "prediction" } } }).then(() => {
+    if (onPick) div.on("plotly_click", (ev) => onPick(ev.points[0].x));
+  });
 }
 
 function explainOutput(sec) {
@@ -692,12 +729,12 @@ function drawLocus(div, res, onClick) {
 function markWindow(div, res, first, last) {
   const keep = (div.layout.shapes || []).filter((s) => s.name !== "window");
   keep.push({ name: "window", type: "rect", xref: "x", yref: "paper", x0: first - 0.5, x1: last + 0.5, y0: 0, y1: 1, fillcolor: "rgba(214,40,57,0.12)", line: { width: 0 }, layer: "below" });
-  Plotly.relayout(div, { shapes: keep });
+  withPlotly((P) => P.relayout(div, { shapes: keep }));
 }
 
 function hideLocus(out) {
   if (out.locusDiv.hidden) return;
-  Plotly.purge(out.locusDiv);
+  withPlotly((P) => P.purge(out.locusDiv));
   out.locusDiv.hidden = true;
   out.locusStatus.hidden = true;
 }
@@ -784,8 +821,10 @@ async function renderExplorer(sec) {
     const nv = (res.variants || []).length;
     out.locusStatus.textContent = `${res.name}: ${res.length.toLocaleString()} bp in ${res.window_starts.length} windows of ${res.window} bp (stride ${res.stride})${nv ? ` · ${nv} scored variant${nv === 1 ? "" : "s"}` : ""} · ${res.seconds.toFixed(2)} s on the server`;
     out.status.textContent = "click the track to explain the window around a position";
-    Plotly.purge(out.predDiv);
-    Plotly.purge(out.ismDiv);
+    withPlotly((P) => {
+      P.purge(out.predDiv);
+      P.purge(out.ismDiv);
+    });
     await drawLocus(out.locusDiv, res, explainAt);
   };
   const run = async () => {
@@ -1099,5 +1138,10 @@ document.addEventListener("DOMContentLoaded", () => {
     // the run name in the header comes with the overview
     getJSON("overview").then((ov) => (document.getElementById("run-name").textContent = ov.run_dir)).catch(() => {});
   }
-  show(first);
+  show(first).then(() => {
+    // The first view is in the DOM (its plots wait for Plotly): usable. Plotly runs once
+    // that view is on screen (after the next frame), not before.
+    document.body.dataset.ready = "1";
+    requestAnimationFrame(() => setTimeout(loadPlotly, 0));
+  });
 });
