@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import warnings
+import weakref
 import zlib
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from motiflens.explain.inputs import (
     model_targets,
     target_names,
 )
-from motiflens.explain.ism_plan import Plan, plan_model
+from motiflens.explain.ism_plan import Plan, model_state, plan_model
 from motiflens.explain.saliency import shuffled_references
 from motiflens.explain.window_edit import WindowEdit, check_window_edit
 from motiflens.models.registry import predict_transform, prepared_model
@@ -57,6 +58,10 @@ GROUP_BYTES = 256 * 2**20
 #: demo model); motifs whose instances are drawn together, batched by window.
 FAST_EDITS = 512
 BLOCK_MOTIFS = 64
+#: Per model, the fast path's engine (plan, device, group, outputs) after its check
+#: passed, with the model's state then and the widest motif checked: a later call on
+#: the unchanged model skips the check and reuses the plan's DFT forms.
+_CHECKED: weakref.WeakKeyDictionary[nn.Module, tuple[Any, int, Any]] = weakref.WeakKeyDictionary()
 
 
 def insertion_backgrounds(
@@ -283,9 +288,16 @@ def _draws(motif: Motif, starts: list[int], n: int, seed: int) -> list[np.ndarra
 def _fast_engine(
     model: nn.Module, x: np.ndarray, widest: int, method: str, device: str | torch.device | None
 ) -> tuple[Plan, torch.device, int, int] | None:
-    """``(plan, device, backgrounds per group, outputs)`` of the fast path, or None."""
-    plan = plan_model(model)
+    """``(plan, device, backgrounds per group, outputs)`` of the fast path, or None.
+
+    A plan that passed its check is kept with the model's state (:data:`_CHECKED`).
+    """
     with prepared_model(model, device) as dev, torch.inference_mode():
+        state = model_state(model, dev)
+        known = _CHECKED.get(model)
+        if known is not None and known[0] == state and known[1] >= widest:
+            return known[2]
+        plan = plan_model(model)
         x0 = torch.as_tensor(x[:1], device=dev)
         reason = plan if isinstance(plan, str) else check_window_edit(model, plan, x0, widest)
         if reason is None:
@@ -294,15 +306,17 @@ def _fast_engine(
             # What a background's reference pass keeps: every layer's output.
             kept = sum(r.numel() * r.element_size() for r in one.refs)
             n_outputs = int(one.reference.shape[1])
-    if reason is not None:
-        if method == "fast":
-            raise InputError(
-                f"fast motif insertion cannot run this model: {reason}",
-                hint="use method='auto' or method='naive'",
-            )
-        warnings.warn(f"motif insertion: using full forward passes: {reason}", stacklevel=3)
-        return None
-    return plan, dev, max(1, GROUP_BYTES // kept), n_outputs  # type: ignore[return-value]
+            engine = (plan, dev, max(1, GROUP_BYTES // kept), n_outputs)
+            _CHECKED[model] = (state, widest, engine)
+            return engine
+    assert reason is not None
+    if method == "fast":
+        raise InputError(
+            f"fast motif insertion cannot run this model: {reason}",
+            hint="use method='auto' or method='naive'",
+        )
+    warnings.warn(f"motif insertion: using full forward passes: {reason}", stacklevel=3)
+    return None
 
 
 def _insert_fast(

@@ -12,7 +12,6 @@ reference and ``delta`` with it.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 import weakref
 from typing import Any
@@ -23,7 +22,7 @@ from torch import nn
 
 from motiflens.errors import InputError
 from motiflens.explain.fast_ism import FastISM
-from motiflens.explain.ism_plan import Plan, plan_model
+from motiflens.explain.ism_plan import Plan, model_state, plan_model
 from motiflens.explain.ism_recurrent import RecurrentISM, RecurrentPlan, recurrent_plan
 
 __all__ = ["choose_engine", "mutants", "naive_outputs", "run_chunk"]
@@ -40,10 +39,11 @@ NAIVE_BATCH_GPU = 512
 #: per-step work of the recurrence).
 RECURRENT_BATCH = 1024
 #: Plans that passed their self-check, per model, with the state they were made from
-#: (:func:`_model_key`): a later call on the same unchanged model reuses the plan and
-#: its caches (the first layer's table, DFT forms, dense-layer slices) and skips the
-#: self-check, about 0.1 s per call on Basset at 600 bp. Its dense-layer slices stay in
-#: memory with the model (at most ``fast_ism.DENSE_CACHE_BYTES``; 120 MB for Basset).
+#: (:func:`~motiflens.explain.ism_plan.model_state`): a later call on the same unchanged
+#: model reuses the plan and its caches (the first layer's table, DFT forms, dense-layer
+#: slices) and skips the self-check, about 0.1 s per call on Basset at 600 bp. Its
+#: dense-layer slices stay in memory with the model (at most
+#: ``fast_ism.DENSE_CACHE_BYTES``; 120 MB for Basset).
 _PLANS: weakref.WeakKeyDictionary[nn.Module, tuple[Any, Plan]] = weakref.WeakKeyDictionary()
 #: Models whose recurrent plan passed its self-check, with their state then.
 _CHECKED: weakref.WeakKeyDictionary[nn.Module, Any] = weakref.WeakKeyDictionary()
@@ -98,12 +98,15 @@ def run_chunk(
         if reverse_complement:
             strands.append((xg.flip(1, 2), length - 1 - pos, 3 - base))
         for xs, p, b in strands:
-            ref = model(xs)
             if plan is not None:
+                # The engine's reference pass is the model's output (its self-check
+                # compared them): no second forward pass.
                 fast = _engine(plan, xs)
+                ref = fast.reference
                 default = _fast_batch(plan, xs.device)
-                d = fast.outputs(seq, p, b, batch_size or default) - fast.reference[seq]
+                d = fast.outputs(seq, p, b, batch_size or default) - ref[seq]
             else:
+                ref = model(xs)
                 default = NAIVE_BATCH if xs.device.type == "cpu" else NAIVE_BATCH_GPU
                 out = naive_outputs(model, xs, seq, p, b, batch_size or default)
                 d = out - ref[seq]
@@ -156,7 +159,7 @@ def choose_engine(
     """
     if method == "naive":
         return "naive", None
-    key = _model_key(model, x.device)
+    key = model_state(model, x.device)
     known = _PLANS.get(model)
     if known is not None and known[0] == key:
         return "fast", known[1]
@@ -181,16 +184,6 @@ def choose_engine(
         )
     warnings.warn(f"ISM: using naive batched ISM: {reason}", stacklevel=3)
     return "naive", None
-
-
-def _model_key(model: nn.Module, device: torch.device) -> tuple[Any, ...]:
-    """What a plan depends on: every parameter and buffer (storage and in-place version,
-    so that training steps and loaded weights count), each module's type and any
-    ``forward`` set on the instance, and the device."""
-    tensors = itertools.chain(model.parameters(), model.buffers())
-    state = tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in tensors)
-    mods = tuple((type(m), id(m.__dict__.get("forward")), m.training) for m in model.modules())
-    return (str(device), state, mods)
 
 
 def _self_check(

@@ -11,6 +11,7 @@ model's name or class.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,17 @@ from motiflens.models import SequenceModel
 if TYPE_CHECKING:
     from motiflens.explain.fast_ism import Spectral
 
-__all__ = ["Affine", "Conv", "Head", "Op", "Plan", "Pointwise", "Pool", "plan_model"]
+__all__ = [
+    "Affine",
+    "Conv",
+    "Head",
+    "Op",
+    "Plan",
+    "Pointwise",
+    "Pool",
+    "model_state",
+    "plan_model",
+]
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,19 @@ def plan_model(model: nn.Module) -> Plan | str:
         f"{name} is not a stack of convolution, pooling and dense layers that fast ISM "
         "knows (recurrent layers, residual connections and custom modules are not)"
     )
+
+
+def model_state(model: nn.Module, device: torch.device) -> tuple[Any, ...]:
+    """What a checked plan depends on, to compare with a later call's.
+
+    Every parameter and buffer (storage and in-place version, so that training steps and
+    loaded weights count), each module's type, any ``forward`` set on the instance and
+    its mode, and the device.
+    """
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    state = tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in tensors)
+    mods = tuple((type(m), id(m.__dict__.get("forward")), m.training) for m in model.modules())
+    return (str(device), state, mods)
 
 
 def _flat(mods: Iterable[nn.Module]) -> list[nn.Module]:
