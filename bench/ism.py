@@ -38,7 +38,12 @@ best batch, alternating. The headline lines are ``ratio NAME VALUEx``:
 ``ism_vs_tangermeme`` (median tangermeme steady state / median motiflens),
 ``ism_vs_naive`` and ``ism_cnn_rnn_vs_naive``; :func:`quick` returns them at a small size.
 
-``OMP_WAIT_POLICY`` is set to ``PASSIVE`` unless set already (see below).
+``OMP_WAIT_POLICY`` is left as it is (printed): users run with OpenMP's default. On this
+2-core machine ``PASSIVE`` made motiflens' Basset figure a few percent faster and
+tangermeme's about 10% slower, and made every LSTM step wait for a sleeping thread: the
+CNN-RNN's fast path (many short recurrent runs) became 4x slower than with the default
+and slower than the naive path, so a figure measured under it would describe a setting
+nobody uses by default.
 
 Usage::
 
@@ -51,14 +56,8 @@ steady state; the CNN-RNN's gain over naive reported.
 
 from __future__ import annotations
 
-import os
-
-# OpenMP threads that spin while they wait make every small operation slow when other
-# processes share the cores (a one-sequence Basset forward: 125 ms instead of 8 ms on 2
-# busy cores). Waiting passively costs nothing on an idle machine. Before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
+import os
 import statistics
 import sys
 import time

@@ -55,6 +55,10 @@ class tqdm(_auto_tqdm):
     """
 
     _plain = False  # set before tqdm's __init__ draws for the first time
+    # No monitor thread (it only lowers miniters of bars that stall): a process with a
+    # second Python thread is one that modisco-lite will not fork in, so its kernels
+    # would compile on every run instead of once into numba's cache.
+    monitor_interval = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         stream = kwargs.get("file", args[4] if len(args) > 4 else None)

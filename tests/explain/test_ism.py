@@ -307,9 +307,39 @@ def test_skipping_is_exact_on_a_sparse_model() -> None:
     assert engine.stats["skipped"] > 0.5 * engine.stats["mutants"]
 
 
+def test_skipping_check_stops_where_it_finds_nothing() -> None:
+    """Every substitution changes every window column of the second conv's input here:
+    after PRUNE_TRIALS chunks the engine stops checking there, and stays exact."""
+    import motiflens.explain.fast_ism as fast_ism
+
+    model = lively(
+        nn.Sequential(
+            nn.Conv1d(4, 6, 5, padding=2),
+            nn.BatchNorm1d(6),
+            nn.MaxPool1d(2),
+            nn.Conv1d(6, 8, 3),
+            nn.Flatten(),
+            nn.Linear(8 * 18, 3),
+        )
+    )
+    x = one_hot(2, 40)
+    engine = FastISM(plan_model(model), x)
+    seq, pos, base, _ = mutants(x, np.arange(40))
+    got = engine.outputs(seq, pos, base, 12)  # 20 chunks
+    assert engine.stats["skipped"] == 0
+    # The conv's input (op 2) stopped after PRUNE_TRIALS chunks; the head's check found
+    # columns to trim at the sequence ends and went on.
+    assert engine._prune_misses[2] == fast_ism.PRUNE_TRIALS
+    assert engine._prune_misses[3] < 0
+    ref, delta = hand_ism(model, x)
+    want = ref[seq.numpy()] + delta[seq.numpy(), base.numpy(), pos.numpy()]
+    np.testing.assert_allclose(got.numpy(), want, atol=TOL, rtol=0)
+
+
 def test_dense_layers_over_changed_units_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dense layers after the first where a ReLU keeps most units at 0: the product over
-    the changed units (added to the reference's output) is exact."""
+    the units some mutant of the chunk uses (the others are 0 in all of them) is exact,
+    and so is the batch norm folded into the linear layer before it."""
     import motiflens.explain.fast_ism as fast_ism
 
     model = lively(

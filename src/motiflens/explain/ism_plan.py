@@ -217,7 +217,7 @@ def _parse(mods: list[nn.Module], name: str) -> Plan:
             _check_flatten(rest[0], name)  # type: ignore[arg-type]
             _check_rest(rest[1:], name)
             head_kind = "max" if kind is nn.AdaptiveMaxPool1d else "mean"
-            return Plan(ops, Head(head_kind, None, rest[1:]))
+            return Plan(ops, Head(head_kind, None, _fold_dense(rest[1:])))
         else:
             raise _Unsupported(f"{name}: fast ISM does not know the layer {kind.__name__}")
         after_conv = False
@@ -292,4 +292,33 @@ def _dense_head(mods: list[nn.Module], name: str, flatten: nn.Flatten) -> Head:
     if not mods or type(mods[0]) is not nn.Linear:
         raise _Unsupported(f"{name}: Flatten not followed by Linear")
     _check_rest(mods[1:], name)
-    return Head("flatten", mods[0], mods[1:])  # type: ignore[arg-type]
+    folded = _fold_dense(mods)
+    return Head("flatten", folded[0], folded[1:])  # type: ignore[arg-type]
+
+
+def _fold_dense(mods: list[nn.Module]) -> list[nn.Module]:
+    """``mods`` with each batch norm right after a linear layer folded into a copy of it.
+
+    In eval mode the batch norm is a per-unit affine map, so ``BN(W x + b)`` is one
+    linear layer, ``(s W) x + (s b + t)``: one pass over the mutants fewer per batch norm.
+    """
+    out: list[nn.Module] = []
+    for mod in mods:
+        if type(mod) is nn.BatchNorm1d and out and type(out[-1]) is nn.Linear:
+            linear = out[-1]
+            scale, shift = bn_affine(mod)  # type: ignore[arg-type]
+            with torch.no_grad():
+                weight = linear.weight.detach()
+                folded = nn.Linear(
+                    linear.in_features,
+                    linear.out_features,
+                    device=weight.device,
+                    dtype=weight.dtype,
+                ).requires_grad_(False)
+                folded.weight.copy_(scale[:, None] * weight)
+                bias = linear.bias.detach() if linear.bias is not None else 0.0
+                folded.bias.copy_(scale * bias + shift)
+            out[-1] = folded.eval()
+        else:
+            out.append(mod)
+    return out

@@ -182,7 +182,14 @@ def discover_motifs(
         The arrays disagree in shape, are not ``(N, 4, L)``, or the attributions are not
         the hypothetical contributions on the observed bases.
     """
-    from modiscolite.tfmodisco import TFMoDISco  # heavy (numba, igraph): on first use
+    from modiscolite import precompile  # heavy (numba, igraph): on first use
+    from modiscolite.tfmodisco import TFMoDISco
+
+    # What modisco-lite's own command does first: forked children compile its numba
+    # kernels into numba's on-disk cache while this process gets on with the run, and
+    # caching is switched on for them, so later runs load them. It does nothing where
+    # forking is unsafe (other Python threads, not Linux); nothing depends on it.
+    precompile.start()
 
     onehot = np.asarray(onehot, dtype=np.float32)
     hypothetical = np.asarray(hypothetical, dtype=np.float32)
