@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from motiflens.cli.common import ProgressOpt, RunDir, Targets, app, friendly
-from motiflens.dashboard.app import serve as run_server
-from motiflens.dashboard.export import report as write_report
 from motiflens.dashboard.pool import DEFAULT_QUEUE, DEFAULT_WORKERS
 
 
@@ -40,6 +38,8 @@ def serve(
     ] = DEFAULT_QUEUE,
 ) -> None:
     """The dashboard in the browser: overview, filters, explorer, stored results, variants."""
+    from motiflens.dashboard.app import serve as run_server  # heavy: only when it runs
+
     run_server(
         run_dir,
         host=host,
@@ -68,6 +68,8 @@ def report(
     verbose: ProgressOpt = True,
 ) -> None:
     """One self-contained HTML report (opens offline) of the run, for sharing."""
+    from motiflens.dashboard.export import report as write_report  # heavy: only when it runs
+
     path = write_report(
         run_dir,
         out,

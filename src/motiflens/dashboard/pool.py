@@ -39,7 +39,6 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-import torch
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -147,6 +146,8 @@ class WorkPool:
             self.pending -= 1
 
     def _timed(self, fn: Callable[[], T]) -> T:
+        import torch  # here, not at import: the CLI imports this module for its defaults
+
         # Per thread: OpenMP keeps the count in the calling thread's state.
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
