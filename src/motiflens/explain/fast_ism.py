@@ -69,8 +69,9 @@ __all__ = ["FastISM", "Spectral", "conv_change", "spectral"]
 
 #: Memory the fast path may keep per model for slices of the first dense layer's weights.
 DENSE_CACHE_BYTES = 512 * 2**20
-#: A dense layer after the first takes the product over the changed units only when at
-#: most this fraction of them changed (the gather of weight columns costs too).
+#: A dense layer after the first takes the product over the units in use (non-zero in
+#: some mutant of the chunk) only when at most this fraction of them are (the gather of
+#: weight columns costs too).
 SPARSE_UNITS = 0.8
 #: Chunks in a row in which a layer's skipping check found nothing, after which an engine
 #: stops checking there.
@@ -695,9 +696,9 @@ class FastISM:
 
         The check costs about 5% of the time on Basset, where it found nothing (random
         weights and the trained demo model: every substitution changed every window
-        column of every layer): after
-        :data:`PRUNE_TRIALS` chunks in which it found nothing at a layer, it stops there
-        for this engine. Exactness does not depend on it.
+        column of every layer): after :data:`PRUNE_TRIALS` chunks in which it found
+        nothing at a layer, it stops there for this engine. Exactness does not depend
+        on it.
         """
         if not self.skip or self._prune_misses.get(k, 0) >= PRUNE_TRIALS:
             return change, seq, start, w, keep
