@@ -12,11 +12,13 @@ $(BIN)/python:
 # torch first and exactly pinned: a looser request would pull the CUDA build and its
 # gigabytes of nvidia packages.
 # The warmup compiles memelite's numba kernels (TomTom, FIMO) into numba's on-disk cache,
-# so that a user's first `motiflens filters` does not spend ~80 s compiling them.
+# so that a user's first `motiflens filters` does not spend ~80 s compiling them; importing
+# fast ISM's kernels compiles them (a few seconds) the same way.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
 	$(BIN)/python -m motiflens.motifs.warmup
+	$(BIN)/python -c "import motiflens.explain.ism_kernels"
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed

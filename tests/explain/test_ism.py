@@ -128,10 +128,18 @@ BASSETS = {
 }
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "general"])
 @pytest.mark.parametrize("name", list(BASSETS))
-def test_fast_matches_hand_loop_on_basset(name: str) -> None:
+def test_fast_matches_hand_loop_on_basset(
+    name: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways fast ISM runs these layers: the compiled kernels (CPU) and the general
+    path (what a GPU runs)."""
     model = basset(**BASSETS[name])
     x = one_hot(2, model.config.length)
+    assert (FastISM(plan_model(model), x).stages is not None) is True
+    if not compiled:
+        monkeypatch.setattr(FastISM, "_compiled_stages", lambda self, x: None)
     result = saturation_mutagenesis(model, x, method="fast")
     assert result.method_used == "fast"
     assert_matches(result, *hand_ism(model, x))
@@ -283,8 +291,13 @@ def test_naive_method_matches_hand_loop_and_ism_chunks() -> None:
     np.testing.assert_allclose(joined, delta[:, :, 20:40], atol=TOL, rtol=0)
 
 
-def test_skipping_is_exact_on_a_sparse_model() -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "general"])
+def test_skipping_is_exact_on_a_sparse_model(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Most mutants change nothing after the first ReLU; they leave the chunk early."""
+    if not compiled:
+        monkeypatch.setattr(FastISM, "_compiled_stages", lambda self, x: None)
     model = lively(
         nn.Sequential(
             nn.Conv1d(4, 6, 5),
@@ -302,15 +315,22 @@ def test_skipping_is_exact_on_a_sparse_model() -> None:
     result = saturation_mutagenesis(model, x, method="fast")
     assert_matches(result, *hand_ism(model, x))
     engine = FastISM(plan_model(model), x)
+    assert (engine.stages is not None) is compiled
     seq, pos, base, _ = mutants(x, np.arange(80))
-    engine.outputs(seq, pos, base, 96)
+    got = engine.outputs(seq, pos, base, 96)
     assert engine.stats["skipped"] > 0.5 * engine.stats["mutants"]
+    ref, delta = hand_ism(model, x)
+    want = ref[seq.numpy()] + delta[seq.numpy(), base.numpy(), pos.numpy()]
+    np.testing.assert_allclose(got.numpy(), want, atol=TOL, rtol=0)
 
 
-def test_skipping_check_stops_where_it_finds_nothing() -> None:
+def test_skipping_check_stops_where_it_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every substitution changes every window column of the second conv's input here:
-    after PRUNE_TRIALS chunks the engine stops checking there, and stays exact."""
+    after PRUNE_TRIALS chunks the general path stops checking there, and stays exact.
+    (The compiled kernels find all-0 changes as they write them: no separate check.)"""
     import motiflens.explain.fast_ism as fast_ism
+
+    monkeypatch.setattr(FastISM, "_compiled_stages", lambda self, x: None)
 
     model = lively(
         nn.Sequential(

@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -157,6 +157,36 @@ def spectral(op: Conv, w: int) -> Spectral | None:
                 stacked=torch.stack(weights).transpose(1, 2).float().contiguous(),
             )
     return op.spectral[w]
+
+
+def _conv_change_pm(change: torch.Tensor, op: Conv) -> tuple[torch.Tensor, int]:
+    """:func:`conv_change` position-major: ``(w, M, in)`` -> ``(w + reach, M, out)``.
+
+    In this layout the DFT transforms on either side of the batched product are one
+    matrix product each (``(P, w) @ (w, M * in)``), not one small product per mutant.
+    """
+    w, m, cin = change.shape
+    spec = spectral(op, w)
+    if spec is None or spec.stacked is None:
+        delta, flops = conv_change(change.transpose(0, 1).contiguous(), op)
+        return delta.transpose(0, 1).contiguous(), flops
+    p, n = spec.forward.shape[0], spec.inverse.shape[0]
+    u = (spec.forward @ change.view(w, -1)).view(p, m, cin)
+    y = torch.bmm(u, spec.stacked)
+    cout = y.shape[2]
+    out = (spec.inverse @ y.view(p, -1)).view(n, m, cout)
+    return out, 2 * m * (p * cin * cout + p * w * cin + n * p * cout)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A conv after the first layer, an optional ReLU and an optional max-pool of stride
+    = kernel, for the compiled kernels; ``index``: the conv's op index."""
+
+    conv: Conv = field(repr=False)
+    pool: Pool | None
+    relu: bool
+    index: int
 
 
 def _nlc(h: torch.Tensor, margin: int, fill: float) -> torch.Tensor:
@@ -294,18 +324,21 @@ class FastISM:
             fill = float("-inf") if isinstance(op, Pool) else 0.0
             self.refs.append(_nlc(out, mg, fill))
         self.first_layer = self._fuse_first_layer()
-        fused = self.first_layer[-1] - 1 if self.first_layer is not None else -1
-        for k, op in enumerate(plan.ops):
-            if isinstance(op, Pool) and op.stride == op.kernel and k != fused:
-                left, right = _pool_sides(outs[k], op.kernel)
-                self.left[k] = _nlc(left, mg, float("-inf"))
-                self.right[k] = _nlc(right, mg, float("-inf"))
         # Reference base codes (0-3, 4 for an N column of 0.25) when every column is one of
         # those, for the first layer's difference table; else None (a product instead).
         hot = (x == 1).sum(1) == 1
         hot &= ((x == 0) | (x == 1)).all(1)
         n_col = (x == 0.25).all(1)
         self.input_codes = torch.where(n_col, 4, x.argmax(1)) if bool((hot | n_col).all()) else None
+        self.stages = self._compiled_stages(x)
+        fused = self.first_layer[-1] - 1 if self.first_layer is not None else -1
+        for k, op in enumerate(plan.ops):
+            if self.stages is not None:
+                break  # the compiled kernels read the pools' inputs themselves
+            if isinstance(op, Pool) and op.stride == op.kernel and k != fused:
+                left, right = _pool_sides(outs[k], op.kernel)
+                self.left[k] = _nlc(left, mg, float("-inf"))
+                self.right[k] = _nlc(right, mg, float("-inf"))
         head = plan.head
         c, lf = h.shape[1], h.shape[2]
         if head.kind == "flatten":
@@ -366,6 +399,42 @@ class FastISM:
             self.plan.cache[key] = table.view(pool.kernel * cin, wr * cout)
         between = [] if relu_last else between
         return conv, between, pool, relu_last, self.plan.cache[key], wp, n + 1
+
+    def _compiled_stages(self, x: torch.Tensor) -> list[_Stage] | None:
+        """The layers after the first as :class:`_Stage` s for the compiled kernels, or None.
+
+        Taken on CPU in float32 when the first layers run fused (:meth:`_first_layer`,
+        on one-hot or N columns, with nothing but a ReLU before the pool), every later
+        conv is followed by at most a ReLU and a max-pool of stride = kernel, and the
+        head is flatten + dense: Basset's layout. Anything else runs
+        the general path (also on GPUs, where these steps are not the bottleneck).
+        """
+        if (
+            x.device.type != "cpu"
+            or x.dtype != torch.float32
+            or self.first_layer is None
+            or self.input_codes is None
+            or self.first_layer[1]  # element-wise layers other than one ReLU
+            or self.plan.head.kind != "flatten"
+        ):
+            return None
+        ops, k, stages = self.plan.ops, self.first_layer[-1], []
+        while k < len(ops):
+            conv = ops[k]
+            relu = k + 1 < len(ops) and type(getattr(ops[k + 1], "fn", None)) is nn.ReLU
+            k += 1 + relu
+            pool = ops[k] if k < len(ops) and isinstance(ops[k], Pool) else None
+            if not isinstance(conv, Conv) or (pool is not None and pool.stride != pool.kernel):
+                return None
+            k += pool is not None
+            if k < len(ops) and not isinstance(ops[k], Conv):
+                return None
+            stages.append(_Stage(conv, pool, relu, k - 1 - relu - (pool is not None)))
+        try:
+            from motiflens.explain import ism_kernels  # noqa: F401  (numba: compiled once)
+        except ImportError:  # pragma: no cover - numba comes with memelite
+            return None
+        return stages
 
     def _rest(self, h: torch.Tensor, seq: torch.Tensor | None = None) -> torch.Tensor:
         """The layers after the head's first one on ``h``; ``seq``: mutants' sequences.
@@ -489,6 +558,8 @@ class FastISM:
             self.stats[key] += value
 
     def _chunk(self, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        if self.stages is not None:
+            return self._chunk_compiled(seq, pos, base)
         m = seq.numel()
         self._count("mutants", m)
         out = self.reference[seq]
@@ -521,6 +592,87 @@ class FastISM:
                 values = op.fn(values)
             k += 1
         return self._head(out, values, seq, start, w, k, keep)
+
+    def _chunk_compiled(
+        self, seq: torch.Tensor, pos: torch.Tensor, base: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`_chunk` through the compiled kernels (:meth:`_compiled_stages`).
+
+        Each conv's change goes through its ReLU and pool to the next conv's input change
+        in one kernel call (:mod:`~motiflens.explain.ism_kernels`), position-major, so
+        that the DFT transforms around the batched product are single products too.
+        Mutants whose change is all 0 leave the chunk as in the general path.
+        """
+        from motiflens.explain import ism_kernels
+
+        m = seq.numel()
+        self._count("mutants", m)
+        out = self.reference[seq]
+        keep = torch.arange(m)
+        conv, _, pool, relu, table, wp, k = self.first_layer
+        kernel = pool.kernel
+        s = pos + conv.pad[0] - conv.reach  # first conv output column a mutant changes
+        start = torch.div(s, kernel, rounding_mode="floor")
+        rows = ((s - start * kernel) * 4 + base) * 5 + self.input_codes[seq, pos]
+        stages = self.stages
+        assert stages is not None
+        change = self._pooled_buffer(m, wp, k, position_major=bool(stages))
+        alive = torch.empty(m, dtype=torch.uint8)
+        ism_kernels.table_pool(
+            self._first_diff(table).numpy(), rows.numpy(), self.refs[1].numpy(),
+            self.refs[k].numpy(), seq.numpy(), start.numpy(), kernel, wp,
+            self.lengths[1], self.lengths[k], self.margin, relu, change.numpy(),
+            bool(stages), alive.numpy(),
+        )  # fmt: skip
+        w = wp
+        for i, stage in enumerate(stages):
+            change, seq, start, keep = self._drop(change, alive, seq, start, keep, 1)
+            if not keep.numel():
+                return out
+            delta, flops = _conv_change_pm(change, stage.conv)
+            self._count("flops", flops)
+            first = start + stage.conv.pad[0] - stage.conv.reach
+            # Without a pool: a pool of 1 over the activation (the kernel's loop is the same).
+            kernel = stage.pool.kernel if stage.pool is not None else 1
+            wp = (kernel + delta.shape[0] - 2) // kernel + 1
+            c = stage.index + 1  # the conv's output, its activation's, the pool's
+            a = c + stage.relu
+            p = a + (stage.pool is not None)
+            last = i == len(stages) - 1
+            change = self._pooled_buffer(keep.numel(), wp, p, position_major=not last)
+            alive = torch.empty(keep.numel(), dtype=torch.uint8)
+            ism_kernels.conv_pool(
+                delta.numpy(), seq.numpy(), first.numpy(), self.refs[c].numpy(),
+                self.refs[a].numpy(), self.refs[p].numpy(), kernel, wp, self.lengths[c],
+                self.lengths[p], self.margin, stage.relu, change.numpy(), not last,
+                alive.numpy(),
+            )  # fmt: skip
+            start, w, k = torch.div(first, kernel, rounding_mode="floor"), wp, p
+        change, seq, start, keep = self._drop(change, alive, seq, start, keep, 0)
+        if not keep.numel():
+            return out
+        return self._dense_head(out, change, seq, start, w, keep)
+
+    def _pooled_buffer(self, m: int, wp: int, k: int, position_major: bool) -> torch.Tensor:
+        c = self.refs[k].shape[2]
+        return torch.empty((wp, m, c) if position_major else (m, wp, c))
+
+    def _drop(
+        self,
+        change: torch.Tensor,
+        alive: torch.Tensor,
+        seq: torch.Tensor,
+        start: torch.Tensor,
+        keep: torch.Tensor,
+        dim: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Drop the mutants whose change is all 0 (``alive`` 0): their output is the
+        reference's. ``dim``: the mutants' dimension of ``change``."""
+        if not self.skip or bool(alive.all()):
+            return change, seq, start, keep
+        rows = alive.bool().nonzero(as_tuple=True)[0]
+        self._count("skipped", keep.numel() - rows.numel())
+        return change.index_select(dim, rows), seq[rows], start[rows], keep[rows]
 
     def _first_layer(
         self, seq: torch.Tensor, pos: torch.Tensor, values: torch.Tensor
@@ -661,7 +813,20 @@ class FastISM:
         if head.kind == "mean":
             out[keep] = self._rest(self.g0[seq] + change.sum(1) / self.lengths[k], seq)
             return out
-        # Flatten + linear: h0 + W[:, window] @ change, one product per window start.
+        return self._dense_head(out, change, seq, start, w, keep)
+
+    def _dense_head(
+        self,
+        out: torch.Tensor,
+        change: torch.Tensor,
+        seq: torch.Tensor,
+        start: torch.Tensor,
+        w: int,
+        keep: torch.Tensor,
+    ) -> torch.Tensor:
+        """Flatten + linear on the mutants' ``change`` ``(M, w, C)`` (0 outside the
+        layer), then the dense layers after it; fills ``out[keep]``."""
+        # h0 + W[:, window] @ change, one product per window start.
         flat = change.reshape(change.shape[0], -1)  # (M, w * C), position-major
         order = torch.argsort(start, stable=True)
         starts, counts = torch.unique_consecutive(start[order], return_counts=True)
