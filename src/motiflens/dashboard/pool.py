@@ -148,9 +148,10 @@ class WorkPool:
     def _timed(self, fn: Callable[[], T]) -> T:
         import torch  # here, not at import: the CLI imports this module for its defaults
 
-        # Per thread: OpenMP keeps the count in the calling thread's state.
-        if torch.get_num_threads() != self.threads:
-            torch.set_num_threads(self.threads)
+        # Per thread, every time: OpenMP keeps the count in the calling thread's state,
+        # and torch.get_num_threads() in a new thread reports the process-wide count, not
+        # the all-cores default that thread's products would use.
+        torch.set_num_threads(self.threads)
         with self._lock:
             self.running += 1
             self.peak = max(self.peak, self.running)
