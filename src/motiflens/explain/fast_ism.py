@@ -39,6 +39,13 @@ On CPU the products go through oneDNN (about twice MKL's float32 speed on AMD CP
 MKL runs its AVX2 code). On Basset at 600 bp the fast path does 14 GFLOP per sequence
 where the naive computation does 537 (``bench/ism.py``).
 
+On CPU, for Basset's layout (convs each followed by at most a ReLU and a max-pool of
+stride = kernel, then flatten + dense), the steps between the products run as compiled
+kernels (:mod:`~motiflens.explain.ism_kernels`): one pass per mutant from a conv's change
+through its ReLU and pool to the next conv's input change, written position-major so the
+DFT transforms are single matrix products. They give the general path's results bit for
+bit; the general path (every other layout, and GPUs) is the torch code here.
+
 The fast path takes any model whose layer list (a model's
 :meth:`~motiflens.models.SequenceModel.ism_layers`, or an ``nn.Sequential``) is made of
 ``Conv1d`` (any dilation, stride 1, zero padding), zero padding, ``BatchNorm1d``,

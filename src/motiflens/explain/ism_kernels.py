@@ -84,6 +84,7 @@ def table_pool(
     m_count = rows.shape[0]
     c_count = ref_conv.shape[2]
     best = np.empty(c_count, np.float32)
+    floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
     for m in range(m_count):
         s = seq[m]
         r = rows[m]
@@ -100,21 +101,21 @@ def table_pool(
                 if j >= conv_len:
                     break
                 ref = ref_conv[s, j + margin]
-                col = (o * kernel + t) * c_count
+                row = diff[r, (o * kernel + t) * c_count : (o * kernel + t + 1) * c_count]
                 for c in range(c_count):
-                    v = ref[c] + diff[r, col + c]
-                    if v > best[c]:
-                        best[c] = v
+                    v = ref[c] + row[c]
+                    b = best[c]
+                    best[c] = v if v > b else b  # a select, not a branch: vectorised
             pooled = ref_pool[s, g + margin]
+            nonzero = 0
             for c in range(c_count):
                 v = best[c]
-                if relu and v < 0.0:
-                    v = 0.0
+                v = v if v > floor else floor
                 d = v - pooled[c]
                 dst[c] = d
-                if d != 0.0:
-                    changed = True
-        alive[m] = 1 if changed else 0
+                nonzero += d != 0.0
+            changed |= nonzero > 0
+        alive[m] = changed
 
 
 @numba.njit(_CONV_POOL, nogil=True, cache=True, boundscheck=False)
@@ -159,6 +160,7 @@ def conv_pool(
     m_count = delta.shape[1]
     c_count = delta.shape[2]
     best = np.empty(c_count, np.float32)
+    floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
     for m in range(m_count):
         s = seq[m]
         s0 = start[m]
@@ -181,19 +183,20 @@ def conv_pool(
                     dl = delta[i, m]
                     for c in range(c_count):
                         v = ref[c] + dl[c]
-                        if relu and v < 0.0:
-                            v = 0.0
-                        if v > best[c]:
-                            best[c] = v
+                        v = v if v > floor else floor
+                        b = best[c]
+                        best[c] = v if v > b else b  # selects, not branches: vectorised
                 else:
                     act = ref_act[s, j + margin]
                     for c in range(c_count):
-                        if act[c] > best[c]:
-                            best[c] = act[c]
+                        v = act[c]
+                        b = best[c]
+                        best[c] = v if v > b else b
             pooled = ref_pool[s, g + margin]
+            nonzero = 0
             for c in range(c_count):
                 d = best[c] - pooled[c]
                 dst[c] = d
-                if d != 0.0:
-                    changed = True
-        alive[m] = 1 if changed else 0
+                nonzero += d != 0.0
+            changed |= nonzero > 0
+        alive[m] = changed
