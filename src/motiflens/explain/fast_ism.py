@@ -339,9 +339,8 @@ class FastISM:
         self.input_codes = torch.where(n_col, 4, x.argmax(1)) if bool((hot | n_col).all()) else None
         self.stages = self._compiled_stages(x)
         fused = self.first_layer[-1] - 1 if self.first_layer is not None else -1
-        for k, op in enumerate(plan.ops):
-            if self.stages is not None:
-                break  # the compiled kernels read the pools' inputs themselves
+        # (The compiled kernels read the pools' inputs themselves.)
+        for k, op in enumerate(plan.ops if self.stages is None else []):
             if isinstance(op, Pool) and op.stride == op.kernel and k != fused:
                 left, right = _pool_sides(outs[k], op.kernel)
                 self.left[k] = _nlc(left, mg, float("-inf"))
@@ -413,8 +412,8 @@ class FastISM:
         Taken on CPU in float32 when the first layers run fused (:meth:`_first_layer`,
         on one-hot or N columns, with nothing but a ReLU before the pool), every later
         conv is followed by at most a ReLU and a max-pool of stride = kernel, and the
-        head is flatten + dense: Basset's layout. Anything else runs
-        the general path (also on GPUs, where these steps are not the bottleneck).
+        head is flatten + dense: Basset's layout. Anything else runs the general path
+        (also on GPUs, where these steps are not the bottleneck).
         """
         if (
             x.device.type != "cpu"
@@ -427,7 +426,7 @@ class FastISM:
             return None
         ops, k, stages = self.plan.ops, self.first_layer[-1], []
         while k < len(ops):
-            conv = ops[k]
+            index, conv = k, ops[k]
             relu = k + 1 < len(ops) and type(getattr(ops[k + 1], "fn", None)) is nn.ReLU
             k += 1 + relu
             pool = ops[k] if k < len(ops) and isinstance(ops[k], Pool) else None
@@ -436,7 +435,7 @@ class FastISM:
             k += pool is not None
             if k < len(ops) and not isinstance(ops[k], Conv):
                 return None
-            stages.append(_Stage(conv, pool, relu, k - 1 - relu - (pool is not None)))
+            stages.append(_Stage(conv, pool, relu, index))
         try:
             from motiflens.explain import ism_kernels  # noqa: F401  (numba: compiled once)
         except ImportError:  # pragma: no cover - numba comes with memelite

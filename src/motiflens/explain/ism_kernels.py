@@ -7,15 +7,17 @@ windows, gather the reference maxima beside them, max, gather the pooled referen
 subtract, mask the columns outside the layer), each a pass over the whole chunk in
 memory. Each kernel here does all of that in one pass, mutant by mutant, while the
 windows are in cache, and writes the next conv's input change position-major
-(``(w, M, C)``), the layout in which the next DFT transform is one matrix product.
+(``(w, M, C)``), the layout in which the next DFT transform is one matrix product (the
+last one, for the dense head, mutant-major).
 
 Exactness: the kernels do the same float32 additions as the torch path and take maxima
 (exact in any order), so the results are bit for bit those of
 :mod:`~motiflens.explain.fast_ism`'s general path.
 
 The kernels release the GIL (fast ISM runs chunks on several threads) and are compiled
-with explicit signatures into numba's on-disk cache: ``make install`` compiles them
-(``python -m motiflens.motifs.warmup``), and later processes load them in milliseconds.
+with explicit signatures into numba's on-disk cache when this module is first imported
+(a few seconds; ``make install`` imports it), and later processes load them in
+milliseconds.
 """
 
 from __future__ import annotations
