@@ -128,18 +128,23 @@ BASSETS = {
 }
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "general"])
+@pytest.mark.parametrize("path", ["compiled", "compiled-bmm", "general"])
 @pytest.mark.parametrize("name", list(BASSETS))
 def test_fast_matches_hand_loop_on_basset(
-    name: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
+    name: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both ways fast ISM runs these layers: the compiled kernels (CPU) and the general
-    path (what a GPU runs)."""
+    """Every way fast ISM runs these layers: the compiled kernels (CPU) with the
+    per-frequency products through oneDNN or, where that is missing, torch.bmm; and the
+    general path (what a GPU runs)."""
+    import motiflens.explain.fast_ism as fast_ism
+
     model = basset(**BASSETS[name])
     x = one_hot(2, model.config.length)
     assert (FastISM(plan_model(model), x).stages is not None) is True
-    if not compiled:
+    if path == "general":
         monkeypatch.setattr(FastISM, "_compiled_stages", lambda self, x: None)
+    if path == "compiled-bmm":
+        monkeypatch.setattr(fast_ism, "_MKLDNN_GROUPED", [False])
     result = saturation_mutagenesis(model, x, method="fast")
     assert result.method_used == "fast"
     assert_matches(result, *hand_ism(model, x))

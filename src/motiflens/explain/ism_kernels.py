@@ -1,18 +1,20 @@
-"""Fast ISM's memory-bound steps on CPU as compiled loops: a conv's change through its
-ReLU and max-pool to the next layer's change, in one pass per mutant.
+"""Fast ISM's steps between its products on CPU as compiled loops: a conv's change
+through its ReLU and max-pool to the next conv's change, in one pass per mutant.
 
-Between two of fast ISM's matrix products a chunk's windows went through a dozen torch
-operations (gather the reference window, add the change, ReLU, splice into the pool's
-windows, gather the reference maxima beside them, max, gather the pooled reference,
-subtract, mask the columns outside the layer), each a pass over the whole chunk in
-memory. Each kernel here does all of that in one pass, mutant by mutant, while the
-windows are in cache, and writes the next conv's input change position-major
-(``(w, M, C)``), the layout in which the next DFT transform is one matrix product (the
-last one, for the dense head, mutant-major).
+Between two of fast ISM's products a chunk's windows went through a dozen torch
+operations (the inverse DFT transform, gather the reference window, add the change, ReLU,
+splice into the pool's windows, gather the reference maxima beside them, max, gather the
+pooled reference, subtract, mask the columns outside the layer, the next DFT transform),
+each a pass over the whole chunk in memory. Each kernel here does all of that mutant by
+mutant while its windows are in cache: the DFT transforms as small BLAS products
+(``np.dot``) on the mutant's own rows, the rest as loops. Outputs are mutant-major
+(``(M, P, C)``: each mutant's change in the next conv's DFT basis, the input of
+:func:`~motiflens.explain.fast_ism._grouped_products`; ``(M, w, C)`` before the dense
+head).
 
-Exactness: the kernels do the same float32 additions as the torch path and take maxima
-(exact in any order), so the results are bit for bit those of
-:mod:`~motiflens.explain.fast_ism`'s general path.
+Exactness: the additions and maxima are the torch path's; the transforms' sums run in
+another order, so results agree with :mod:`~motiflens.explain.fast_ism`'s general path to
+float rounding (about 1e-6), not bit for bit.
 
 The kernels release the GIL (fast ISM runs chunks on several threads) and are compiled
 with explicit signatures into numba's on-disk cache when this module is first imported
@@ -35,12 +37,22 @@ _U1 = types.Array(types.uint8, 1, "C")
 
 _TABLE_POOL = types.void(
     _F2, _I1, _F3, _F3, _I1, _I1, types.int64, types.int64, types.int64, types.int64,
-    types.int64, types.boolean, _F3, types.boolean, _U1,
+    types.int64, types.boolean, _F3, _F2, _F2, _U1,
 )  # fmt: skip
 _CONV_POOL = types.void(
-    _F3, _I1, _I1, _F3, _F3, _F3, types.int64, types.int64, types.int64, types.int64,
-    types.int64, types.boolean, _F3, types.boolean, _U1,
+    _F3, _F2, _F2, _I1, _I1, _F3, _F3, _F3, types.int64, types.int64, types.int64,
+    types.int64, types.int64, types.boolean, _F3, _F2, _F2, _U1,
 )  # fmt: skip
+
+
+@numba.njit(inline="always", nogil=True, boundscheck=False)
+def _store(ch: np.ndarray, m: int, out: np.ndarray, transform: np.ndarray) -> None:
+    """Mutant ``m``'s change ``ch`` ``(w, C)`` into ``out[m]``: as it is (``transform``
+    ``(0, 0)``), else ``transform @ ch`` (one small BLAS product)."""
+    if transform.shape[0] == 0:
+        out[m, :, :] = ch
+    else:
+        np.dot(transform, ch, out[m])
 
 
 @numba.njit(_TABLE_POOL, nogil=True, cache=True, boundscheck=False)
@@ -58,7 +70,8 @@ def table_pool(
     margin: int,
     relu: bool,
     out: np.ndarray,
-    position_major: bool,
+    transform: np.ndarray,
+    ch: np.ndarray,
     alive: np.ndarray,
 ) -> None:
     """The first conv's change (a row of ``diff`` per mutant), then max-pool, then ReLU.
@@ -77,9 +90,13 @@ def table_pool(
         at conv column ``first * kernel``).
     relu
         Apply a ReLU after the pool (max and ReLU commute).
-    out
-        ``(wp, M, C)`` when ``position_major``, else ``(M, wp, C)``: the pooled change
-        (mutant minus reference), 0 for windows outside the pool's output.
+    out, transform
+        The pooled change (mutant minus reference, 0 for windows outside the pool's
+        output), mutant-major: ``(M, wp, C)`` as it is when ``transform`` is ``(0, 0)``,
+        else ``(M, P, C)``, multiplied by ``transform`` ``(P, wp)`` (the next conv's DFT
+        forward form: its products start from it).
+    ch
+        ``(wp, C)`` scratch.
     alive
         ``(M,)`` set to 1 where the mutant's change is not all 0, else 0.
     """
@@ -93,7 +110,7 @@ def table_pool(
         changed = False
         for o in range(wp):
             g = first[m] + o
-            dst = out[o, m] if position_major else out[m, o]
+            dst = ch[o]
             if g < 0 or g >= pool_len:
                 dst[:] = 0.0
                 continue
@@ -118,11 +135,14 @@ def table_pool(
                 nonzero += d != 0.0
             changed |= nonzero > 0
         alive[m] = changed
+        _store(ch, m, out, transform)
 
 
 @numba.njit(_CONV_POOL, nogil=True, cache=True, boundscheck=False)
 def conv_pool(
-    delta: np.ndarray,
+    y: np.ndarray,
+    inverse: np.ndarray,
+    d: np.ndarray,
     seq: np.ndarray,
     start: np.ndarray,
     ref_conv: np.ndarray,
@@ -135,16 +155,21 @@ def conv_pool(
     margin: int,
     relu: bool,
     out: np.ndarray,
-    position_major: bool,
+    transform: np.ndarray,
+    ch: np.ndarray,
     alive: np.ndarray,
 ) -> None:
-    """A conv's change (``delta``), its ReLU and a max-pool of stride = kernel.
+    """A conv's change, its ReLU and a max-pool of stride = kernel.
 
     Parameters
     ----------
-    delta
-        ``(n, M, C)`` the change of the conv's output at columns ``start .. start + n -
-        1`` of each mutant (position-major).
+    y, inverse
+        The change of the conv's output at columns ``start .. start + n - 1`` of each
+        mutant: ``inverse @ y[m]`` (``inverse`` ``(n, P)``, the conv's inverse DFT form,
+        ``y`` ``(M, P, C)`` its products), or ``y[m]`` itself (``(M, n, C)``) when
+        ``inverse`` is ``(0, 0)``.
+    d
+        ``(n, C)`` scratch.
     seq, start
         ``(M,)`` each mutant's sequence and first changed conv column.
     ref_conv, ref_act, ref_pool
@@ -155,22 +180,27 @@ def conv_pool(
         window ``start // kernel`` on.
     relu
         A ReLU between the conv and the pool.
-    out, position_major, alive
+    out, transform, ch, alive
         As in :func:`table_pool`.
     """
-    n = delta.shape[0]
-    m_count = delta.shape[1]
-    c_count = delta.shape[2]
+    m_count = y.shape[0]
+    c_count = y.shape[2]
     best = np.empty(c_count, np.float32)
     floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
     for m in range(m_count):
+        if inverse.shape[0] == 0:
+            delta = y[m]
+        else:
+            np.dot(inverse, y[m], d)
+            delta = d
+        n = delta.shape[0]
         s = seq[m]
         s0 = start[m]
         first = s0 // kernel  # floor division, also for negative columns
         changed = False
         for o in range(wp):
             g = first + o
-            dst = out[o, m] if position_major else out[m, o]
+            dst = ch[o]
             if g < 0 or g >= pool_len:
                 dst[:] = 0.0
                 continue
@@ -182,7 +212,7 @@ def conv_pool(
                 i = j - s0
                 if 0 <= i < n:
                     ref = ref_conv[s, j + margin]
-                    dl = delta[i, m]
+                    dl = delta[i]
                     for c in range(c_count):
                         v = ref[c] + dl[c]
                         v = v if v > floor else floor
@@ -197,8 +227,9 @@ def conv_pool(
             pooled = ref_pool[s, g + margin]
             nonzero = 0
             for c in range(c_count):
-                d = best[c] - pooled[c]
-                dst[c] = d
-                nonzero += d != 0.0
+                dd = best[c] - pooled[c]
+                dst[c] = dd
+                nonzero += dd != 0.0
             changed |= nonzero > 0
         alive[m] = changed
+        _store(ch, m, out, transform)
