@@ -15,9 +15,10 @@ backgrounds (256, as ``motiflens insert`` samples by default):
   reference pass per background, then only the changed columns of each layer
   (:mod:`motiflens.explain.window_edit`).
 
-They are timed in alternating rounds so that both see the same load on a shared
-machine; medians are printed, with motifs per second, the ratio (full time / fast time)
-and the largest differences between the two tables. A detail line repeats the
+Both are called once before timing (caches, oneDNN primitives), then timed in
+alternating rounds so that both see the same load on a shared machine; medians are
+printed, with motifs per second, the ratio (full time / fast time) and the largest
+differences between the two tables. A detail line repeats the
 comparison on the paper's Basset (300/200/200 filters, two dense layers of 1000, 164
 targets) at 600 bp.
 
@@ -107,7 +108,11 @@ def compare(model: nn.Module, x: np.ndarray, motifs: list[Motif], rounds: int) -
     def call(method: str) -> pd.DataFrame:
         return insert_motifs(model, x, motifs, method=method, batch_size=256, random_state=0)
 
-    call("fast")  # warm-up (caches, oneDNN primitives)
+    # Warm-up of both (caches, oneDNN primitives): the naive path's first call in a process
+    # took 8.2 s where the next ones took 5.6-5.9 s (AMD EPYC, one thread), and an unwarmed
+    # first round flattered the ratio.
+    call("fast")
+    call("naive")
     t_full, t_fast = [], []
     full = fast = None
     for _ in range(rounds):
@@ -154,7 +159,7 @@ def report(label: str, f: dict[str, float], n_motifs: int, n_backgrounds: int) -
 
 def quick() -> list[tuple[str, float]]:
     """``[("insertion", ratio)]`` at the full bench's size: 100 motifs x 256 backgrounds,
-    3 rounds (about 20 s on 2 cores)."""
+    3 rounds (about 30 s on 2 cores)."""
     return [("insertion", run(n_motifs=100, n_backgrounds=256, rounds=3)["ratio"])]
 
 
