@@ -70,9 +70,9 @@ import ctypes, json, os, shutil, signal, sys, time, traceback, hashlib
 def _preload():
     import motiflens.cli  # noqa
     for name in ("torch", "lightning", "h5py", "matplotlib.pyplot", "pandas",
-                 "motiflens.steps.train", "motiflens.steps.evaluate", "motiflens.steps.predict",
+                 "motiflens.steps.train_job", "motiflens.steps.evaluate", "motiflens.steps.predict",
                  "motiflens.steps.explain", "motiflens.steps.motifs", "motiflens.steps.optimize",
-                 "motiflens.steps.variants", "motiflens.steps.tune", "motiflens.data.simulate",
+                 "motiflens.steps.variants", "motiflens.steps.tune_job", "motiflens.data.simulate",
                  "motiflens.data.preprocess", "motiflens.data.labelled_build",
                  "motiflens.data.hdf5", "motiflens.distributed", "motiflens.dashboard",
                  "motiflens.dashboard.app", "motiflens.dashboard.export", "pysam", "pyfaidx",

@@ -22,7 +22,7 @@ from motiflens.data.hdf5 import read_split
 from motiflens.data.simulate import DEFAULT_TASKS, read_ground_truth, simulate
 from motiflens.explain.temporal import temporal_scores
 from motiflens.runs import Run
-from motiflens.steps.train import run_config, train
+from motiflens.steps import run_config, train
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from motiflens.data.hdf5 import target_labels
 from motiflens.data.simulate import TaskSpec, simulate
 from motiflens.models import SequenceModel
 from motiflens.runs import Run
-from motiflens.steps.train import train
+from motiflens.steps import train
 
 SIM_LENGTH = 100
 

@@ -22,7 +22,7 @@ from motiflens.errors import InputError
 from motiflens.files import temp_token
 from motiflens.locks import DirectoryInUse, acquire, holder, locked
 from motiflens.runs import Run, holding_run
-from motiflens.steps.train import train
+from motiflens.steps import train
 
 runner = CliRunner()
 

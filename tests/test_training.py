@@ -20,7 +20,7 @@ from motiflens.config import RunConfig
 from motiflens.data.hdf5 import write_dataset
 from motiflens.errors import InputError
 from motiflens.runs import Run
-from motiflens.steps.train import train
+from motiflens.steps import train
 
 MOTIF = np.array([0, 1, 2, 3, 3, 2], dtype=np.uint8)  # ACGTTG
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from motiflens.cli import app
 from motiflens.config import RunConfig
 from motiflens.errors import InputError
-from motiflens.steps.tune import tune
+from motiflens.steps import tune
 from motiflens.tuning import base_params, load_search_space, masked
 from tests.test_training import TINY, make_dataset
 

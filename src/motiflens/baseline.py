@@ -35,9 +35,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from motiflens.data.hdf5 import SequenceDataset, target_labels
 from motiflens.errors import InputError
@@ -302,6 +299,11 @@ def _fit_counts(
     verbose: bool,
 ) -> KmerBaseline:
     """Fit one logistic regression per target on count matrices (see the module docstring)."""
+    # sklearn takes most of a second to import: here, not for every command line call.
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
     y_train = np.asarray(y_train, dtype=np.float64).reshape(train.shape[0], -1) > 0.5
     n_targets = y_train.shape[1]
     if valid is not None and y_valid is not None:

@@ -19,12 +19,6 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
-from sklearn.metrics import (
-    average_precision_score,
-    precision_recall_curve,
-    roc_auc_score,
-    roc_curve,
-)
 from torch import nn
 
 from motiflens.baseline import KmerBaseline
@@ -64,6 +58,10 @@ def per_target_metrics(
         One row per target: ``target, n, positives`` and ``auroc, auprc`` (binary) or
         ``pearson, spearman`` (continuous); NaN where undefined.
     """
+    # sklearn takes most of a second to import: only where metrics are computed, so that
+    # every command line call does not pay it.
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     y_score = np.asarray(y_score, dtype=np.float64).reshape(len(y_score), -1)
     n_targets = y_true.shape[1]
@@ -155,6 +153,8 @@ def roc_pr_curves(
         from sklearn's ``roc_curve``; PR: ``recall``/``precision`` from
         ``precision_recall_curve``). A target without both classes gets ``None``.
     """
+    from sklearn.metrics import precision_recall_curve, roc_curve  # see per_target_metrics
+
     y_true = np.asarray(y_true).reshape(len(y_true), -1)
     y_score = np.asarray(y_score).reshape(len(y_score), -1)
     n_targets = y_true.shape[1]

@@ -3,7 +3,7 @@
 :func:`train` writes, through :class:`~motiflens.runs.Run`, the config, the weights of the
 best epoch (by the monitored metric), the target names, the Lightning checkpoints (full
 training state for ``resume``) and the per-epoch metrics table (epochs counted from 1).
-It draws nothing and records no manifest step: :func:`motiflens.steps.train.train` does
+It draws nothing and records no manifest step: :func:`motiflens.steps.train` does
 both, so that this module stays below the plots in the import order.
 """
 
@@ -403,7 +403,7 @@ def train(
 
     Writes the config, the best epoch's weights, the target names, the checkpoints and
     the metrics table; draws no figure and records no manifest step (see
-    :func:`motiflens.steps.train.train`, which does both).
+    :func:`motiflens.steps.train`, which does both).
 
     Parameters
     ----------

@@ -42,7 +42,7 @@ from motiflens.data.hdf5 import read_split, target_labels
 from motiflens.data.simulate import TaskSpec, read_ground_truth, simulate
 from motiflens.models import SequenceModel
 from motiflens.runs import Run
-from motiflens.steps.train import train
+from motiflens.steps import train
 from tests.conftest import SIM_LENGTH, one_layer_config
 
 SIM_TASKS = (

@@ -221,7 +221,7 @@ def test_forward_score_rises_once_the_second_half_of_a_pair_is_read(tmp_path):
     from motiflens.data.hdf5 import read_split
     from motiflens.data.simulate import DEFAULT_TASKS, read_ground_truth, simulate
     from motiflens.runs import Run
-    from motiflens.steps.train import run_config, train
+    from motiflens.steps import run_config, train
 
     pair = next(task for task in DEFAULT_TASKS if task.spacing is not None)
     data = tmp_path / "pair.h5"

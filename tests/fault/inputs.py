@@ -8,7 +8,7 @@ import numpy as np
 
 from motiflens.config import RunConfig
 from motiflens.data.simulate import simulate
-from motiflens.steps.train import train
+from motiflens.steps import train
 
 # 8 filters of width 9, one dense layer of 8: trains an epoch on 300 sequences in ~1 s
 TINY_CONFIG = {

@@ -12,7 +12,7 @@ from motiflens.data.hdf5 import write_dataset
 from motiflens.models import build_model
 from motiflens.prediction import predict_array
 from motiflens.runs import Run
-from motiflens.steps.train import run_config, train
+from motiflens.steps import run_config, train
 from tests.toy_models import random_onehot
 
 MOTIF = "GGAAGTGA"  # an ETS site

@@ -91,8 +91,8 @@ def train(
     """
     from motiflens.distributed import Launch
     from motiflens.runs import Run
-    from motiflens.steps.train import run_config
-    from motiflens.steps.train import train as train_step
+    from motiflens.steps import run_config
+    from motiflens.steps import train as train_step
 
     run = Run(run_dir)
     if resume and config is None and run.config_path.exists():

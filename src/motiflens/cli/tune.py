@@ -76,7 +76,7 @@ def tune(
 ) -> None:
     """Search hyperparameters with Optuna; running it again continues the study."""
     from motiflens.progress import interactive, tqdm
-    from motiflens.steps.tune import tune as tune_step
+    from motiflens.steps import tune as tune_step
 
     if n_trials is None and timeout is None and max_total is None:
         n_trials = 20

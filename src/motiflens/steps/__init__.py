@@ -5,7 +5,13 @@ through the compute API, writes its files through the run (per-sequence arrays i
 :mod:`motiflens.results` convention), records itself in the run's manifest and returns a
 result object. The CLI verbs are thin layers over these. (The HTML report is
 :func:`motiflens.dashboard.export.report`: it renders the dashboard's page, a layer above.)
+
+:func:`train`, :func:`run_config` and :func:`tune` load on first use: they need Lightning,
+which takes over a second to import, and every command line call imports this package.
 """
+
+import importlib
+from typing import Any
 
 from motiflens.steps.evaluate import evaluate, run_baseline
 from motiflens.steps.explain import ism, saliency, temporal
@@ -16,8 +22,6 @@ from motiflens.steps.optimize import optimize
 from motiflens.steps.predict import predict
 from motiflens.steps.scan import scan
 from motiflens.steps.track_hub import track_hub
-from motiflens.steps.train import run_config, train
-from motiflens.steps.tune import tune
 from motiflens.steps.variants import variants
 
 __all__ = [
@@ -40,3 +44,14 @@ __all__ = [
     "tune",
     "variants",
 ]
+
+#: Names loaded on first use, and the module that defines each.
+_LAZY = {"train": "train_job", "run_config": "train_job", "tune": "tune_job"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"motiflens.steps.{_LAZY[name]}"), name)
+        globals()[name] = value  # found directly from now on
+        return value
+    raise AttributeError(f"module 'motiflens.steps' has no attribute {name!r}")

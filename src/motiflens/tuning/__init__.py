@@ -2,7 +2,7 @@
 
 :mod:`motiflens.tuning.space` reads a search-space file (a run config plus ``search:``);
 :mod:`motiflens.tuning.search` runs the study, one trained run directory per trial. The
-run-level job, with the history figure, is :func:`motiflens.steps.tune.tune`.
+run-level job, with the history figure, is :func:`motiflens.steps.tune`.
 """
 
 from motiflens.tuning.search import (

@@ -14,7 +14,7 @@ The tune directory after a search::
     trials.tsv          one row per trial: state, value, parameters, duration, fail reason
     best_config.yaml    the best trial's RunConfig: ``motiflens train --config`` trains it
 
-(:func:`motiflens.steps.tune.tune` adds ``history.png``, drawn by
+(:func:`motiflens.steps.tune` adds ``history.png``, drawn by
 :mod:`motiflens.plots.tuning`.)
 """
 
@@ -318,7 +318,7 @@ def tune(
     on_finish
         Called with the study and the metric's name when the search stops (also after
         Ctrl-C), once the study has a trial; the files it returns are added to the
-        result's (:func:`motiflens.steps.tune.tune` draws ``history.png`` with it).
+        result's (:func:`motiflens.steps.tune` draws ``history.png`` with it).
 
     Returns
     -------

@@ -134,7 +134,7 @@ def train(
 
     Examples
     --------
-    >>> from motiflens.steps.train import train
+    >>> from motiflens.steps import train
     >>> result = train("data.h5", "runs/basset", RunConfig())
     >>> result.best_epoch, result.best_score
     (7, 0.912)
