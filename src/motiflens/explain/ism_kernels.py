@@ -55,6 +55,19 @@ def _store(ch: np.ndarray, m: int, out: np.ndarray, transform: np.ndarray) -> No
         np.dot(transform, ch, out[m])
 
 
+@numba.njit(inline="always", nogil=True, boundscheck=False)
+def _window_change(best: np.ndarray, floor: float, pooled: np.ndarray, dst: np.ndarray) -> bool:
+    """``dst = max(best, floor) - pooled`` (a pool window's change); whether it is not all 0."""
+    nonzero = 0
+    for c in range(best.shape[0]):
+        v = best[c]
+        v = v if v > floor else floor  # a select, not a branch: vectorised
+        d = v - pooled[c]
+        dst[c] = d
+        nonzero += d != 0.0
+    return nonzero > 0
+
+
 @numba.njit(_TABLE_POOL, nogil=True, cache=True, boundscheck=False)
 def table_pool(
     diff: np.ndarray,
@@ -125,15 +138,8 @@ def table_pool(
                     v = ref[c] + row[c]
                     b = best[c]
                     best[c] = v if v > b else b  # a select, not a branch: vectorised
-            pooled = ref_pool[s, g + margin]
-            nonzero = 0
-            for c in range(c_count):
-                v = best[c]
-                v = v if v > floor else floor
-                d = v - pooled[c]
-                dst[c] = d
-                nonzero += d != 0.0
-            changed |= nonzero > 0
+            # The ReLU after the max (they commute).
+            changed |= _window_change(best, floor, ref_pool[s, g + margin], dst)
         alive[m] = changed
         _store(ch, m, out, transform)
 
@@ -187,6 +193,7 @@ def conv_pool(
     c_count = y.shape[2]
     best = np.empty(c_count, np.float32)
     floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
+    no_floor = np.float32(-np.inf)  # the ReLU ran before the max
     for m in range(m_count):
         if inverse.shape[0] == 0:
             delta = y[m]
@@ -224,12 +231,6 @@ def conv_pool(
                         v = act[c]
                         b = best[c]
                         best[c] = v if v > b else b
-            pooled = ref_pool[s, g + margin]
-            nonzero = 0
-            for c in range(c_count):
-                dd = best[c] - pooled[c]
-                dst[c] = dd
-                nonzero += dd != 0.0
-            changed |= nonzero > 0
+            changed |= _window_change(best, no_floor, ref_pool[s, g + margin], dst)
         alive[m] = changed
         _store(ch, m, out, transform)
