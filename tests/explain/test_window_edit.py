@@ -70,12 +70,21 @@ def by_hand(model: nn.Module, x: np.ndarray, start: int, bases: np.ndarray) -> n
     return np.stack(out)
 
 
-def assert_edits_match(model: nn.Module, x: np.ndarray, cases: list[tuple[int, int]]) -> None:
+def assert_edits_match(
+    model: nn.Module,
+    x: np.ndarray,
+    cases: list[tuple[int, int]],
+    compiled: bool | None = None,
+) -> None:
+    """``compiled``: True/False to require fast ISM's compiled kernels or this module's
+    torch path; None to take what the model gets."""
     plan = plan_model(model)
     assert isinstance(plan, Plan), plan
     rng = np.random.default_rng(5)
     with torch.no_grad():
-        fast = WindowEdit(plan, torch.from_numpy(x))
+        fast = WindowEdit(plan, torch.from_numpy(x), compiled=compiled is not False)
+        if compiled is not None:
+            assert (fast._compiled is not None) == compiled
         np.testing.assert_allclose(fast.reference, model(torch.from_numpy(x)), atol=TOL, rtol=0)
         moved = 0.0
         for start, w in cases:
@@ -93,20 +102,24 @@ def cases(length: int) -> list[tuple[int, int]]:
     return [(0, 7), (1, 4), (length // 2 - 6, 12), (length - 9, 9), (length - 1, 1), (0, length)]
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("padding", ["same", "valid"])
 @pytest.mark.parametrize(("sizes", "pools"), [([7, 5], [3, 2]), ([6, 4], [4, 3])])
-def test_basset_edits_equal_the_model_on_edited_sequences(padding, sizes, pools):
+def test_basset_edits_equal_the_model_on_edited_sequences(padding, sizes, pools, compiled):
     length = 61
-    assert_edits_match(basset(length, padding, sizes, pools), backgrounds(4, length), cases(length))
+    model = basset(length, padding, sizes, pools)
+    assert_edits_match(model, backgrounds(4, length), cases(length), compiled)
 
 
-def test_demo_architecture_edits_equal_the_model():
+@pytest.mark.parametrize("compiled", [True, False])
+def test_demo_architecture_edits_equal_the_model(compiled):
     # configs/demo.yaml's architecture at the demo simulation's 200 bp.
     arch = {"filters": [128, 64, 64], "sizes": [19, 11, 7], "pools": [3, 4, 4]}
     arch |= {"hidden": [128], "padding": "same", "conv_dropout": 0.1, "hidden_dropout": 0.5}
     cfg = {"name": "basset", "n_targets": 4, "length": 200, "arch": arch}
     model = lively(build_model(ModelConfig.from_dict(cfg)))
-    assert_edits_match(model, backgrounds(3, 200), [(0, 11), (94, 12), (170, 30), (199, 1)])
+    cases = [(0, 11), (94, 12), (170, 30), (199, 1)]
+    assert_edits_match(model, backgrounds(3, 200), cases, compiled)
 
 
 def test_unknown_bases_and_soft_inputs():
@@ -139,6 +152,30 @@ def dilated(length: int) -> nn.Module:
         nn.Flatten(),
         nn.Linear(5 * pooled, 3),
     )
+
+
+def dilated_first_conv(length: int) -> nn.Module:
+    """Basset's layout (each conv, a ReLU, a pool of stride = kernel) with a dilated first
+    conv: the compiled kernels' layout."""
+    pooled = ((length - 2) // 2 - 2) // 2
+    return nn.Sequential(
+        nn.Conv1d(4, 6, 4, dilation=2, padding=2),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        nn.Conv1d(6, 5, 3),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        nn.Flatten(),
+        nn.Linear(5 * pooled, 3),
+    )
+
+
+def test_dilated_first_conv_through_the_compiled_kernels():
+    torch.manual_seed(0)
+    model = lively(dilated_first_conv(46))
+    x = backgrounds(3, 46, seed=4)
+    x[1, :, 10:14] = 0.25  # N columns: the first layer's table has a row for them
+    assert_edits_match(model, x, cases(46), compiled=True)
 
 
 def global_pool(kind: type[nn.Module]) -> nn.Module:

@@ -28,16 +28,22 @@ import numba
 import numpy as np
 from numba import types
 
-__all__ = ["conv_pool", "table_pool"]
+__all__ = ["conv_pool", "table_pool", "window_pool"]
 
 _F3 = types.Array(types.float32, 3, "C")
 _F2 = types.Array(types.float32, 2, "C")
 _I1 = types.Array(types.int64, 1, "C")
+_I2 = types.Array(types.int64, 2, "C")
 _U1 = types.Array(types.uint8, 1, "C")
 
 _TABLE_POOL = types.void(
     _F2, _I1, _F3, _F3, _I1, _I1, types.int64, types.int64, types.int64, types.int64,
     types.int64, types.boolean, _F3, _F2, _F2, _U1,
+)  # fmt: skip
+_WINDOW_POOL = types.void(
+    _F2, _I2, _I2, _I1, types.int64, types.int64, types.int64, _F3, _F3, _F3, types.int64,
+    types.int64, types.int64, types.int64, types.int64, types.int64, types.boolean, _F3,
+    _F2, _F2, _F2, _U1,
 )  # fmt: skip
 _CONV_POOL = types.void(
     _F3, _F2, _F2, _I1, _I1, _F3, _F3, _F3, types.int64, types.int64, types.int64,
@@ -231,6 +237,109 @@ def conv_pool(
                         v = act[c]
                         b = best[c]
                         best[c] = v if v > b else b
+            changed |= _window_change(best, no_floor, ref_pool[s, g + margin], dst)
+        alive[m] = changed
+        _store(ch, m, out, transform)
+
+
+@numba.njit(_WINDOW_POOL, nogil=True, cache=True, boundscheck=False)
+def window_pool(
+    table: np.ndarray,
+    bases: np.ndarray,
+    codes: np.ndarray,
+    seq: np.ndarray,
+    start: int,
+    taps: int,
+    dilation: int,
+    ref_conv: np.ndarray,
+    ref_act: np.ndarray,
+    ref_pool: np.ndarray,
+    s0: int,
+    kernel: int,
+    wp: int,
+    conv_len: int,
+    pool_len: int,
+    margin: int,
+    relu: bool,
+    out: np.ndarray,
+    transform: np.ndarray,
+    ch: np.ndarray,
+    acc: np.ndarray,
+    alive: np.ndarray,
+) -> None:
+    """The first conv's change from a multi-base edit, its ReLU and a max-pool of stride =
+    kernel (motif insertion's edits; :func:`conv_pool` with the change made here).
+
+    Parameters
+    ----------
+    table
+        ``(taps * 20, C)``: row ``20 t + 5 b + r``: the conv's output change through tap
+        ``t`` when an input column's reference ``r`` (4: an N) becomes base ``b``.
+    bases
+        ``(M, w)`` each edit's new bases at columns ``start .. start + w - 1``.
+    codes
+        ``(n, L)`` the reference base codes of the sequences.
+    seq, start, taps, dilation, s0
+        Each edit's sequence; the first edited column; the conv's taps and dilation; the
+        first conv column the edit changes (edited column ``i`` reaches conv column
+        ``s0 + i + (taps - 1 - t) * dilation`` through tap ``t``).
+    ref_conv, ref_act, ref_pool, kernel, wp, conv_len, pool_len, margin, relu
+        As in :func:`conv_pool`.
+    out, transform, ch, alive
+        As in :func:`table_pool`.
+    acc
+        ``(w + (taps - 1) * dilation, C)`` scratch: the edit's conv columns.
+    """
+    m_count, w = bases.shape
+    c_count = table.shape[1]
+    n_cols = acc.shape[0]
+    best = np.empty(c_count, np.float32)
+    floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
+    no_floor = np.float32(-np.inf)  # the ReLU ran before the max
+    first = s0 // kernel  # floor division, also for negative columns
+    for m in range(m_count):
+        s = seq[m]
+        # The reference conv columns, plus each edited column's rows, tap by tap.
+        for q in range(n_cols):
+            j = s0 + q
+            if 0 <= j < conv_len:
+                for c in range(c_count):
+                    acc[q, c] = ref_conv[s, j + margin, c]
+        for i in range(w):
+            new = bases[m, i]
+            ref = codes[s, start + i]
+            if new == ref:  # its rows are 0: a motif base that is the background's
+                continue
+            for t in range(taps):
+                row = 20 * t + 5 * new + ref
+                q = i + (taps - 1 - t) * dilation
+                for c in range(c_count):
+                    acc[q, c] += table[row, c]
+        changed = False
+        for o in range(wp):
+            g = first + o
+            dst = ch[o]
+            if g < 0 or g >= pool_len:
+                dst[:] = 0.0
+                continue
+            best[:] = -np.inf
+            for t in range(kernel):
+                j = g * kernel + t
+                if j >= conv_len:
+                    break
+                q = j - s0
+                if 0 <= q < n_cols:
+                    for c in range(c_count):
+                        x = acc[q, c]
+                        x = x if x > floor else floor
+                        b = best[c]
+                        best[c] = x if x > b else b  # selects, not branches: vectorised
+                else:
+                    act = ref_act[s, j + margin]
+                    for c in range(c_count):
+                        x = act[c]
+                        b = best[c]
+                        best[c] = x if x > b else b
             changed |= _window_change(best, no_floor, ref_pool[s, g + margin], dst)
         alive[m] = changed
         _store(ch, m, out, transform)
