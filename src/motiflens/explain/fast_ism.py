@@ -406,9 +406,19 @@ class FastISM:
             widest = max(widest, w)
         self.margin = mg = widest + 2
         self.arange = torch.arange(widest + 2 * mg, device=x.device)
-        # Reference pass; every op's output (0 = the input) padded and channels-last,
-        # REF_CHUNK sequences at a time, each output written while still in cache (for
-        # motif insertion's hundreds of backgrounds: 2-3x faster than one pass).
+        self.first_layer = self._fuse_first_layer()
+        # Reference base codes (0-3, 4 for an N column of 0.25) when every column is one of
+        # those, for the first layer's difference table; else None (a product instead).
+        hot = (x == 1).sum(1) == 1
+        hot &= ((x == 0) | (x == 1)).all(1)
+        n_col = (x == 0.25).all(1)
+        self.input_codes = torch.where(n_col, 4, x.argmax(1)) if bool((hot | n_col).all()) else None
+        self.stages = self._compiled_stages(x)
+        read = self._compiled_reads()
+        # Reference pass; every op's output (0 = the input) padded and channels-last (the
+        # compiled kernels' layers only: the others are left empty), REF_CHUNK sequences
+        # at a time, each output written while still in cache (for motif insertion's
+        # hundreds of backgrounds: 2-3x faster than one pass).
         n = x.shape[0]
         self.refs: list[torch.Tensor] = []
         self.lengths: list[int] = []
@@ -418,15 +428,19 @@ class FastISM:
             for k in range(len(plan.ops) + 1):
                 if k:
                     h = _full(plan.ops[k - 1], h)
+                keep = read is None or k in read
                 if i == 0:
                     op = plan.ops[k] if k < len(plan.ops) else None
                     fill = float("-inf") if isinstance(op, Pool) else 0.0
                     self.lengths.append(int(h.shape[-1]))
-                    ref = h.new_empty((n, h.shape[-1] + 2 * mg, h.shape[1]))
+                    cols = h.shape[-1] + 2 * mg if keep else 0
+                    ref = h.new_empty((n, cols, h.shape[1]))
                     ref[:, :mg] = fill
                     ref[:, mg + h.shape[-1] :] = fill
                     self.refs.append(ref)
-                self.refs[k][i : i + h.shape[0], mg : mg + self.lengths[k]] = h.transpose(1, 2)
+                if keep:
+                    rows = slice(i, i + h.shape[0])
+                    self.refs[k][rows, mg : mg + self.lengths[k]] = h.transpose(1, 2)
             last.append(h)
         h = torch.cat(last) if len(last) > 1 else last[0]
         # For a pool with stride = kernel: at each position j of its input, the maximum
@@ -434,14 +448,6 @@ class FastISM:
         # starts a window), so that a mutant's pooled window needs two reference columns.
         self.left: dict[int, torch.Tensor] = {}
         self.right: dict[int, torch.Tensor] = {}
-        self.first_layer = self._fuse_first_layer()
-        # Reference base codes (0-3, 4 for an N column of 0.25) when every column is one of
-        # those, for the first layer's difference table; else None (a product instead).
-        hot = (x == 1).sum(1) == 1
-        hot &= ((x == 0) | (x == 1)).all(1)
-        n_col = (x == 0.25).all(1)
-        self.input_codes = torch.where(n_col, 4, x.argmax(1)) if bool((hot | n_col).all()) else None
-        self.stages = self._compiled_stages(x)
         fused = self.first_layer[-1] - 1 if self.first_layer is not None else -1
         # (The compiled kernels read the pools' inputs themselves.)
         for k, op in enumerate(plan.ops if self.stages is None else []):
@@ -546,6 +552,18 @@ class FastISM:
         except ImportError:  # pragma: no cover - numba comes with memelite
             return None
         return stages
+
+    def _compiled_reads(self) -> set[int] | None:
+        """The layer outputs the compiled kernels read (each conv's and each pool's), or
+        None (the general path: all of them)."""
+        if self.stages is None:
+            return None
+        assert self.first_layer is not None
+        read = {1, self.first_layer[-1]}
+        for stage in self.stages:
+            c = stage.index + 1
+            read |= {c, c + stage.relu + (stage.pool is not None)}
+        return read
 
     def _rest(self, h: torch.Tensor, seq: torch.Tensor | None = None) -> torch.Tensor:
         """The layers after the head's first one on ``h``; ``seq``: mutants' sequences.
@@ -777,7 +795,7 @@ class FastISM:
         ism_kernels.window_pool(
             self._window_table(conv).numpy(), bases.transpose(0, 1).reshape(m, w).numpy(),
             self.input_codes.numpy(), seq.numpy(), start, conv.weight.shape[-1],
-            conv.dilation, self.refs[1].numpy(), self.refs[1 + relu].numpy(),
+            conv.dilation, self.refs[1].numpy(),
             self.refs[k].numpy(), s0, kernel, wp, self.lengths[1], self.lengths[k],
             self.margin, relu, change.numpy(), transform.numpy(), scratch.numpy(),
             torch.empty((w + conv.reach, change.shape[2])).numpy(), alive.numpy(),
@@ -834,7 +852,7 @@ class FastISM:
             alive = torch.empty(keep.numel(), dtype=torch.uint8)
             ism_kernels.conv_pool(
                 y.numpy(), inverse.numpy(), torch.empty((n, y.shape[2])).numpy(),
-                seq.numpy(), first.numpy(), self.refs[c].numpy(), self.refs[a].numpy(),
+                seq.numpy(), first.numpy(), self.refs[c].numpy(),
                 self.refs[p].numpy(), kernel, wp, self.lengths[c], self.lengths[p],
                 self.margin, stage.relu, change.numpy(), transform.numpy(),
                 scratch.numpy(), alive.numpy(),

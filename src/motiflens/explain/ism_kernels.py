@@ -41,12 +41,12 @@ _TABLE_POOL = types.void(
     types.int64, types.boolean, _F3, _F2, _F2, _U1,
 )  # fmt: skip
 _WINDOW_POOL = types.void(
-    _F2, _I2, _I2, _I1, types.int64, types.int64, types.int64, _F3, _F3, _F3, types.int64,
+    _F2, _I2, _I2, _I1, types.int64, types.int64, types.int64, _F3, _F3, types.int64,
     types.int64, types.int64, types.int64, types.int64, types.int64, types.boolean, _F3,
     _F2, _F2, _F2, _U1,
 )  # fmt: skip
 _CONV_POOL = types.void(
-    _F3, _F2, _F2, _I1, _I1, _F3, _F3, _F3, types.int64, types.int64, types.int64,
+    _F3, _F2, _F2, _I1, _I1, _F3, _F3, types.int64, types.int64, types.int64,
     types.int64, types.int64, types.boolean, _F3, _F2, _F2, _U1,
 )  # fmt: skip
 
@@ -158,7 +158,6 @@ def conv_pool(
     seq: np.ndarray,
     start: np.ndarray,
     ref_conv: np.ndarray,
-    ref_act: np.ndarray,
     ref_pool: np.ndarray,
     kernel: int,
     wp: int,
@@ -184,14 +183,13 @@ def conv_pool(
         ``(n, C)`` scratch.
     seq, start
         ``(M,)`` each mutant's sequence and first changed conv column.
-    ref_conv, ref_act, ref_pool
-        ``(n_seq, L + 2 margin, C)`` the reference's conv output, activation (the same
-        array when there is no ReLU) and pool output.
+    ref_conv, ref_pool
+        ``(n_seq, L + 2 margin, C)`` the reference's conv output and pool output.
     kernel, wp
         The pool's kernel (= stride) and the pool windows per mutant written: from
         window ``start // kernel`` on.
     relu
-        A ReLU between the conv and the pool.
+        A ReLU between the conv and the pool (applied after it: max and ReLU commute).
     out, transform, ch, alive
         As in :func:`table_pool`.
     """
@@ -199,7 +197,6 @@ def conv_pool(
     c_count = y.shape[2]
     best = np.empty(c_count, np.float32)
     floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
-    no_floor = np.float32(-np.inf)  # the ReLU ran before the max
     for m in range(m_count):
         if inverse.shape[0] == 0:
             delta = y[m]
@@ -223,21 +220,20 @@ def conv_pool(
                 if j >= conv_len:
                     break
                 i = j - s0
+                ref = ref_conv[s, j + margin]
                 if 0 <= i < n:
-                    ref = ref_conv[s, j + margin]
                     dl = delta[i]
                     for c in range(c_count):
                         v = ref[c] + dl[c]
-                        v = v if v > floor else floor
                         b = best[c]
-                        best[c] = v if v > b else b  # selects, not branches: vectorised
+                        best[c] = v if v > b else b  # a select, not a branch: vectorised
                 else:
-                    act = ref_act[s, j + margin]
                     for c in range(c_count):
-                        v = act[c]
+                        v = ref[c]
                         b = best[c]
                         best[c] = v if v > b else b
-            changed |= _window_change(best, no_floor, ref_pool[s, g + margin], dst)
+            # The ReLU after the max (they commute).
+            changed |= _window_change(best, floor, ref_pool[s, g + margin], dst)
         alive[m] = changed
         _store(ch, m, out, transform)
 
@@ -252,7 +248,6 @@ def window_pool(
     taps: int,
     dilation: int,
     ref_conv: np.ndarray,
-    ref_act: np.ndarray,
     ref_pool: np.ndarray,
     s0: int,
     kernel: int,
@@ -283,7 +278,7 @@ def window_pool(
         Each edit's sequence; the first edited column; the conv's taps and dilation; the
         first conv column the edit changes (edited column ``i`` reaches conv column
         ``s0 + i + (taps - 1 - t) * dilation`` through tap ``t``).
-    ref_conv, ref_act, ref_pool, kernel, wp, conv_len, pool_len, margin, relu
+    ref_conv, ref_pool, kernel, wp, conv_len, pool_len, margin, relu
         As in :func:`conv_pool`.
     out, transform, ch, alive
         As in :func:`table_pool`.
@@ -295,7 +290,6 @@ def window_pool(
     n_cols = acc.shape[0]
     best = np.empty(c_count, np.float32)
     floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
-    no_floor = np.float32(-np.inf)  # the ReLU ran before the max
     first = s0 // kernel  # floor division, also for negative columns
     for m in range(m_count):
         s = seq[m]
@@ -331,15 +325,14 @@ def window_pool(
                 if 0 <= q < n_cols:
                     for c in range(c_count):
                         x = acc[q, c]
-                        x = x if x > floor else floor
                         b = best[c]
-                        best[c] = x if x > b else b  # selects, not branches: vectorised
+                        best[c] = x if x > b else b  # a select, not a branch: vectorised
                 else:
-                    act = ref_act[s, j + margin]
                     for c in range(c_count):
-                        x = act[c]
+                        x = ref_conv[s, j + margin, c]
                         b = best[c]
                         best[c] = x if x > b else b
-            changed |= _window_change(best, no_floor, ref_pool[s, g + margin], dst)
+            # The ReLU after the max (they commute).
+            changed |= _window_change(best, floor, ref_pool[s, g + margin], dst)
         alive[m] = changed
         _store(ch, m, out, transform)
