@@ -111,6 +111,21 @@ def test_basset_edits_equal_the_model_on_edited_sequences(padding, sizes, pools,
     assert_edits_match(model, backgrounds(4, length), cases(length), compiled)
 
 
+def test_compiled_edits_on_worker_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled path splits a call's edits over torch's threads: parts of 2 here."""
+    from motiflens.explain import fast_ism
+
+    monkeypatch.setattr(fast_ism, "WINDOW_MIN", 2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        length = 61
+        model = basset(length, "same", [7, 5], [3, 2])
+        assert_edits_match(model, backgrounds(5, length), cases(length), compiled=True)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("compiled", [True, False])
 def test_demo_architecture_edits_equal_the_model(compiled):
     # configs/demo.yaml's architecture at the demo simulation's 200 bp.

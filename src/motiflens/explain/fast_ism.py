@@ -9,9 +9,10 @@ products:
 * A convolution is linear: the change of its output is the (transposed) convolution of
   the change of its input, which is non-zero on a few columns only. ``w`` changed
   columns and a ``k``-wide kernel give ``w + k - 1`` changed output columns, a full
-  linear convolution; it is computed in the basis of a length-``(w + k - 1)`` DFT, where
-  it is one channel-mixing product per frequency (three real ones per complex
-  frequency) instead of ``w x k`` (25 instead of 77 products of 300 x 200 for Basset's
+  linear convolution; it is computed in the basis of a length-``(w + k - 1)`` DFT (one
+  shorter plus one product for the column that wraps around, when that length is odd),
+  where it is one channel-mixing product per frequency (three real ones per complex
+  frequency) instead of ``w x k`` (24 instead of 77 products of 300 x 200 for Basset's
   second layer), all in one batched product. The DFT is orthogonal up to a scale, so
   the rounding stays that of the direct sum (about 1e-6 relative in float32). Where it
   would save little, a plain transposed convolution is used.
@@ -29,7 +30,8 @@ products:
   anything downstream, so its output *is* the reference output and it leaves the chunk;
   window columns that no mutant of a chunk changes are trimmed.
 * A flatten followed by a linear layer gets ``h0 + W[:, window] @ change``, one product
-  per window start; a global max over positions the maximum of the mutant's window and
+  per position of the layer over the mutants that change it (a mutant's unchanged
+  columns cost nothing); a global max over positions the maximum of the mutant's window and
   the reference's maxima left and right of it (prefix and suffix maxima); a global mean
   the reference mean plus the change over the length. The layers after that run on the
   batch of mutants; a linear layer among them whose input is 0 on some units for every
@@ -44,9 +46,11 @@ stride = kernel, then flatten + dense), the steps between the products run as co
 kernels (:mod:`~motiflens.explain.ism_kernels`): one pass per mutant from a conv's
 per-frequency products through its inverse DFT transform, ReLU and pool to the next
 conv's change, already in that conv's DFT basis; the per-frequency products in between
-are one grouped convolution through oneDNN. They agree with the general path to float
-rounding (about 1e-6); the general path (every other layout, and GPUs) is the torch code
-here.
+are one grouped convolution through oneDNN, its weights packed once into oneDNN's own
+layout. They agree with the general path to float rounding (about 1e-6); the general path
+(every other layout, and GPUs) is the torch code here. Motif insertion's multi-base edits
+take the same kernels (:meth:`FastISM.window_outputs`, through
+:class:`~motiflens.explain.window_edit.WindowEdit`).
 
 The fast path takes any model whose layer list (a model's
 :meth:`~motiflens.models.SequenceModel.ism_layers`, or an ``nn.Sequential``) is made of
@@ -65,6 +69,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -87,6 +92,8 @@ SPARSE_UNITS = 0.8
 PRUNE_TRIALS = 2
 #: Sequences per step of the reference pass.
 REF_CHUNK = 16
+#: Fewest edits per worker thread in :meth:`FastISM.window_outputs`.
+WINDOW_MIN = 64
 
 
 def _ceil_div(a: torch.Tensor, b: int) -> torch.Tensor:
@@ -111,7 +118,8 @@ class Spectral:
     The change of the output is the full linear convolution of the ``w`` changed columns
     with the kernel: ``n = w + reach`` columns. In the basis of the length-``n`` DFT a
     linear convolution is a product per frequency, so the ``w x k`` channel-mixing
-    products of the direct form become one per frequency: ``n // 2 + 1`` of them, real
+    products of the direct form become one per frequency: ``n // 2 + 1`` of them (for an
+    odd ``n``, of the length ``n - 1`` DFT, see :func:`spectral`), real
     for frequency 0 (and ``n / 2``), complex for the others, each done as three real
     products (Gauss: with ``U = Ur + i Ui`` and ``W = Wr + i Wi``, ``k1 = (Ur + Ui) Wr``,
     ``k2 = Ur (Wi - Wr)``, ``k3 = Ui (Wr + Wi)``, ``Re = k1 - k3``, ``Im = k1 + k2``).
@@ -369,6 +377,29 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
     return y
 
 
+def _in_threads(fn: Callable[[slice], torch.Tensor], parts: list[slice]) -> list[torch.Tensor]:
+    """``[fn(part) for part in parts]``, on as many worker threads as torch has threads,
+    each with single-threaded torch operations (restored after).
+
+    Most operations of a chunk are too small to split well, and threads that wait for
+    each other inside every small operation are what make a busy machine slow.
+    """
+    threads = torch.get_num_threads()
+    if threads < 2 or len(parts) < 2:
+        return [fn(part) for part in parts]
+    torch.set_num_threads(1)
+    try:
+        # OpenMP keeps its thread count per calling thread: a new worker thread runs its
+        # products on all cores whatever torch.get_num_threads() says (a batched product
+        # alone in one: CPU time 1.96x wall time on 2 cores), so each worker sets its own.
+        with ThreadPoolExecutor(
+            min(threads, len(parts)), initializer=torch.set_num_threads, initargs=(1,)
+        ) as pool:
+            return list(pool.map(fn, parts))
+    finally:
+        torch.set_num_threads(threads)
+
+
 class FastISM:
     """The reference pass of a batch of sequences, then mutants through their windows.
 
@@ -412,7 +443,12 @@ class FastISM:
         hot = (x == 1).sum(1) == 1
         hot &= ((x == 0) | (x == 1)).all(1)
         n_col = (x == 0.25).all(1)
-        self.input_codes = torch.where(n_col, 4, x.argmax(1)) if bool((hot | n_col).all()) else None
+        if bool((hot | n_col).all()):
+            # One-hot columns: the index of the 1 (argmax over 4 strided rows is slower).
+            index = (x[:, 1] + 2 * x[:, 2] + 3 * x[:, 3]).long()
+            self.input_codes = torch.where(n_col, 4, index)
+        else:
+            self.input_codes = None
         self.stages = self._compiled_stages(x)
         read = self._compiled_reads()
         # Reference pass; every op's output (0 = the input) padded and channels-last (the
@@ -673,21 +709,9 @@ class FastISM:
             with torch.inference_mode():
                 return self._chunk(seq[part], pos[part], base[part])
 
-        if seq.device.type != "cpu" or threads < 2 or len(parts) < 2:
+        if seq.device.type != "cpu":
             return torch.cat([run(part) for part in parts])
-        torch.set_num_threads(1)
-        try:
-            # OpenMP keeps its thread count per calling thread: a new worker thread runs
-            # its products on all cores whatever torch.get_num_threads() says (a batched
-            # product alone in one: CPU time 1.96x wall time on 2 cores), so each worker
-            # sets its own.
-            with ThreadPoolExecutor(
-                min(threads, len(parts)), initializer=torch.set_num_threads, initargs=(1,)
-            ) as pool:
-                outs = list(pool.map(run, parts))
-        finally:
-            torch.set_num_threads(threads)
-        return torch.cat(outs)
+        return torch.cat(_in_threads(run, parts))
 
     def _count(self, key: str, value: int) -> None:
         with self._lock:
@@ -790,19 +814,31 @@ class FastISM:
         kernel = pool.kernel
         wp = (s0 % kernel + w + conv.reach - 1) // kernel + 1
         after = self.stages[0].conv if self.stages else None
-        change, scratch, transform = self._kernel_out(m, wp, k, after)
-        alive = torch.empty(m, dtype=torch.uint8)
-        ism_kernels.window_pool(
-            self._window_table(conv).numpy(), bases.transpose(0, 1).reshape(m, w).numpy(),
-            self.input_codes.numpy(), seq.numpy(), start, conv.weight.shape[-1],
-            conv.dilation, self.refs[1].numpy(),
-            self.refs[k].numpy(), s0, kernel, wp, self.lengths[1], self.lengths[k],
-            self.margin, relu, change.numpy(), transform.numpy(), scratch.numpy(),
-            torch.empty((w + conv.reach, change.shape[2])).numpy(), alive.numpy(),
-        )  # fmt: skip
-        first = torch.full((m,), s0 // kernel, dtype=torch.long)
+        table = self._window_table(conv).numpy()
+        codes = bases.transpose(0, 1).reshape(m, w)
         out = self.reference.index_select(0, seq)
-        out = self._compiled_rest(out, change, alive, seq, first, wp, torch.arange(m))
+
+        def run(part: slice) -> torch.Tensor:
+            count = part.stop - part.start
+            change, scratch, transform = self._kernel_out(count, wp, k, after)
+            alive = torch.empty(count, dtype=torch.uint8)
+            acc = torch.empty((w + conv.reach, self.refs[1].shape[2]))
+            ism_kernels.window_pool(
+                table, codes[part].numpy(), self.input_codes.numpy(), seq[part].numpy(),
+                start, conv.weight.shape[-1], conv.dilation, self.refs[1].numpy(),
+                self.refs[k].numpy(), s0, kernel, wp, self.lengths[1], self.lengths[k],
+                self.margin, relu, change.numpy(), transform.numpy(), scratch.numpy(),
+                acc.numpy(), alive.numpy(),
+            )  # fmt: skip
+            first = torch.full((count,), s0 // kernel, dtype=torch.long)
+            keep = torch.arange(count)
+            with torch.inference_mode():
+                return self._compiled_rest(out[part], change, alive, seq[part], first, wp, keep)
+
+        # On CPU threads, as in :meth:`outputs`: about as many edits per thread.
+        size = max(WINDOW_MIN, -(-m // torch.get_num_threads()))
+        parts = [slice(a, min(m, a + size)) for a in range(0, m, size)]
+        _in_threads(run, parts)  # each part fills its rows of `out`
         return out.view(n, r, -1).transpose(0, 1).contiguous()
 
     def _window_table(self, conv: Conv) -> torch.Tensor:
