@@ -295,6 +295,10 @@ def quick() -> list[tuple[str, float]]:
     out = []
     if tangermeme_installed():
         a, c = tangermeme_rounds(model, x, 3)
+        print(
+            f"  alternating rounds (3, {x.shape[0]} sequences): motiflens {a:.3f} s/sequence, "
+            f"tangermeme steady state {c:.3f} s/sequence (medians)"
+        )
         out.append(("ism_vs_tangermeme", c / a))
     else:
         print(
