@@ -74,6 +74,59 @@ def _window_change(best: np.ndarray, floor: float, pooled: np.ndarray, dst: np.n
     return nonzero > 0
 
 
+@numba.njit(inline="always", nogil=True, boundscheck=False)
+def _pool_windows(
+    delta: np.ndarray,
+    s: int,
+    s0: int,
+    ref_conv: np.ndarray,
+    ref_pool: np.ndarray,
+    kernel: int,
+    wp: int,
+    conv_len: int,
+    pool_len: int,
+    margin: int,
+    floor: float,
+    best: np.ndarray,
+    ch: np.ndarray,
+) -> bool:
+    """Pool windows ``s0 // kernel ..`` (``wp`` of them) of sequence ``s``'s conv output
+    with ``delta`` ``(n, C)`` added at columns ``s0 .. s0 + n - 1``: each window's change
+    into ``ch`` (0 outside the pool's output); whether any is not 0. ``floor``: a ReLU
+    after the max (0), or none (-inf)."""
+    n = delta.shape[0]
+    c_count = delta.shape[1]
+    first = s0 // kernel  # floor division, also for negative columns
+    changed = False
+    for o in range(wp):
+        g = first + o
+        dst = ch[o]
+        if g < 0 or g >= pool_len:
+            dst[:] = 0.0
+            continue
+        best[:] = -np.inf
+        for t in range(kernel):
+            j = g * kernel + t
+            if j >= conv_len:
+                break
+            i = j - s0
+            ref = ref_conv[s, j + margin]
+            if 0 <= i < n:
+                dl = delta[i]
+                for c in range(c_count):
+                    v = ref[c] + dl[c]
+                    b = best[c]
+                    best[c] = v if v > b else b  # a select, not a branch: vectorised
+            else:
+                for c in range(c_count):
+                    v = ref[c]
+                    b = best[c]
+                    best[c] = v if v > b else b
+        # The ReLU after the max (they commute).
+        changed |= _window_change(best, floor, ref_pool[s, g + margin], dst)
+    return changed
+
+
 @numba.njit(_TABLE_POOL, nogil=True, cache=True, boundscheck=False)
 def table_pool(
     diff: np.ndarray,
@@ -124,29 +177,12 @@ def table_pool(
     best = np.empty(c_count, np.float32)
     floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
     for m in range(m_count):
-        s = seq[m]
-        r = rows[m]
-        changed = False
-        for o in range(wp):
-            g = first[m] + o
-            dst = ch[o]
-            if g < 0 or g >= pool_len:
-                dst[:] = 0.0
-                continue
-            best[:] = -np.inf
-            for t in range(kernel):
-                j = g * kernel + t
-                if j >= conv_len:
-                    break
-                ref = ref_conv[s, j + margin]
-                row = diff[r, (o * kernel + t) * c_count : (o * kernel + t + 1) * c_count]
-                for c in range(c_count):
-                    v = ref[c] + row[c]
-                    b = best[c]
-                    best[c] = v if v > b else b  # a select, not a branch: vectorised
-            # The ReLU after the max (they commute).
-            changed |= _window_change(best, floor, ref_pool[s, g + margin], dst)
-        alive[m] = changed
+        # The row is the change over the region's wp * kernel columns, column-major.
+        delta = diff[rows[m]].reshape((wp * kernel, c_count))
+        alive[m] = _pool_windows(
+            delta, seq[m], first[m] * kernel, ref_conv, ref_pool, kernel, wp, conv_len,
+            pool_len, margin, floor, best, ch,
+        )  # fmt: skip
         _store(ch, m, out, transform)
 
 
@@ -203,38 +239,10 @@ def conv_pool(
         else:
             np.dot(inverse, y[m], d)
             delta = d
-        n = delta.shape[0]
-        s = seq[m]
-        s0 = start[m]
-        first = s0 // kernel  # floor division, also for negative columns
-        changed = False
-        for o in range(wp):
-            g = first + o
-            dst = ch[o]
-            if g < 0 or g >= pool_len:
-                dst[:] = 0.0
-                continue
-            best[:] = -np.inf
-            for t in range(kernel):
-                j = g * kernel + t
-                if j >= conv_len:
-                    break
-                i = j - s0
-                ref = ref_conv[s, j + margin]
-                if 0 <= i < n:
-                    dl = delta[i]
-                    for c in range(c_count):
-                        v = ref[c] + dl[c]
-                        b = best[c]
-                        best[c] = v if v > b else b  # a select, not a branch: vectorised
-                else:
-                    for c in range(c_count):
-                        v = ref[c]
-                        b = best[c]
-                        best[c] = v if v > b else b
-            # The ReLU after the max (they commute).
-            changed |= _window_change(best, floor, ref_pool[s, g + margin], dst)
-        alive[m] = changed
+        alive[m] = _pool_windows(
+            delta, seq[m], start[m], ref_conv, ref_pool, kernel, wp, conv_len, pool_len,
+            margin, floor, best, ch,
+        )  # fmt: skip
         _store(ch, m, out, transform)
 
 
@@ -283,22 +291,17 @@ def window_pool(
     out, transform, ch, alive
         As in :func:`table_pool`.
     acc
-        ``(w + (taps - 1) * dilation, C)`` scratch: the edit's conv columns.
+        ``(w + (taps - 1) * dilation, C)`` scratch: the edit's change of the conv's
+        columns ``s0 ..``.
     """
     m_count, w = bases.shape
     c_count = table.shape[1]
-    n_cols = acc.shape[0]
     best = np.empty(c_count, np.float32)
     floor = np.float32(0.0 if relu else -np.inf)  # the ReLU as a max with 0
-    first = s0 // kernel  # floor division, also for negative columns
     for m in range(m_count):
         s = seq[m]
-        # The reference conv columns, plus each edited column's rows, tap by tap.
-        for q in range(n_cols):
-            j = s0 + q
-            if 0 <= j < conv_len:
-                for c in range(c_count):
-                    acc[q, c] = ref_conv[s, j + margin, c]
+        # The conv's change: each edited column's rows, tap by tap.
+        acc[:, :] = 0.0
         for i in range(w):
             new = bases[m, i]
             ref = codes[s, start + i]
@@ -309,30 +312,8 @@ def window_pool(
                 q = i + (taps - 1 - t) * dilation
                 for c in range(c_count):
                     acc[q, c] += table[row, c]
-        changed = False
-        for o in range(wp):
-            g = first + o
-            dst = ch[o]
-            if g < 0 or g >= pool_len:
-                dst[:] = 0.0
-                continue
-            best[:] = -np.inf
-            for t in range(kernel):
-                j = g * kernel + t
-                if j >= conv_len:
-                    break
-                q = j - s0
-                if 0 <= q < n_cols:
-                    for c in range(c_count):
-                        x = acc[q, c]
-                        b = best[c]
-                        best[c] = x if x > b else b  # a select, not a branch: vectorised
-                else:
-                    for c in range(c_count):
-                        x = ref_conv[s, j + margin, c]
-                        b = best[c]
-                        best[c] = x if x > b else b
-            # The ReLU after the max (they commute).
-            changed |= _window_change(best, floor, ref_pool[s, g + margin], dst)
-        alive[m] = changed
+        alive[m] = _pool_windows(
+            acc, s, s0, ref_conv, ref_pool, kernel, wp, conv_len, pool_len, margin, floor,
+            best, ch,
+        )  # fmt: skip
         _store(ch, m, out, transform)
