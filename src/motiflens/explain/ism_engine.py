@@ -95,6 +95,7 @@ def run_chunk(
         xg = x[g : g + GROUP_SEQUENCES]
         seq, pos, base, slot = mutants(xg, positions)
         strands = [(xg, pos, base)]
+        change: torch.Tensor | None = None
         if reverse_complement:
             strands.append((xg.flip(1, 2), length - 1 - pos, 3 - base))
         for xs, p, b in strands:
@@ -113,7 +114,10 @@ def run_chunk(
             if reverse_complement:
                 ref, d = ref / 2, d / 2
             reference[g : g + xg.shape[0]] += ref[:, t_sel]
-            full[g + seq, base, slot] += d[:, t_sel]
+            # Both strands' mutants come in the same order: their sum, then one write (a
+            # plain index_put is ten times faster than an accumulating one).
+            change = d[:, t_sel] if change is None else change + d[:, t_sel]
+        full[g + seq, base, slot] = change
     return reference.cpu().numpy(), full.cpu().numpy()
 
 
