@@ -31,7 +31,6 @@ Explorer`), so the workers compute side by side instead of queueing on one lock.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +38,8 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
+
+from motiflens.cores import cpu_cores
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -55,14 +56,6 @@ T = TypeVar("T")
 DEFAULT_WORKERS = 2
 #: Requests that may wait for a worker by default; more get 503.
 DEFAULT_QUEUE = 8
-
-
-def cpu_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
 
 
 def threads_per_worker(workers: int) -> int:
