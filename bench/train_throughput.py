@@ -49,9 +49,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from motiflens.config import ModelConfig, TrainingConfig
+from motiflens.memory import keep_freed_memory, mallopt
 from motiflens.models import build_model
 from motiflens.models.basset import Basset
-from motiflens.training import keep_freed_memory, mallopt
 
 LENGTH = 600
 N_TARGETS = 164

@@ -9,7 +9,6 @@ both, so that this module stays below the plots in the import order.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import math
 import sys
@@ -34,6 +33,7 @@ from motiflens.data.hdf5 import ChunkedShuffleSampler, SequenceDataset
 from motiflens.data.hdf5 import target_labels as dataset_target_labels
 from motiflens.evaluation import per_target_metrics
 from motiflens.files import atomic_path
+from motiflens.memory import keep_freed_memory
 from motiflens.models import build_model, loss_function
 from motiflens.models import check_resources as guard_resources
 from motiflens.models.resources import format_count
@@ -325,32 +325,6 @@ class TrainResult:
             f"trained {self.epochs} epoch(s); best {self.monitor} {score} "
             f"at epoch {best} ({self.run.weights_path.name} holds that epoch's weights)"
         )
-
-
-def mallopt(**settings: int) -> bool:
-    """Set glibc malloc parameters (``trim_threshold``, ``mmap_threshold``, ``mmap_max``).
-
-    Returns False (and changes nothing) off glibc.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    codes = {"trim_threshold": -1, "mmap_threshold": -3, "mmap_max": -4}
-    return all(libc.mallopt(codes[k], v) == 1 for k, v in settings.items())
-
-
-def keep_freed_memory() -> bool:
-    """Make glibc's malloc keep freed memory instead of returning it to the kernel.
-
-    Large tensors are otherwise unmapped when freed and re-faulted (zero-filled) every
-    step: about 40% of a CPU Basset training step (bench/train_throughput.py). Resident
-    memory then stays at the peak of one step. Only for training processes; a no-op
-    (False) off glibc.
-    """
-    return mallopt(mmap_max=0, trim_threshold=2**31 - 1)
 
 
 def monitor_for(task: str, has_valid: bool, monitor: str) -> tuple[str, str]:
