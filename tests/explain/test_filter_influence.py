@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from motiflens.config import ModelConfig
+from motiflens.explain.filter_influence import _pool_positions
 from motiflens.explain.filters import filter_influence, filter_stats
 from motiflens.models import build_model
 from motiflens.models.demo import DeMoCNNRNN
@@ -185,3 +186,16 @@ def test_recurrent_method_is_refused_for_a_conv_stack():
         filter_influence(cnn, X, method="recurrent")
     with pytest.raises(ValueError, match="unknown method"):
         filter_influence(model, X, method="lstm")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "ceil"),
+    [(4, 4, True), (4, 4, False), (3, 3, True), (3, 2, True), (5, 2, False)],
+)
+def test_pooling_channels_last_positions_equals_max_pool1d(kernel, stride, ceil):
+    z = torch.randn(6, 23, 5)  # (N, L, C): 23 positions, a partial last window
+    pool = nn.MaxPool1d(kernel, stride, ceil_mode=ceil)
+    want = pool(z.transpose(1, 2))  # torch's on (N, C, L)
+    got = _pool_positions(z, pool).transpose(1, 2)
+    assert torch.equal(got, want)
+    assert _pool_positions(z, nn.Identity()) is z
